@@ -1,0 +1,57 @@
+"""The ``edgewise`` console command.
+
+Each subcommand lives in the module of its topic and exposes two functions:
+``add_arguments(parser)`` and ``run(args) -> int``. Modules keep heavy imports
+(Lightning, matplotlib, nibabel) inside ``run`` so that ``edgewise --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from edgewise import __version__
+
+# name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("edgewise.training.commands.demo", "train CE vs CE+boundary on synthetic data and report"),
+    "train": ("edgewise.training.commands.train", "train a model from a YAML config"),
+    "eval": ("edgewise.training.commands.evaluate", "evaluate a finished run"),
+    "bench": ("edgewise.bench.commands.bench", "run a grid of datasets x losses x seeds"),
+    "report": ("edgewise.bench.commands.report", "write a Markdown report of a bench folder"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="edgewise",
+        description="Boundary-aware losses, distance maps and metrics for medical image segmentation.",
+    )
+    parser.add_argument("--version", action="version", version=f"edgewise {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if not exc.name or not module_name.startswith(exc.name):
+                raise
+            continue  # command not built yet in this version
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "_run", None) is None:
+        parser.print_help()
+        return 2
+    return int(args._run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
