@@ -1,0 +1,377 @@
+"""Run a grid of cells: train then evaluate each, resumably, on one or several workers.
+
+Each cell runs in ``<bench dir>/<dataset>/<loss>/seed<k>/`` through
+:func:`edgewise.training.train` and :func:`edgewise.training.evaluate`. A cell is *done*
+when its ``summary.json`` is complete and is then skipped; a cell with a
+``checkpoints/last.ckpt`` but no summary was interrupted and resumes from it; a cell that
+raised has its traceback in ``error.txt`` and is retried on the next invocation. The grid
+config of a cell is kept in ``cell.yaml``: a cell whose config changed since is refused
+rather than resumed with another config.
+
+Backends: ``local`` runs cells in this process when there is a single worker, else in a pool
+of spawned processes, one per job, each bound to one device; ``ray`` submits each cell as a
+Ray task (``pip install edgewise[ray]``; a local Ray instance is started unless
+``RAY_ADDRESS`` names a cluster, whose workers must see the bench folder).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from edgewise.bench.grid import Cell
+
+__all__ = ["CellResult", "cell_status", "run_cell", "run_grid", "write_bench_file"]
+
+Status = Literal["done", "interrupted", "failed", "pending"]
+
+LOG_NAME = "log.txt"
+ERROR_NAME = "error.txt"
+CELL_NAME = "cell.yaml"
+BENCH_FILE = "bench.yaml"
+
+
+@dataclass(frozen=True)
+class CellResult:
+    """Outcome of one cell in one invocation: ``ran``, ``skipped`` (already done) or ``failed``."""
+
+    name: str
+    outcome: Literal["ran", "skipped", "failed"]
+    seconds: float
+    error: str | None = None
+
+
+def cell_status(run_dir: str | Path) -> Status:
+    """State of a run folder: ``done``, ``failed``, ``interrupted`` (has ``last.ckpt``) or ``pending``."""
+    run_dir = Path(run_dir)
+    if _summary_complete(run_dir / "summary.json"):
+        return "done"
+    if (run_dir / ERROR_NAME).exists():
+        return "failed"
+    if (run_dir / "checkpoints" / "last.ckpt").exists():
+        return "interrupted"
+    return "pending"
+
+
+def _summary_complete(path: Path) -> bool:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and bool(data)
+
+
+def write_bench_file(bench_dir: str | Path, experiment: dict[str, Any], cells: Sequence[Cell]) -> Path:
+    """Write ``bench.yaml``: the resolved experiment and the list of its cells."""
+    bench_dir = Path(bench_dir)
+    bench_dir.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "experiment": experiment,
+        "cells": [{"name": c.name, "dataset": c.dataset, "loss": c.loss, "seed": c.seed} for c in cells],
+    }
+    path = bench_dir / BENCH_FILE
+    tmp = path.with_suffix(".yaml.tmp")
+    tmp.write_text(yaml.safe_dump(doc, sort_keys=False))
+    tmp.replace(path)
+    return path
+
+
+def run_cell(run_dir: str, config: dict[str, Any], runtime: dict[str, Any] | None = None) -> CellResult:
+    """Train and evaluate one cell in ``run_dir`` unless it is done; never raises on failure.
+
+    ``runtime`` overrides (device, progress bar) are merged into ``config`` for this
+    invocation only: they are not part of the cell's identity, so a grid started on one
+    device may resume on another. Output of the training (Lightning's messages, warnings)
+    goes to ``run_dir/log.txt``.
+    """
+    from edgewise import training
+    from edgewise.bench.grid import deep_merge
+
+    path = Path(run_dir)
+    name = str(path)
+    start = time.perf_counter()
+    if cell_status(path) == "done":
+        return CellResult(name, "skipped", 0.0)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / ERROR_NAME).unlink(missing_ok=True)
+    try:
+        _check_cell_config(path, config)
+        resume = (path / "checkpoints" / "last.ckpt").exists()
+        with _redirect_output(path / LOG_NAME):
+            training.train(deep_merge(config, runtime or {}), output_dir=path, resume=resume)
+            training.evaluate(path, split="test")
+        if not _summary_complete(path / "summary.json"):
+            raise RuntimeError(f"evaluation finished without writing {path / 'summary.json'}")
+    except Exception as exc:  # noqa: BLE001 - one cell's failure must not stop the grid
+        (path / ERROR_NAME).write_text(traceback.format_exc())
+        return CellResult(name, "failed", time.perf_counter() - start, f"{type(exc).__name__}: {exc}")
+    return CellResult(name, "ran", time.perf_counter() - start)
+
+
+def _check_cell_config(path: Path, config: dict[str, Any]) -> None:
+    cell_file = path / CELL_NAME
+    if cell_file.exists():
+        old = yaml.safe_load(cell_file.read_text())
+        if old != config:
+            raise ValueError(
+                f"expected the config stored in {cell_file} (this run was started with it), got a "
+                "different one: delete the run folder to rerun it, or bench into another --output"
+            )
+    else:
+        cell_file.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+@contextlib.contextmanager
+def _redirect_output(log_path: Path) -> Iterator[None]:
+    """Send this process's stdout and stderr (file descriptors too) to ``log_path``."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(log_path, "a") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+                yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def _worker_init(device_queue: Any, threads: int) -> None:
+    """Bind a pool worker to one device before it imports torch."""
+    device = device_queue.get()
+    if device.startswith("cuda"):
+        index = device.partition(":")[2] or "0"
+        os.environ["CUDA_VISIBLE_DEVICES"] = index
+    else:
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    os.environ["EDGEWISE_BENCH_DEVICE"] = device
+
+
+def device_config(device: str, bound: bool = True) -> dict[str, Any]:
+    """Trainer overrides that put a run on ``device``.
+
+    ``bound`` says the worker process already sees only that device (``CUDA_VISIBLE_DEVICES``
+    set by the pool or by Ray), so the run asks for one device of its kind; otherwise a CUDA
+    run names its index. Bench runs never draw their own progress bar.
+    """
+    if device.startswith("cuda"):
+        index = device.partition(":")[2] or "0"
+        if not index.isdigit():
+            raise ValueError(f"expected a device 'cpu', 'cuda' or 'cuda:<index>', got {device!r}")
+        devices: int | list[int] = 1 if bound else [int(index)]
+        return {"trainer": {"accelerator": "gpu", "devices": devices, "enable_progress_bar": False}}
+    if device == "cpu":
+        return {"trainer": {"accelerator": "cpu", "devices": 1, "enable_progress_bar": False}}
+    raise ValueError(f"expected a device 'cpu', 'cuda' or 'cuda:<index>', got {device!r}")
+
+
+def run_grid(
+    cells: Sequence[Cell],
+    bench_dir: str | Path,
+    *,
+    backend: Literal["local", "ray"] = "local",
+    jobs: int = 1,
+    devices: Sequence[str] | None = None,
+    progress: bool = True,
+) -> list[CellResult]:
+    """Run every cell of the grid that is not done; return one result per cell.
+
+    Args:
+        cells: the grid, from :func:`edgewise.bench.grid.expand_grid`.
+        bench_dir: root folder; cell ``c`` runs in ``bench_dir / c.name``.
+        backend: ``local`` (this machine) or ``ray``.
+        jobs: number of cells run at once. With ``devices``, workers take the devices in
+            turn (``jobs`` defaults to one per device); on CPU each of the ``jobs`` processes
+            gets an equal share of the cores.
+        devices: e.g. ``["cuda:0", "cuda:1"]`` or ``["cpu"]`` (default).
+        progress: show a progress bar over the whole grid (cells done/total, running cells,
+            estimated time left).
+
+    Raises:
+        ValueError: for a bad ``backend``, ``jobs`` or device name.
+    """
+    if backend not in ("local", "ray"):
+        raise ValueError(f"expected backend 'local' or 'ray', got {backend!r}")
+    devices = list(devices or ["cpu"])
+    for d in devices:
+        device_config(d)
+    if len({d.startswith("cuda") for d in devices}) > 1:
+        raise ValueError(f"expected devices of one kind (all CPU or all CUDA), got {devices}")
+    if jobs < 1:
+        raise ValueError(f"expected jobs >= 1, got {jobs}")
+    jobs = max(jobs, len(devices))
+    bench_dir = Path(bench_dir)
+    bench_dir.mkdir(parents=True, exist_ok=True)
+
+    inline = backend == "local" and jobs == 1
+    runtime = device_config(devices[0], bound=not inline)
+    todo: list[tuple[Cell, dict[str, Any]]] = []
+    results: dict[str, CellResult] = {}
+    for cell in cells:
+        if cell_status(bench_dir / cell.name) == "done":
+            results[cell.name] = CellResult(str(bench_dir / cell.name), "skipped", 0.0)
+        else:
+            todo.append((cell, cell.config))
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(
+        total=len(cells),
+        initial=len(results),
+        unit="run",
+        desc="bench",
+        disable=not progress,
+        file=_original_stderr(),
+        dynamic_ncols=True,
+    )
+    try:
+        if backend == "ray":
+            done = _run_ray(todo, runtime, bench_dir, jobs, devices, bar)
+        elif inline:
+            done = _run_inline(todo, runtime, bench_dir, bar)
+        else:
+            done = _run_pool(todo, runtime, bench_dir, jobs, devices, bar)
+    finally:
+        bar.close()
+    for cell, res in zip([c for c, _ in todo], done):
+        results[cell.name] = res
+    return [results[c.name] for c in cells]
+
+
+def _original_stderr() -> Any:
+    # A duplicate of fd 2 keeps the bar on the terminal while cells redirect fd 2 to their logs.
+    return os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1) if _has_fileno() else sys.stderr
+
+
+def _has_fileno() -> bool:
+    try:
+        sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    return True
+
+
+def _report(bar: Any, res: CellResult, running: Sequence[str]) -> None:
+    if res.outcome == "failed":
+        bar.write(f"FAILED {res.name}: {res.error}")
+    bar.update(1)
+    bar.set_postfix_str(("running " + ", ".join(running)) if running else "", refresh=True)
+
+
+def _run_inline(
+    todo: Sequence[tuple[Cell, dict[str, Any]]], runtime: dict[str, Any], bench_dir: Path, bar: Any
+) -> list[CellResult]:
+    out = []
+    for cell, cfg in todo:
+        bar.set_postfix_str(f"running {cell.name}", refresh=True)
+        res = run_cell(str(bench_dir / cell.name), cfg, runtime)
+        out.append(res)
+        _report(bar, res, [])
+    return out
+
+
+def _run_pool(
+    todo: Sequence[tuple[Cell, dict[str, Any]]],
+    runtime: dict[str, Any],
+    bench_dir: Path,
+    jobs: int,
+    devices: Sequence[str],
+    bar: Any,
+) -> list[CellResult]:
+    import multiprocessing as mp
+
+    # spawn: a forked child would inherit torch's threads and locks from the parent
+    ctx = mp.get_context("spawn")
+    queue = ctx.Manager().Queue()
+    workers = min(jobs, len(todo)) or 1
+    worker_devices = [devices[i % len(devices)] for i in range(workers)]
+    for d in worker_devices:
+        queue.put(d)
+    cpu_workers = sum(d == "cpu" for d in worker_devices)
+    threads = max(1, (os.cpu_count() or 1) // max(cpu_workers, 1))
+    out: dict[int, CellResult] = {}
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(queue, threads)) as pool:
+        # each worker sees only its own device (CUDA_VISIBLE_DEVICES), so runs ask for "one"
+        futures: dict[Future[CellResult], int] = {}
+        for i, (cell, cfg) in enumerate(todo):
+            futures[pool.submit(run_cell, str(bench_dir / cell.name), cfg, runtime)] = i
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, timeout=5.0, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                i = futures[fut]
+                name = str(bench_dir / todo[i][0].name)
+                try:
+                    res = fut.result()
+                except Exception as exc:  # noqa: BLE001 - a dead worker fails its cell only
+                    res = CellResult(name, "failed", 0.0, f"{type(exc).__name__}: {exc}")
+                    (bench_dir / todo[i][0].name).mkdir(parents=True, exist_ok=True)
+                    (bench_dir / todo[i][0].name / ERROR_NAME).write_text(f"worker process died: {exc!r}\n")
+                out[i] = res
+                running = [todo[j][0].name for j in sorted(futures[f] for f in pending)][:workers]
+                _report(bar, res, running)
+    return [out[i] for i in range(len(todo))]
+
+
+def _run_ray(
+    todo: Sequence[tuple[Cell, dict[str, Any]]],
+    runtime: dict[str, Any],
+    bench_dir: Path,
+    jobs: int,
+    devices: Sequence[str],
+    bar: Any,
+) -> list[CellResult]:
+    try:
+        import ray
+    except ImportError as exc:
+        raise ImportError("the ray backend needs Ray: pip install 'edgewise[ray]'") from exc
+    gpu = any(d.startswith("cuda") for d in devices)
+    started_here = False
+    if not ray.is_initialized():
+        address = os.environ.get("RAY_ADDRESS")
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=jobs, num_gpus=len(devices) if gpu else 0, include_dashboard=False,
+                     log_to_driver=False)
+        started_here = True
+    try:
+        task = ray.remote(num_cpus=1, num_gpus=1 if gpu else 0, max_retries=0)(run_cell)
+        refs = {task.remote(str(bench_dir / cell.name), cfg, runtime): i for i, (cell, cfg) in enumerate(todo)}
+        out: dict[int, CellResult] = {}
+        pending = list(refs)
+        while pending:
+            finished, pending = ray.wait(pending, num_returns=1)
+            for ref in finished:
+                i = refs[ref]
+                try:
+                    res = ray.get(ref)
+                except Exception as exc:  # noqa: BLE001 - a lost task fails its cell only
+                    name = bench_dir / todo[i][0].name
+                    name.mkdir(parents=True, exist_ok=True)
+                    (name / ERROR_NAME).write_text(f"ray task failed: {exc!r}\n")
+                    res = CellResult(str(name), "failed", 0.0, f"{type(exc).__name__}: {exc}")
+                out[i] = res
+                _report(bar, res, [todo[refs[r]][0].name for r in pending][:jobs])
+        return [out[i] for i in range(len(todo))]
+    finally:
+        if started_here:
+            ray.shutdown()
