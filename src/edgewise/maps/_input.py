@@ -1,0 +1,228 @@
+"""Input validation shared by the distance-map functions: masks, label maps, spacing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Union
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ._edt import resolve_backend
+
+SpacingLike = Union[float, Sequence[float], Tensor, np.ndarray, None]
+TensorLike = Union[Tensor, np.ndarray]
+
+
+def to_tensor(x: TensorLike, name: str) -> Tensor:
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(x))
+    raise TypeError(f"expected {name} as a torch.Tensor or numpy.ndarray, got {type(x).__name__}")
+
+
+def as_bool_mask(x: TensorLike, name: str) -> Tensor:
+    """Bool tensor from a bool or 0/1-valued tensor; anything else is a ValueError."""
+    t = to_tensor(x, name)
+    if t.dtype == torch.bool:
+        return t
+    if t.is_complex():
+        raise TypeError(f"expected {name} of bool or real dtype, got {t.dtype}")
+    if not bool(((t == 0) | (t == 1)).all()):
+        raise ValueError(f"expected {name} with values in {{0, 1}} (bool or 0/1), got other values")
+    return t != 0
+
+
+def spacing_ndim(spacing: SpacingLike) -> int | None:
+    """Number of spatial dims implied by ``spacing`` (None for None or a scalar)."""
+    if spacing is None or isinstance(spacing, (int, float)):
+        return None
+    arr = _spacing_array(spacing)
+    if arr.ndim == 0:
+        return None
+    return int(arr.shape[-1])
+
+
+def _spacing_array(spacing: SpacingLike) -> np.ndarray:
+    if isinstance(spacing, Tensor):
+        arr = spacing.detach().cpu().double().numpy()
+    else:
+        try:
+            arr = np.asarray(spacing, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise TypeError(
+                f"expected spacing as None, a float, a sequence of floats or a (B, ndim) tensor, "
+                f"got {spacing!r}"
+            ) from err
+    if arr.ndim > 2:
+        raise ValueError(f"expected spacing of at most 2 dims (B, ndim), got shape {arr.shape}")
+    return arr
+
+
+def spacing_table(spacing: SpacingLike, ndim: int, batch: int | None) -> tuple[Tensor, bool]:
+    """``(rows, ndim)`` float64 CPU table and whether it is per-sample (rows = ``batch``)."""
+    if spacing is None:
+        return torch.ones(1, ndim, dtype=torch.float64), False
+    arr = _spacing_array(spacing)
+    per_sample = arr.ndim == 2
+    if arr.ndim == 0:
+        arr = np.full((1, ndim), float(arr))
+    elif arr.ndim == 1:
+        if arr.shape[0] != ndim:
+            raise ValueError(
+                f"expected spacing of length {ndim} (one per spatial axis), got {arr.shape[0]}"
+            )
+        arr = arr[None]
+    else:
+        if arr.shape[1] != ndim:
+            raise ValueError(f"expected per-sample spacing of shape (B, {ndim}), got {arr.shape}")
+        if batch is None or arr.shape[0] != batch:
+            raise ValueError(
+                f"per-sample spacing of shape {arr.shape} needs a leading batch dim of size "
+                f"{arr.shape[0]}, got batch size {batch}"
+            )
+    if not (np.isfinite(arr).all() and (arr > 0).all()):
+        raise ValueError(f"expected finite positive spacing, got {arr.tolist()}")
+    return torch.from_numpy(np.array(arr, dtype=np.float64)), per_sample
+
+
+def check_spatial_dims(spatial_dims: int | None) -> None:
+    if spatial_dims is not None and spatial_dims not in (2, 3):
+        raise ValueError(f"expected spatial_dims 2 or 3, got {spatial_dims}")
+
+
+def diagonal(shape: Sequence[int], spacing: Tensor) -> Tensor:
+    """Length of the image extent's diagonal ``sqrt(sum((n_i * s_i)^2))`` per spacing row."""
+    sizes = torch.tensor([float(s) for s in shape], dtype=torch.float64)
+    return (spacing * sizes).square().sum(-1).sqrt()
+
+
+def onehot_from_labels(labels: Tensor, num_classes: int) -> Tensor:
+    """``(B, *spatial)`` integer labels to a ``(B, C, *spatial)`` bool one-hot."""
+    ar = torch.arange(num_classes, device=labels.device).view(1, -1, *([1] * (labels.ndim - 1)))
+    return labels.unsqueeze(1) == ar
+
+
+def parse_labels(
+    target: TensorLike, num_classes: int, spatial_dims: int | None
+) -> tuple[Tensor, int]:
+    """Validate an index map and return ``(labels (B, *spatial) int64, spatial_dims)``."""
+    check_spatial_dims(spatial_dims)
+    t = to_tensor(target, "target")
+    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
+        raise ValueError(f"expected num_classes a positive int, got {num_classes!r}")
+    if spatial_dims is None:
+        if t.ndim not in (4, 5) or t.shape[1] != 1:
+            raise ValueError(
+                "with num_classes, expected an index map of shape (B, 1, H, W) or (B, 1, D, H, W); "
+                f"got {tuple(t.shape)} (pass spatial_dims for a (B, *spatial) map)"
+            )
+        nd = t.ndim - 2
+        lab = t[:, 0]
+    else:
+        nd = spatial_dims
+        if t.ndim == nd + 2 and t.shape[1] == 1:
+            lab = t[:, 0]
+        elif t.ndim == nd + 1:
+            lab = t
+        else:
+            raise ValueError(
+                f"with num_classes and spatial_dims={nd}, expected an index map of shape "
+                f"(B, 1, *spatial) or (B, *spatial) with {nd} spatial dims, got {tuple(t.shape)}"
+            )
+    if lab.is_complex():
+        raise TypeError(f"expected an integer label map, got dtype {lab.dtype}")
+    if lab.dtype.is_floating_point:
+        if not bool((lab == lab.round()).all()):
+            raise ValueError("expected integer label values, got non-integral floats")
+    if lab.numel():
+        lo, hi = int(lab.min()), int(lab.max())
+        if lo < 0 or hi >= num_classes:
+            raise ValueError(
+                f"expected label values in [0, {num_classes}), got values in [{lo}, {hi}]"
+            )
+    return lab.long(), nd
+
+
+@dataclass
+class Prepared:
+    """Validated inputs of a per-class map function."""
+
+    onehot: Tensor  # (B, C, *spatial) bool, all classes
+    classes: list[int]
+    spacing: Tensor  # (B, ndim) float64 CPU
+    ndim: int
+    backend: str
+    labels: Tensor | None = None  # (B, *spatial) int64 when the classes form a partition
+    _partition_checked: bool = field(default=False, repr=False)
+
+    @property
+    def spatial(self) -> tuple[int, ...]:
+        return tuple(self.onehot.shape[2:])
+
+    @property
+    def selected(self) -> Tensor:
+        if self.classes == list(range(self.onehot.shape[1])):
+            return self.onehot
+        return self.onehot[:, self.classes]
+
+    def partition_labels(self) -> Tensor | None:
+        """Label map when every element belongs to exactly one class, else None."""
+        if self.labels is None and not self._partition_checked:
+            self._partition_checked = True
+            if bool((self.onehot.sum(1) == 1).all()):
+                self.labels = self.onehot.to(torch.uint8).argmax(1)
+        return self.labels
+
+
+def prepare(
+    target: TensorLike,
+    spacing: SpacingLike,
+    num_classes: int | None,
+    classes: Sequence[int] | None,
+    spatial_dims: int | None,
+    backend: str,
+) -> Prepared:
+    check_spatial_dims(spatial_dims)
+    snd = spacing_ndim(spacing)
+    if spatial_dims is not None and snd is not None and snd != spatial_dims:
+        raise ValueError(f"spacing has {snd} entries per sample but spatial_dims={spatial_dims}")
+    labels = None
+    if num_classes is not None:
+        labels, nd = parse_labels(target, num_classes, spatial_dims)
+        onehot = onehot_from_labels(labels, num_classes)
+    else:
+        t = to_tensor(target, "target")
+        nd = spatial_dims if spatial_dims is not None else t.ndim - 2
+        if nd not in (2, 3) or t.ndim != nd + 2:
+            raise ValueError(
+                "without num_classes, expected a one-hot target of shape (B, C, H, W) or "
+                f"(B, C, D, H, W), got {tuple(t.shape)} (pass num_classes for an index map)"
+            )
+        onehot = as_bool_mask(t, "one-hot target")
+    if snd is not None and snd != nd:
+        raise ValueError(
+            f"spacing has {snd} entries per sample but the target has {nd} spatial dims"
+        )
+    c_all = onehot.shape[1]
+    if classes is None:
+        cls = list(range(c_all))
+    else:
+        cls = [int(c) for c in classes]
+        bad = [c for c in cls if not 0 <= c < c_all]
+        if bad or not cls:
+            raise ValueError(f"expected classes in [0, {c_all}), non-empty, got {list(classes)}")
+    table, per_sample = spacing_table(spacing, nd, onehot.shape[0])
+    if not per_sample:
+        table = table.expand(onehot.shape[0], nd)
+    return Prepared(
+        onehot=onehot,
+        classes=cls,
+        spacing=table,
+        ndim=nd,
+        backend=resolve_backend(backend, onehot.device),
+        labels=labels,
+    )
