@@ -1,0 +1,1 @@
+"""``edgewise bench`` and ``edgewise report`` subcommands."""

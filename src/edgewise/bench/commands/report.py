@@ -1,0 +1,24 @@
+"""``edgewise report BENCH_DIR``: Markdown, CSV and figures for a bench folder."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("bench_dir", type=Path, help="folder written by `edgewise bench`")
+    parser.add_argument(
+        "--baseline", default=None,
+        help="loss to test the others against (default: the experiment's baseline, else its first loss)",
+    )
+    parser.add_argument("--output", type=Path, default=None, help="where to write (default: BENCH_DIR)")
+    parser.add_argument("--overlays", type=int, default=3, help="test cases in the overlay grid (0: none)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from edgewise.bench.report import write_report
+
+    path = write_report(args.bench_dir, baseline=args.baseline, output=args.output, overlays=args.overlays)
+    print(f"wrote {path}, {path.parent / 'summary.csv'} and {path.parent / 'figures'}/")
+    return 0

@@ -1,0 +1,155 @@
+"""Figures of a bench report (matplotlib, Agg backend, PNG files)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from edgewise.bench.report import BenchResults
+
+__all__ = ["box_plots", "learning_curves", "overlay_grid", "overlay_seed"]
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def learning_curves(results: BenchResults, dataset: str, path: Path) -> Path | None:
+    """Validation Dice and training/validation loss against epoch, one line per loss.
+
+    Lines are the mean over seeds at each epoch; the band is ± one standard deviation.
+    """
+    panels = [("val/dice", "validation Dice"), ("train/loss", "training loss"), ("val/loss", "validation loss")]
+    losses = results.losses(dataset)
+    have = [(k, t) for k, t in panels if any(k in r.curves for r in results.runs if r.dataset == dataset)]
+    if not have:
+        return None
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(have), figsize=(4.2 * len(have), 3.4), squeeze=False)
+    for ax, (key, title) in zip(axes[0], have):
+        for i, loss in enumerate(losses):
+            series = [r.curves[key] for r in results.runs_of(dataset, loss) if key in r.curves]
+            if not series:
+                continue
+            epochs = sorted(set().union(*series))
+            table = np.array([[s.get(e, math.nan) for e in epochs] for s in series])
+            with np.errstate(invalid="ignore"):
+                mean = np.nanmean(table, axis=0)
+                std = np.nanstd(table, axis=0)
+            x = np.asarray(epochs) + 1
+            ax.plot(x, mean, color=f"C{i}", label=loss, lw=1.5)
+            if len(series) > 1:
+                ax.fill_between(x, mean - std, mean + std, color=f"C{i}", alpha=0.2, lw=0)
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def box_plots(results: BenchResults, dataset: str, path: Path) -> Path | None:
+    """One panel per metric: per-case values (foreground mean, averaged over seeds) per loss."""
+    from edgewise.bench.report import MEAN, METRICS, _case_means
+
+    metrics = results.metrics()
+    losses = [loss for loss in results.losses(dataset) if results.runs_of(dataset, loss)]
+    if not metrics or not losses:
+        return None
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(metrics), figsize=(max(3.0, 0.9 * len(losses) + 1.2) * len(metrics), 3.6),
+                             squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        data = []
+        for loss in losses:
+            v = np.asarray(list(_case_means(results.runs_of(dataset, loss), metric, MEAN).values()))
+            data.append(v[np.isfinite(v)])
+        ax.boxplot(data, showmeans=True)
+        ax.set_xticks(range(1, len(losses) + 1), losses, rotation=30, ha="right", fontsize=8)
+        label, higher = METRICS[metric]
+        ax.set_title(f"{label} ({'higher' if higher else 'lower'} is better)", fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def overlay_seed(results: BenchResults, dataset: str) -> int:
+    """The seed whose predictions the overlay grid shows: the smallest one every loss has."""
+    per_loss = [{r.seed for r in results.runs_of(dataset, loss)} for loss in results.losses(dataset)]
+    common = set.intersection(*[s for s in per_loss if s]) if any(per_loss) else set()
+    return min(common) if common else min(r.seed for r in results.runs if r.dataset == dataset)
+
+
+def overlay_grid(results: BenchResults, dataset: str, path: Path, n_cases: int) -> Path | None:
+    """Rows: test cases, each with a prediction row and an error-map row; columns: image,
+    ground truth, then each loss at the seed :func:`overlay_seed` picks.
+
+    Predictions come from each run's best checkpoint (see
+    :mod:`edgewise.bench.predictions`); returns ``None`` when there are none.
+    """
+    from edgewise.bench.predictions import load_predictions
+
+    seed = overlay_seed(results, dataset)
+    losses = results.losses(dataset)
+    preds = {}
+    for loss in losses:
+        run = next((r for r in results.runs_of(dataset, loss) if r.seed == seed), None)
+        if run is not None:
+            preds[loss] = load_predictions(run.path, n_cases)
+    preds = {k: v for k, v in preds.items() if v}
+    if not preds:
+        return None
+    cases = [c for c in next(iter(preds.values())) if all(c in p for p in preds.values())][:n_cases]
+    if not cases:
+        return None
+    plt = _plt()
+    first = next(iter(preds.values()))
+    n_classes = 1 + max(
+        int(max(p[c]["ground truth"].max(), p[c]["prediction"].max())) for p in preds.values() for c in cases
+    )
+    cmap = plt.get_cmap("tab10", max(n_classes, 2))
+    cols = 2 + len(losses)
+    fig, axes = plt.subplots(2 * len(cases), cols, figsize=(2.2 * cols, 4.4 * len(cases)), squeeze=False)
+    for row, case in enumerate(cases):
+        image = first[case]["image"].astype(np.float32)
+        top, bottom = axes[2 * row], axes[2 * row + 1]
+        _show(top[0], image, None, cmap, f"{case}: image")
+        _show(top[1], image, first[case]["ground truth"], cmap, "ground truth")
+        for ax in bottom[:2]:
+            ax.axis("off")
+        for j, loss in enumerate(losses, start=2):
+            if loss not in preds:
+                top[j].axis("off")
+                bottom[j].axis("off")
+                continue
+            _show(top[j], image, preds[loss][case]["prediction"], cmap, loss)
+            bottom[j].imshow(preds[loss][case]["errors"], interpolation="nearest")
+            bottom[j].set_title("errors", fontsize=8)
+            bottom[j].axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def _show(ax: Any, image: np.ndarray, mask: np.ndarray | None, cmap: Any, title: str) -> None:
+    ax.imshow(image, cmap="gray" if image.ndim == 2 else None, interpolation="nearest")
+    if mask is not None:
+        rgba = cmap(mask.astype(int))
+        rgba[..., 3] = np.where(mask > 0, 0.55, 0.0)
+        ax.imshow(rgba, interpolation="nearest")
+    ax.set_title(title, fontsize=8)
+    ax.axis("off")

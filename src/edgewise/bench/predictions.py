@@ -1,0 +1,70 @@
+"""2D panels of test-case predictions for the report's overlay grid.
+
+The panels of the first ``n`` test cases of a run (image, ground truth and prediction
+inside the evaluation mask, error map; a 3D case at its slice with most foreground, see
+:func:`edgewise.training.report.overlay_panels`) are computed once from the run's best
+checkpoint and cached in ``<run>/overlay_cases.npz``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["load_predictions"]
+
+CACHE_NAME = "overlay_cases.npz"
+_PANELS = ("image", "ground truth", "prediction", "errors")
+
+
+def load_predictions(run_dir: str | Path, n_cases: int = 3) -> dict[str, dict[str, np.ndarray]]:
+    """``{case: {"image", "ground truth", "prediction", "errors"}}`` for the first test cases."""
+    run_dir = Path(run_dir)
+    cache = run_dir / CACHE_NAME
+    if cache.is_file():
+        with np.load(cache) as z:
+            cases = [str(c) for c in z["cases"]]
+            if len(cases) >= n_cases:
+                return {c: {p: z[f"{i}/{p}"] for p in _PANELS} for i, c in enumerate(cases[:n_cases])}
+    panels = _predict(run_dir, n_cases)
+    arrays: dict[str, np.ndarray] = {"cases": np.array(list(panels))}
+    for i, per in enumerate(panels.values()):
+        arrays.update({f"{i}/{p}": per[p] for p in _PANELS})
+    tmp = cache.with_name(f".{CACHE_NAME}.tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(cache)
+    return panels
+
+
+def _predict(run_dir: Path, n_cases: int) -> dict[str, dict[str, np.ndarray]]:
+    import torch
+
+    from edgewise.training.datamodule import build_split
+    from edgewise.training.report import overlay_panels
+    from edgewise.training.run import _predict_cases, load_run
+
+    cfg, module, _ = load_run(run_dir, "best", map_location="cpu")
+    data_cfg = dict(cfg["data"])
+    options = dict(data_cfg.get("options") or {})
+    roi = None
+    if options.get("mode") == "patches":
+        # whole volumes, predicted by sliding windows of the training patch size
+        roi = options.pop("patch_size", None)
+        options["mode"] = "whole"
+        for k in ("samples_per_volume", "foreground_oversample"):
+            options.pop(k, None)
+        data_cfg["options"] = options
+    dataset = build_split(data_cfg, data_cfg["test_split"], train=False)
+    batch = data_cfg.get("val_batch_size") or data_cfg["batch_size"]
+    cases = _predict_cases(module, dataset, batch, roi, torch.device("cpu"))
+    out = {}
+    for case in cases[:n_cases]:
+        p = overlay_panels(case)
+        out[str(case["case"])] = {
+            "image": np.asarray(p["image"], dtype=np.float16),
+            "ground truth": np.asarray(p["ground truth"], dtype=np.uint8),
+            "prediction": np.asarray(p["prediction"], dtype=np.uint8),
+            "errors": (np.asarray(p["errors"]) * 255).round().astype(np.uint8),
+        }
+    return out

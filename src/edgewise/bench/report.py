@@ -1,0 +1,346 @@
+"""Report of a bench folder: Markdown tables, a CSV summary and figures.
+
+For every dataset and loss of the grid the report gives, per metric, the mean ± standard
+deviation over seeds of each seed's mean over test cases (foreground classes averaged per
+case, and per class), and a paired test of each loss against the baseline over cases, with
+each case's value first averaged over seeds (Wilcoxon signed-rank and paired t-test,
+two-sided). Figures: learning curves (validation Dice, training and validation loss against
+epoch, mean over seeds), box plots of the per-case values, and a grid of prediction overlays
+on the same test cases for every loss.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from edgewise.bench.stats import mean_std, paired_test, seed_average
+
+__all__ = ["BenchResults", "load_results", "write_report"]
+
+# per_case.csv column -> label in the report; "higher" tells the direction of better
+METRICS: dict[str, tuple[str, bool]] = {
+    "dice": ("Dice", True),
+    "hd95": ("HD95", False),
+    "assd": ("ASSD", False),
+    "nsd": ("NSD", True),
+    "boundary_f1": ("BF1", True),
+}
+MEAN = "mean"
+
+
+@dataclass
+class RunData:
+    """What one finished run left: per-case values and its learning curves."""
+
+    dataset: str
+    loss: str
+    seed: int
+    path: Path
+    # values[metric][class][case]
+    values: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    curves: dict[str, dict[int, float]] = field(default_factory=dict)
+
+
+@dataclass
+class BenchResults:
+    """All finished runs of a bench folder, with the grid they belong to."""
+
+    bench_dir: Path
+    experiment: dict[str, Any]
+    cells: list[dict[str, Any]]
+    runs: list[RunData]
+    missing: list[str]
+    failed: list[str]
+
+    @property
+    def datasets(self) -> list[str]:
+        return list(dict.fromkeys(c["dataset"] for c in self.cells))
+
+    def losses(self, dataset: str) -> list[str]:
+        return list(dict.fromkeys(c["loss"] for c in self.cells if c["dataset"] == dataset))
+
+    def runs_of(self, dataset: str, loss: str) -> list[RunData]:
+        return [r for r in self.runs if r.dataset == dataset and r.loss == loss]
+
+    def metrics(self) -> list[str]:
+        present = {m for r in self.runs for m in r.values}
+        return [m for m in METRICS if m in present]
+
+    def classes(self, dataset: str) -> list[str]:
+        seen: dict[str, None] = {}
+        for r in self.runs:
+            if r.dataset == dataset:
+                for per_class in r.values.values():
+                    seen.update(dict.fromkeys(c for c in per_class if c != MEAN))
+        return list(seen)
+
+
+def load_results(bench_dir: str | Path) -> BenchResults:
+    """Read ``bench.yaml`` and every finished run's ``per_case.csv`` and ``metrics.csv``."""
+    from edgewise.bench.runner import BENCH_FILE, cell_status
+
+    bench_dir = Path(bench_dir)
+    bench_file = bench_dir / BENCH_FILE
+    if not bench_file.is_file():
+        raise FileNotFoundError(f"expected a bench folder with {BENCH_FILE}, got {bench_dir}")
+    doc = yaml.safe_load(bench_file.read_text())
+    runs, missing, failed = [], [], []
+    for cell in doc["cells"]:
+        path = bench_dir / cell["name"]
+        state = cell_status(path)
+        if state != "done" or not (path / "per_case.csv").is_file():
+            (failed if state == "failed" else missing).append(cell["name"])
+            continue
+        run = RunData(cell["dataset"], cell["loss"], int(cell["seed"]), path)
+        run.values = read_per_case(path / "per_case.csv")
+        if (path / "metrics.csv").is_file():
+            run.curves = read_curves(path / "metrics.csv")
+        runs.append(run)
+    return BenchResults(bench_dir, doc.get("experiment", {}), doc["cells"], runs, missing, failed)
+
+
+def read_per_case(path: str | Path) -> dict[str, dict[str, dict[str, float]]]:
+    """``per_case.csv`` (one row per case and class) -> ``values[metric][class][case]``.
+
+    A ``mean`` pseudo-class holds each case's mean over its classes (non-finite values
+    left out; NaN when none is finite).
+    """
+    values: dict[str, dict[str, dict[str, float]]] = {}
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            case, cls = row["case"], str(row["class"])
+            for metric in METRICS:
+                if metric in row and row[metric] not in ("", None):
+                    values.setdefault(metric, {}).setdefault(cls, {})[case] = float(row[metric])
+    for per_class in values.values():
+        cases = sorted({c for v in per_class.values() for c in v})
+        per_class[MEAN] = {
+            case: _finite_mean([v[case] for v in per_class.values() if case in v]) for case in cases
+        }
+    return values
+
+
+def read_curves(path: str | Path) -> dict[str, dict[int, float]]:
+    """Per-epoch curves from Lightning's ``metrics.csv``: ``{name: {epoch: value}}``.
+
+    Lightning writes training and validation values on separate rows; the last non-empty
+    value of an epoch is kept. ``train/loss`` is read from ``train/loss_epoch`` when
+    logged per step and per epoch.
+    """
+    curves: dict[str, dict[int, float]] = {}
+    wanted = {"train/loss_epoch": "train/loss", "train/loss": "train/loss", "val/loss": "val/loss", "val/dice": "val/dice"}
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            if row.get("epoch") in ("", None):
+                continue
+            epoch = int(float(row["epoch"]))
+            for col, name in wanted.items():
+                if row.get(col) not in ("", None):
+                    curves.setdefault(name, {})[epoch] = float(row[col])
+    return curves
+
+
+def _finite_mean(values: Iterable[float]) -> float:
+    arr = np.asarray(list(values), dtype=np.float64)
+    arr = arr[np.isfinite(arr)]
+    return float(arr.mean()) if arr.size else math.nan
+
+
+def _seed_means(runs: Sequence[RunData], metric: str, cls: str) -> list[float]:
+    """Each seed's mean over cases."""
+    return [_finite_mean(r.values.get(metric, {}).get(cls, {}).values()) for r in runs]
+
+
+def _case_means(runs: Sequence[RunData], metric: str, cls: str) -> dict[str, float]:
+    """Each case's mean over seeds."""
+    return seed_average({r.seed: r.values.get(metric, {}).get(cls, {}) for r in runs})
+
+
+def summary_rows(results: BenchResults, baseline: str | None) -> list[dict[str, Any]]:
+    """Rows of ``summary.csv``: one per dataset, loss, class (and ``mean``), metric."""
+    rows = []
+    for ds in results.datasets:
+        base_runs = results.runs_of(ds, baseline) if baseline else []
+        for loss in results.losses(ds):
+            runs = results.runs_of(ds, loss)
+            for cls in [MEAN, *results.classes(ds)]:
+                for metric in results.metrics():
+                    mean, std, n = mean_std(_seed_means(runs, metric, cls))
+                    row: dict[str, Any] = {
+                        "dataset": ds, "loss": loss, "class": cls, "metric": metric,
+                        "mean": mean, "std": std, "n_seeds": n,
+                        "n_cases": len(_case_means(runs, metric, cls)) if runs else 0,
+                        "baseline": baseline or "", "mean_diff": math.nan,
+                        "p_wilcoxon": math.nan, "p_ttest": math.nan, "n_pairs": 0,
+                    }
+                    if base_runs and runs and loss != baseline:
+                        a = _case_means(runs, metric, cls)
+                        b = _case_means(base_runs, metric, cls)
+                        common = sorted(set(a) & set(b))
+                        x, y = [a[c] for c in common], [b[c] for c in common]
+                        w = paired_test(x, y, "wilcoxon")
+                        t = paired_test(x, y, "ttest")
+                        row.update(mean_diff=w.mean_diff, p_wilcoxon=w.pvalue, p_ttest=t.pvalue, n_pairs=w.n)
+                    rows.append(row)
+    return rows
+
+
+def write_report(
+    bench_dir: str | Path,
+    baseline: str | None = None,
+    output: str | Path | None = None,
+    overlays: int = 3,
+) -> Path:
+    """Write ``report.md``, ``summary.csv`` and ``figures/*.png`` for a bench folder.
+
+    Args:
+        bench_dir: a folder written by ``edgewise bench``.
+        baseline: loss label to test the others against; default the experiment's
+            ``baseline``, else the first loss.
+        output: where to write (default ``bench_dir``).
+        overlays: number of test cases in the overlay grid (0 for none).
+
+    Returns:
+        The path of ``report.md``.
+
+    Raises:
+        FileNotFoundError: ``bench_dir`` has no ``bench.yaml``.
+        ValueError: ``baseline`` is not a loss of the grid, or no run has finished.
+    """
+    results = load_results(bench_dir)
+    losses = list(dict.fromkeys(c["loss"] for c in results.cells))
+    baseline = baseline or results.experiment.get("baseline") or losses[0]
+    if baseline not in losses:
+        raise ValueError(f"expected a baseline among the losses {losses}, got {baseline!r}")
+    if not results.runs:
+        raise ValueError(f"expected at least one finished run in {results.bench_dir}, found none")
+    out = Path(output) if output is not None else results.bench_dir
+    fig_dir = out / "figures"
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    rows = summary_rows(results, baseline)
+    _write_csv(out / "summary.csv", rows)
+
+    from edgewise.bench import figures
+
+    lines = _header(results, baseline)
+    for ds in results.datasets:
+        lines += [f"## {ds}", ""]
+        lines += _tables(results, rows, ds, baseline)
+        curves = figures.learning_curves(results, ds, fig_dir / f"{ds}_curves.png")
+        boxes = figures.box_plots(results, ds, fig_dir / f"{ds}_boxplots.png")
+        grid = figures.overlay_grid(results, ds, fig_dir / f"{ds}_overlays.png", overlays) if overlays else None
+        for title, path in (("Learning curves", curves), ("Per-case values", boxes), ("Predictions", grid)):
+            if path is not None:
+                lines += [f"### {title}", "", f"![{title} on {ds}]({_rel(path, out)})", ""]
+        if grid is not None:
+            lines += [
+                "Columns: image, ground truth, then each loss's prediction (seed "
+                f"{figures.overlay_seed(results, ds)}, best checkpoint); under each prediction "
+                "its error map (green: correct foreground, red: false positive or wrong class, "
+                "blue: false negative, grey: outside the evaluation mask).",
+                "",
+            ]
+    report = out / "report.md"
+    report.write_text("\n".join(lines).rstrip() + "\n")
+    return report
+
+
+def _rel(path: Path, start: Path) -> str:
+    return Path(os.path.relpath(path, start)).as_posix()
+
+
+def _header(results: BenchResults, baseline: str) -> list[str]:
+    exp = results.experiment
+    title = exp.get("name", results.bench_dir.name) + (f" ({exp['variant']})" if exp.get("variant") else "")
+    seeds = sorted({c["seed"] for c in results.cells})
+    lines = [f"# Benchmark report: {title}", ""]
+    if exp.get("description"):
+        lines += [str(exp["description"]).strip(), ""]
+    lines += [
+        f"- Runs finished: {len(results.runs)} of {len(results.cells)} "
+        f"(seeds {', '.join(map(str, seeds))}); failed: {len(results.failed)}; not run: {len(results.missing)}.",
+        "- Values: mean ± sample standard deviation over seeds of each seed's mean over test cases; "
+        "`mean` averages the foreground classes of each case. HD95 and ASSD are in the data's "
+        "spacing units; non-finite values (empty prediction or reference) are left out.",
+        f"- Paired tests against **{baseline}** over test cases (each case averaged over seeds), "
+        "two-sided: Wilcoxon signed-rank (p_W) and paired t-test (p_t).",
+        "",
+    ]
+    for name in results.failed:
+        lines.append(f"- failed: `{name}` (see `{name}/error.txt`)")
+    if results.failed:
+        lines.append("")
+    return lines
+
+
+def _fmt(mean: float, std: float, digits: int) -> str:
+    if not math.isfinite(mean):
+        return "–"
+    return f"{mean:.{digits}f}" + (f" ± {std:.{digits}f}" if math.isfinite(std) else "")
+
+
+def _p(p: float) -> str:
+    if not math.isfinite(p):
+        return "–"
+    return "<0.001" if p < 1e-3 else f"{p:.3f}"
+
+
+def _digits(metric: str) -> int:
+    return 3 if METRICS[metric][1] else 2
+
+
+def _tables(results: BenchResults, rows: Sequence[Mapping[str, Any]], ds: str, baseline: str) -> list[str]:
+    metrics = results.metrics()
+    index = {(r["loss"], r["class"], r["metric"]): r for r in rows if r["dataset"] == ds}
+    losses = results.losses(ds)
+    classes = results.classes(ds)
+    lines = []
+    groups = [(MEAN, "Foreground mean")] + ([(c, f"Class {c}") for c in classes] if len(classes) > 1 else [])
+    for cls, title in groups:
+        lines += [f"### {title}", ""]
+        head = ["loss", "seeds"] + [f"{METRICS[m][0]} {'↑' if METRICS[m][1] else '↓'}" for m in metrics]
+        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for loss in losses:
+            cells = [f"**{loss}**" if loss == baseline else loss]
+            first = index.get((loss, cls, metrics[0])) if metrics else None
+            cells.append(str(first["n_seeds"]) if first else "0")
+            for m in metrics:
+                r = index.get((loss, cls, m))
+                cells.append(_fmt(r["mean"], r["std"], _digits(m)) if r else "–")
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+        if len(losses) > 1:
+            lines += [f"Against {baseline} (difference of means over cases; p_W / p_t):", ""]
+            head = ["loss"] + [METRICS[m][0] for m in metrics]
+            lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+            for loss in losses:
+                if loss == baseline:
+                    continue
+                cells = [loss]
+                for m in metrics:
+                    r = index.get((loss, cls, m))
+                    if r is None or not r["n_pairs"]:
+                        cells.append("–")
+                    else:
+                        cells.append(f"{r['mean_diff']:+.{_digits(m)}f} ({_p(r['p_wilcoxon'])} / {_p(r['p_ttest'])})")
+                lines.append("| " + " | ".join(cells) + " |")
+            lines.append("")
+    return lines
+
+
+def _write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
+    fields = list(rows[0]) if rows else ["dataset", "loss", "class", "metric", "mean", "std"]
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()})

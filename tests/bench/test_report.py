@@ -1,0 +1,146 @@
+"""Report tables and statistics from hand-written run folders (no training needed)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from edgewise.bench.grid import expand_grid
+from edgewise.bench.report import load_results, read_curves, read_per_case, write_report
+from edgewise.bench.runner import write_bench_file
+
+CASES = ["c0", "c1", "c2", "c3", "c4", "c5"]
+CLASSES = ["vessel", "artery"]
+METRICS = ("dice", "hd95", "assd", "nsd", "boundary_f1")
+
+
+def _values(loss: str, seed: int) -> dict[tuple[str, str, str], float]:
+    """Deterministic, distinct values per (case, class, metric)."""
+    rng = np.random.default_rng([["ce", "ce_bl"].index(loss), seed])
+    shift = {"ce": 0.0, "ce_bl": 0.03}[loss]
+    out = {}
+    for case in CASES:
+        for cls in CLASSES:
+            for m in METRICS:
+                base = 0.7 if m in ("dice", "nsd", "boundary_f1") else 3.0
+                out[(case, cls, m)] = float(base + shift + rng.uniform(-0.05, 0.05))
+    return out
+
+
+@pytest.fixture
+def bench(tmp_path):
+    exp = {
+        "name": "toy", "baseline": "ce",
+        "datasets": {"syn": {"name": "synthetic"}},
+        "losses": {"ce": {"terms": [{"name": "ce"}]}, "ce_bl": {"terms": [{"name": "ce"}, {"name": "boundary"}]}},
+        "seeds": [0, 1, 2],
+    }
+    cells = expand_grid(exp)
+    write_bench_file(tmp_path, exp, cells)
+    truth = {}
+    for cell in cells:
+        if (cell.loss, cell.seed) == ("ce_bl", 2):
+            continue  # a run that never finished
+        run = tmp_path / cell.name
+        run.mkdir(parents=True)
+        vals = _values(cell.loss, cell.seed)
+        if (cell.loss, cell.seed) == ("ce", 1):
+            vals[("c3", "artery", "hd95")] = math.inf  # empty prediction: left out
+        truth[(cell.loss, cell.seed)] = vals
+        with open(run / "per_case.csv", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["case", "class", *METRICS])
+            for case in CASES:
+                for cls in CLASSES:
+                    w.writerow([case, cls, *[repr(vals[(case, cls, m)]) if math.isfinite(vals[(case, cls, m)]) else "inf" for m in METRICS]])
+        with open(run / "metrics.csv", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["epoch", "step", "train/loss_step", "train/loss_epoch", "val/loss", "val/dice"])
+            for e in range(3):
+                w.writerow([e, 2 * e, 0.9, "", "", ""])
+                w.writerow([e, 2 * e + 1, "", "", 1.0 - 0.1 * e, 0.5 + 0.1 * e + 0.01 * cell.seed])
+                w.writerow([e, 2 * e + 1, "", 1.0 - 0.2 * e, "", ""])
+        (run / "summary.json").write_text(json.dumps({"num_cases": len(CASES)}))
+    (tmp_path / "syn" / "ce_bl" / "seed2").mkdir(parents=True)
+    (tmp_path / "syn" / "ce_bl" / "seed2" / "error.txt").write_text("boom")
+    return tmp_path, truth
+
+
+def _case_mean(vals, case, m, classes=CLASSES):
+    v = [vals[(case, c, m)] for c in classes if math.isfinite(vals[(case, c, m)])]
+    return sum(v) / len(v)
+
+
+def test_per_case_and_curves_readers(bench):
+    root, truth = bench
+    values = read_per_case(root / "syn/ce/seed1/per_case.csv")
+    assert values["hd95"]["artery"]["c3"] == math.inf
+    # the class mean leaves the infinite value out
+    assert values["hd95"]["mean"]["c3"] == pytest.approx(truth[("ce", 1)][("c3", "vessel", "hd95")])
+    assert values["dice"]["mean"]["c0"] == pytest.approx(_case_mean(truth[("ce", 1)], "c0", "dice"))
+    curves = read_curves(root / "syn/ce/seed1/metrics.csv")
+    assert curves["val/dice"] == pytest.approx({0: 0.51, 1: 0.61, 2: 0.71})
+    assert curves["train/loss"] == pytest.approx({0: 1.0, 1: 0.8, 2: 0.6})
+    assert curves["val/loss"] == pytest.approx({0: 1.0, 1: 0.9, 2: 0.8})
+
+
+def test_report_numbers(bench):
+    root, truth = bench
+    report = write_report(root, overlays=0)
+    text = report.read_text()
+    rows = list(csv.DictReader(open(root / "summary.csv")))
+
+    def row(loss, cls, m):
+        (r,) = [r for r in rows if (r["dataset"], r["loss"], r["class"], r["metric"]) == ("syn", loss, cls, m)]
+        return r
+
+    for loss, seeds in (("ce", [0, 1, 2]), ("ce_bl", [0, 1])):
+        for m in METRICS:
+            per_seed = [np.mean([_case_mean(truth[(loss, s)], c, m) for c in CASES]) for s in seeds]
+            r = row(loss, "mean", m)
+            assert float(r["mean"]) == pytest.approx(np.mean(per_seed), rel=1e-9)
+            assert float(r["std"]) == pytest.approx(np.std(per_seed, ddof=1), rel=1e-9)
+            assert int(r["n_seeds"]) == len(seeds)
+            per_seed_cls = [np.mean([truth[(loss, s)][(c, "vessel", m)] for c in CASES]) for s in seeds]
+            assert float(row(loss, "vessel", m)["mean"]) == pytest.approx(np.mean(per_seed_cls), rel=1e-9)
+
+    # paired tests over cases, each case averaged over the seeds that finished
+    for m in METRICS:
+        a = [np.mean([_case_mean(truth[("ce_bl", s)], c, m) for s in (0, 1)]) for c in CASES]
+        b = [np.mean([_case_mean(truth[("ce", s)], c, m) for s in (0, 1, 2)]) for c in CASES]
+        r = row("ce_bl", "mean", m)
+        assert float(r["p_wilcoxon"]) == pytest.approx(stats.wilcoxon(a, b).pvalue, rel=1e-9)
+        assert float(r["p_ttest"]) == pytest.approx(stats.ttest_rel(a, b).pvalue, rel=1e-9)
+        assert 0.0 <= float(r["p_wilcoxon"]) <= 1.0 and 0.0 <= float(r["p_ttest"]) <= 1.0
+        assert float(r["mean_diff"]) == pytest.approx(np.mean(np.subtract(a, b)), rel=1e-9)
+        assert int(r["n_pairs"]) == len(CASES)
+        assert row("ce", "mean", m)["p_wilcoxon"] == ""  # the baseline is not tested against itself
+
+    # the Markdown table shows the same numbers
+    dice = row("ce", "mean", "dice")
+    assert f"| **ce** | 3 | {float(dice['mean']):.3f} ± {float(dice['std']):.3f} |" in text
+    assert "### Class artery" in text and "### Foreground mean" in text
+    assert "Runs finished: 5 of 6" in text and "failed: `syn/ce_bl/seed2`" in text
+    assert (root / "figures" / "syn_curves.png").stat().st_size > 1000
+    assert (root / "figures" / "syn_boxplots.png").stat().st_size > 1000
+    assert "![Learning curves on syn](figures/syn_curves.png)" in text
+    assert "![Per-case values on syn](figures/syn_boxplots.png)" in text
+
+
+def test_report_baseline_choice_and_errors(bench, tmp_path_factory):
+    root, _ = bench
+    out = tmp_path_factory.mktemp("out")
+    write_report(root, baseline="ce_bl", output=out, overlays=0)
+    rows = list(csv.DictReader(open(out / "summary.csv")))
+    assert {r["baseline"] for r in rows} == {"ce_bl"}
+    assert all(r["p_wilcoxon"] == "" for r in rows if r["loss"] == "ce_bl")
+    assert all(r["p_wilcoxon"] != "" for r in rows if r["loss"] == "ce")
+    with pytest.raises(ValueError, match="baseline among the losses"):
+        write_report(root, baseline="dice", overlays=0)
+    with pytest.raises(FileNotFoundError, match="bench.yaml"):
+        load_results(out)
