@@ -1,0 +1,639 @@
+r"""Surface distance metrics: Hausdorff (HD, HD95), ASSD, NSD, boundary F1, perimeter error.
+
+Every metric starts from the same per-case, per-class quantities, computed once by
+:func:`surface_distances`: the surface points of prediction :math:`S_P` and target :math:`S_T`
+with weights :math:`w` (contour length / surfel area in mm for the default corner model, 1 per
+voxel for the voxel model), and the directed distances
+:math:`d_{P\to T}(p) = \min_{t \in S_T} \lVert p - t \rVert` (exact, in mm) and
+:math:`d_{T\to P}`. See ``docs/metrics.md`` for the definitions and how each option maps onto
+deepmind surface-distance, MONAI and medpy.
+
+Empty surfaces (policy ``empty="worst"``, the default): when both surfaces are empty the
+segmentations agree (distances 0, NSD 1, boundary F1 1); when exactly one is empty the
+distances are ``inf`` (or ``max_distance`` when given) and NSD/boundary F1 are 0. With
+``empty="nan"`` every case with an empty surface is ``nan``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Union
+
+import torch
+from torch import Tensor
+
+from ._validate import (
+    ArrayLike,
+    SpacingLike,
+    Tolerance,
+    check_choice,
+    check_pair,
+    select_channels,
+    spacing_tensor,
+    tolerance_tensor,
+)
+from .surface import SurfaceModel, image_diagonal, surface_points, surfel_measure_table, corner_codes
+
+__all__ = [
+    "SurfaceDistances",
+    "surface_distances",
+    "hausdorff_distance",
+    "average_surface_distance",
+    "surface_dice",
+    "boundary_f1",
+    "perimeter_error",
+]
+
+EmptyPolicy = Literal["worst", "nan"]
+PercentileMethod = Literal["weighted_directed", "linear_directed", "linear_pooled"]
+AssdMethod = Literal["pooled", "mean_of_directed"]
+MaxDistance = Union[None, float, Literal["diagonal"]]
+
+# float32 distances may round a lattice distance equal to the tolerance to just above it
+_TIE = 1e-6
+
+
+def _distance_to(points: Tensor, spacing: Tensor) -> Tensor:
+    """Distance from every grid element to the nearest True element of each ``points`` sample
+    (all samples non-empty), on the input's device."""
+    from ..maps import edt
+
+    return edt(~points, spacing, spatial_dims=points.dim() - 1)
+
+
+@dataclass
+class SurfaceDistances:
+    """Directed surface distances of every (case, class) pair, computed once and shared by all
+    distance metrics.
+
+    Attributes:
+        pred_to_target: per pair (row-major over ``(B, C)``), distances in mm from each
+            prediction surface point to the target surface, sorted ascending (float32).
+        pred_weights: the matching surface weights (float64).
+        target_to_pred: distances from each target surface point to the prediction surface.
+        target_weights: the matching weights.
+        diagonal: ``(B,)`` image diagonal in mm (used by ``max_distance="diagonal"``).
+        shape: ``(B, C)``.
+    """
+
+    pred_to_target: list[Tensor]
+    pred_weights: list[Tensor]
+    target_to_pred: list[Tensor]
+    target_weights: list[Tensor]
+    diagonal: Tensor
+    shape: tuple[int, int]
+    device: torch.device
+
+    # -- helpers -------------------------------------------------------------------------
+    def _finish(self, values: list[Tensor]) -> Tensor:
+        if not values:
+            return torch.zeros(self.shape, dtype=torch.float32, device=self.device)
+        return torch.stack(values).reshape(self.shape).to(torch.float32)
+
+    def _const(self, value: float) -> Tensor:
+        return torch.tensor(value, dtype=torch.float64, device=self.device)
+
+    def _empty_value(self, i: int, worst: float, best: float, empty: EmptyPolicy,
+                     max_distance: MaxDistance) -> Tensor | None:
+        """Value for a pair with an empty surface, or None when both surfaces exist."""
+        ep, et = self.pred_to_target[i].numel() == 0, self.target_to_pred[i].numel() == 0
+        if not (ep or et):
+            return None
+        if empty == "nan":
+            return self._const(float("nan"))
+        if ep and et:
+            return self._const(best)
+        if worst == float("inf") and max_distance is not None:
+            if max_distance == "diagonal":
+                return self.diagonal[i // self.shape[1]].to(self.device, torch.float64)
+            return self._const(float(max_distance))
+        return self._const(worst)
+
+    @staticmethod
+    def _check_empty(empty: str, max_distance: MaxDistance) -> None:
+        check_choice(empty, "empty", ("worst", "nan"))
+        if max_distance is not None and max_distance != "diagonal":
+            if isinstance(max_distance, str) or not float(max_distance) > 0:
+                raise ValueError(f"expected max_distance None, 'diagonal' or a positive number, got {max_distance!r}")
+
+    # -- metrics -------------------------------------------------------------------------
+    def hausdorff(
+        self,
+        percentile: float | None = None,
+        percentile_method: PercentileMethod = "weighted_directed",
+        empty: EmptyPolicy = "worst",
+        max_distance: MaxDistance = None,
+    ) -> Tensor:
+        """``(B, C)`` Hausdorff distance (``percentile=None``) or its percentile version."""
+        self._check_empty(empty, max_distance)
+        check_choice(percentile_method, "percentile_method",
+                     ("weighted_directed", "linear_directed", "linear_pooled"))
+        if percentile is not None and not 0 <= percentile <= 100:
+            raise ValueError(f"expected percentile in [0, 100] or None, got {percentile}")
+        out = []
+        for i in range(len(self.pred_to_target)):
+            special = self._empty_value(i, float("inf"), 0.0, empty, max_distance)
+            if special is not None:
+                out.append(special)
+                continue
+            dp, dt = self.pred_to_target[i].double(), self.target_to_pred[i].double()
+            if percentile is None:
+                out.append(torch.maximum(dp[-1], dt[-1]))
+            elif percentile_method == "weighted_directed":
+                out.append(torch.maximum(_weighted_percentile(dp, self.pred_weights[i], percentile),
+                                         _weighted_percentile(dt, self.target_weights[i], percentile)))
+            elif percentile_method == "linear_directed":
+                out.append(torch.maximum(_linear_percentile(dp, percentile),
+                                         _linear_percentile(dt, percentile)))
+            else:
+                pooled = torch.sort(torch.cat([dp, dt])).values
+                out.append(_linear_percentile(pooled, percentile))
+        return self._finish(out)
+
+    def average(
+        self,
+        symmetric: bool = True,
+        assd_method: AssdMethod = "pooled",
+        empty: EmptyPolicy = "worst",
+        max_distance: MaxDistance = None,
+    ) -> Tensor:
+        """``(B, C)`` average symmetric surface distance, or the directed mean prediction to
+        target when ``symmetric=False``."""
+        self._check_empty(empty, max_distance)
+        check_choice(assd_method, "assd_method", ("pooled", "mean_of_directed"))
+        out = []
+        for i in range(len(self.pred_to_target)):
+            special = self._empty_value(i, float("inf"), 0.0, empty, max_distance)
+            if special is not None:
+                out.append(special)
+                continue
+            dp, wp = self.pred_to_target[i].double(), self.pred_weights[i]
+            dt, wt = self.target_to_pred[i].double(), self.target_weights[i]
+            sp, st = (dp * wp).sum(), (dt * wt).sum()
+            if not symmetric:
+                out.append(sp / wp.sum())
+            elif assd_method == "pooled":
+                out.append((sp + st) / (wp.sum() + wt.sum()))
+            else:
+                out.append(0.5 * (sp / wp.sum() + st / wt.sum()))
+        return self._finish(out)
+
+    def _within(self, tolerance: Tolerance) -> list[tuple[Tensor, Tensor]]:
+        """Per pair, the fractions of the prediction and target surfaces within tolerance."""
+        tol = tolerance_tensor(tolerance, self.shape[1])
+        fractions = []
+        for i in range(len(self.pred_to_target)):
+            limit = float(tol[i % self.shape[1]]) * (1 + _TIE)
+            fp = (self.pred_weights[i] * (self.pred_to_target[i] <= limit)).sum()
+            ft = (self.target_weights[i] * (self.target_to_pred[i] <= limit)).sum()
+            fractions.append((fp, ft))
+        return fractions
+
+    def surface_dice(self, tolerance: Tolerance, empty: EmptyPolicy = "worst") -> Tensor:
+        """``(B, C)`` normalised surface Dice: both surfaces pooled."""
+        self._check_empty(empty, None)
+        out = []
+        for i, (fp, ft) in enumerate(self._within(tolerance)):
+            special = self._empty_value(i, 0.0, 1.0, empty, None)
+            if special is not None:
+                out.append(special)
+                continue
+            total = self.pred_weights[i].sum() + self.target_weights[i].sum()
+            out.append((fp + ft) / total)
+        return self._finish(out)
+
+    def boundary_f1(self, tolerance: Tolerance, empty: EmptyPolicy = "worst") -> Tensor:
+        """``(B, C)`` boundary F1: harmonic mean of the directed fractions."""
+        self._check_empty(empty, None)
+        out = []
+        for i, (fp, ft) in enumerate(self._within(tolerance)):
+            special = self._empty_value(i, 0.0, 1.0, empty, None)
+            if special is not None:
+                out.append(special)
+                continue
+            precision = fp / self.pred_weights[i].sum()
+            recall = ft / self.target_weights[i].sum()
+            total = precision + recall
+            out.append(torch.where(total > 0, 2 * precision * recall / total.clamp_min(1e-300), 0.0))
+        return self._finish(out)
+
+
+def _weighted_percentile(d: Tensor, w: Tensor, percentile: float) -> Tensor:
+    """deepmind's area-weighted percentile: the first sorted distance whose cumulative weight
+    fraction reaches ``percentile``; no interpolation."""
+    cumulative = torch.cumsum(w, 0) / w.sum()
+    q = torch.tensor([percentile / 100.0], dtype=cumulative.dtype, device=cumulative.device)
+    index = torch.searchsorted(cumulative, q).clamp_max(d.numel() - 1)
+    return d[index[0]]
+
+
+def _linear_percentile(d: Tensor, percentile: float) -> Tensor:
+    """numpy/torch ``quantile`` with linear interpolation over sorted ``d`` (weights ignored)."""
+    rank = percentile / 100.0 * (d.numel() - 1)
+    lower = int(rank)
+    upper = min(lower + 1, d.numel() - 1)
+    return d[lower] + (d[upper] - d[lower]) * (rank - lower)
+
+
+def _bounding_boxes(union: Tensor) -> list[list[tuple[int, int] | None]]:
+    """Per (case, class), the bounding box of ``union`` ``(B, C, *spatial)`` as per-axis
+    ``(start, stop)``, or None when empty; one device-to-host transfer."""
+    ndim = union.dim() - 2
+    projections = []
+    for axis in range(ndim):
+        others = tuple(2 + a for a in range(ndim) if a != axis)
+        projections.append(union.any(dim=others).cpu())
+    boxes: list[list[tuple[int, int] | None]] = []
+    for b in range(union.shape[0]):
+        row: list[tuple[int, int] | None] = []
+        for c in range(union.shape[1]):
+            box = []
+            for axis in range(ndim):
+                hits = projections[axis][b, c].nonzero()
+                if hits.numel() == 0:
+                    box = None
+                    break
+                box.append((int(hits[0]), int(hits[-1]) + 1))
+            row.append(box)
+        boxes.append(row)
+    return boxes
+
+
+def _sorted(d: Tensor, w: Tensor) -> tuple[Tensor, Tensor]:
+    # by distance, ties by weight (deepmind's order), so cumulative weights match its sums
+    order = torch.argsort(w, stable=True)
+    d, w = d[order], w[order]
+    order = torch.argsort(d, stable=True)
+    return d[order], w[order]
+
+
+def surface_distances(
+    pred: ArrayLike,
+    target: ArrayLike,
+    *,
+    spacing: SpacingLike = None,
+    include_background: bool = True,
+    surface: SurfaceModel = "corner",
+    connectivity: int = 1,
+    border_is_surface: bool = True,
+) -> SurfaceDistances:
+    r"""Directed surface distances of every (case, class) pair, for all distance metrics.
+
+    One surface extraction and one distance transform per surface: HD, HD95, ASSD, NSD and
+    boundary F1 computed from the result cost no further transforms.
+
+    Args:
+        pred: one-hot prediction ``(B, C, *spatial)`` (2D or 3D), bool or 0/1, tensor or array.
+        target: one-hot target of the same shape.
+        spacing: voxel spacing in mm in array axis order: None (1), a number, one per axis, or
+            per sample ``(B, ndim)``.
+        include_background: keep channel 0; with False it is dropped (as MONAI).
+        surface: ``"corner"`` (deepmind: corner points weighted by contour length/surfel
+            area) or ``"voxel"`` (MONAI/medpy: boundary voxels, weight 1).
+        connectivity: voxel model only: erosion structure, 1 (faces, MONAI/medpy default) to
+            ``ndim`` (full).
+        border_is_surface: whether the image border cuts a touching mask with a surface
+            (deepmind, MONAI and medpy all say yes).
+
+    Returns:
+        A :class:`SurfaceDistances` whose methods give ``(B, C)`` metric tensors.
+
+    Example:
+        >>> import torch
+        >>> t = torch.zeros(1, 1, 16, 16, dtype=torch.bool); t[..., 4:10, 4:10] = True
+        >>> p = torch.roll(t, 2, dims=2)
+        >>> sd = surface_distances(p, t)
+        >>> sd.hausdorff().item(), sd.hausdorff(95).item()
+        (2.0, 2.0)
+    """
+    p, t = check_pair(pred, target)
+    p, t = select_channels(p, t, include_background)
+    check_choice(surface, "surface", ("corner", "voxel"))
+    batch, channels = p.shape[:2]
+    ndim = p.dim() - 2
+    spacing_b = spacing_tensor(spacing, batch, ndim)
+    boxes = _bounding_boxes(p | t)
+    lists: tuple[list[Tensor], ...] = ([], [], [], [])
+    empty_d = torch.zeros(0, dtype=torch.float32, device=p.device)
+    empty_w = torch.zeros(0, dtype=torch.float64, device=p.device)
+    for b in range(batch):
+        for c in range(channels):
+            box = boxes[b][c]
+            if box is None:
+                for lst, e in zip(lists, (empty_d, empty_w, empty_d, empty_w)):
+                    lst.append(e)
+                continue
+            # one background voxel of margin keeps the crop's edge free of the masks, so the
+            # crop changes nothing but the size of the distance transform
+            crop = tuple(slice(max(lo - 1, 0), min(hi + 1, n)) for (lo, hi), n in zip(box, p.shape[2:]))
+            masks = torch.stack([p[(b, c, *crop)], t[(b, c, *crop)]])
+            points, weights = surface_points(
+                masks, spacing_b[b], surface=surface, connectivity=connectivity,
+                border_is_surface=border_is_surface,
+            )
+            present = points.flatten(1).any(1).tolist()
+            d_to = [None, None]
+            todo = [k for k in range(2) if present[k]]
+            if todo:
+                maps = _distance_to(points[todo], spacing_b[b])
+                for j, k in enumerate(todo):
+                    d_to[k] = maps[j]
+            for k, (ld, lw) in enumerate(((lists[0], lists[1]), (lists[2], lists[3]))):
+                other = d_to[1 - k]
+                if not present[k]:
+                    ld.append(empty_d)
+                    lw.append(empty_w)
+                    continue
+                w = weights[k][points[k]]
+                if other is None:
+                    d = torch.full_like(w, float("inf"), dtype=torch.float32)
+                else:
+                    d = other[points[k]]
+                d, w = _sorted(d, w)
+                ld.append(d)
+                lw.append(w)
+    return SurfaceDistances(
+        pred_to_target=lists[0],
+        pred_weights=lists[1],
+        target_to_pred=lists[2],
+        target_weights=lists[3],
+        diagonal=image_diagonal(tuple(p.shape[2:]), spacing_b),
+        shape=(batch, channels),
+        device=p.device,
+    )
+
+
+_SURFACE_ARGS = """
+        spacing: voxel spacing in mm in array axis order: None (1), a number, one per axis, or
+            per sample ``(B, ndim)``.
+        include_background: keep channel 0 (default); False drops it, as MONAI.
+        surface: ``"corner"`` (default, deepmind) or ``"voxel"`` (MONAI/medpy).
+        connectivity: voxel model's erosion structure, 1 (faces) to ``ndim`` (full).
+        border_is_surface: whether the image border counts as surface (default True, as
+            deepmind, MONAI and medpy)."""
+
+
+def hausdorff_distance(
+    pred: ArrayLike,
+    target: ArrayLike,
+    *,
+    spacing: SpacingLike = None,
+    percentile: float | None = None,
+    include_background: bool = True,
+    surface: SurfaceModel = "corner",
+    connectivity: int = 1,
+    border_is_surface: bool = True,
+    percentile_method: PercentileMethod = "weighted_directed",
+    empty: EmptyPolicy = "worst",
+    max_distance: MaxDistance = None,
+) -> Tensor:
+    r"""Hausdorff distance and its percentile version (HD95 with ``percentile=95``).
+
+    .. math::
+        \mathrm{HD} = \max\Big(\max_{p \in S_P} d_{P\to T}(p),\; \max_{t \in S_T} d_{T\to P}(t)\Big)
+
+    With a percentile :math:`q`:
+
+    - ``"weighted_directed"`` (default, deepmind): in each direction the smallest distance
+      whose cumulative surface weight reaches :math:`q\%`, then the max of the two.
+    - ``"linear_directed"`` (MONAI, MetricsReloaded): linear-interpolated percentile of the
+      distances of each direction (each point counts once), then the max.
+    - ``"linear_pooled"`` (medpy, seg-metrics): one linear percentile of both directions'
+      distances pooled.
+
+    Args:
+        pred: one-hot prediction ``(B, C, *spatial)``, bool or 0/1.
+        target: one-hot target, same shape.
+        percentile: None for the Hausdorff distance, else in [0, 100].{surface_args}
+        percentile_method: see above.
+        empty: ``"worst"`` (default): one empty surface gives ``inf`` (or ``max_distance``),
+            two give 0; ``"nan"``: any empty surface gives nan.
+        max_distance: replaces ``inf``: a number in mm or ``"diagonal"`` (image diagonal).
+
+    Returns:
+        ``(B, C)`` float32 distances in mm on the input's device.
+
+    Shapes:
+        - pred, target: :math:`(B, C, H, W)` or :math:`(B, C, D, H, W)`.
+        - output: :math:`(B, C)`.
+
+    Reference:
+        Nikolov et al., "Clinically applicable segmentation of head and neck anatomy for
+        radiotherapy", JMIR 2021 (surface-distance).
+
+    Example:
+        >>> import torch
+        >>> t = torch.zeros(1, 1, 16, 16); t[..., 4:10, 4:10] = 1
+        >>> hausdorff_distance(torch.roll(t, 3, dims=3), t, percentile=95)
+        tensor([[3.]])
+    """
+    sd = surface_distances(pred, target, spacing=spacing, include_background=include_background,
+                           surface=surface, connectivity=connectivity,
+                           border_is_surface=border_is_surface)
+    return sd.hausdorff(percentile, percentile_method, empty, max_distance)
+
+
+def average_surface_distance(
+    pred: ArrayLike,
+    target: ArrayLike,
+    *,
+    spacing: SpacingLike = None,
+    symmetric: bool = True,
+    include_background: bool = True,
+    surface: SurfaceModel = "corner",
+    connectivity: int = 1,
+    border_is_surface: bool = True,
+    assd_method: AssdMethod = "pooled",
+    empty: EmptyPolicy = "worst",
+    max_distance: MaxDistance = None,
+) -> Tensor:
+    r"""Average (symmetric) surface distance.
+
+    .. math::
+        \mathrm{ASSD}_{pooled} = \frac{\sum_{S_P} w\, d_{P\to T} + \sum_{S_T} w\, d_{T\to P}}
+                                      {\sum_{S_P} w + \sum_{S_T} w}, \qquad
+        \mathrm{MASD} = \tfrac12\Big(\frac{\sum_{S_P} w\, d_{P\to T}}{\sum_{S_P} w}
+                        + \frac{\sum_{S_T} w\, d_{T\to P}}{\sum_{S_T} w}\Big)
+
+    ``symmetric=False`` gives the directed mean from prediction to target (MONAI's default).
+
+    Args:
+        pred: one-hot prediction ``(B, C, *spatial)``, bool or 0/1.
+        target: one-hot target, same shape.
+        symmetric: both directions (default) or prediction to target only.{surface_args}
+        assd_method: ``"pooled"`` (default; MONAI ``symmetric=True``, medpy 0.5.2,
+            MetricsReloaded ``assd``) or ``"mean_of_directed"`` (MetricsReloaded ``masd``,
+            medpy <= 0.4).
+        empty: see :func:`hausdorff_distance`.
+        max_distance: see :func:`hausdorff_distance`.
+
+    Returns:
+        ``(B, C)`` float32 distances in mm on the input's device.
+
+    Example:
+        >>> import torch
+        >>> t = torch.zeros(1, 1, 9, 9); t[..., 4, 4] = 1
+        >>> p = torch.zeros(1, 1, 9, 9); p[..., 4, 5] = 1
+        >>> average_surface_distance(p, t)
+        tensor([[0.5000]])
+    """
+    sd = surface_distances(pred, target, spacing=spacing, include_background=include_background,
+                           surface=surface, connectivity=connectivity,
+                           border_is_surface=border_is_surface)
+    return sd.average(symmetric, assd_method, empty, max_distance)
+
+
+def surface_dice(
+    pred: ArrayLike,
+    target: ArrayLike,
+    tolerance: Tolerance,
+    *,
+    spacing: SpacingLike = None,
+    include_background: bool = True,
+    surface: SurfaceModel = "corner",
+    connectivity: int = 1,
+    border_is_surface: bool = True,
+    empty: EmptyPolicy = "worst",
+) -> Tensor:
+    r"""Normalised surface Dice (NSD) at tolerance :math:`\tau` (Nikolov et al.).
+
+    Both surfaces pooled:
+
+    .. math::
+        \mathrm{NSD} = \frac{\sum_{S_P} w\,[d_{P\to T} \le \tau] + \sum_{S_T} w\,[d_{T\to P} \le \tau]}
+                            {\sum_{S_P} w + \sum_{S_T} w}
+
+    With the default corner surface this is deepmind's ``compute_surface_dice_at_tolerance``
+    and MONAI's ``compute_surface_dice(use_subvoxels=True)``; with ``surface="voxel"`` MONAI's
+    default (voxel counts). Compare :func:`boundary_f1`, the harmonic mean of the two directed
+    fractions.
+
+    Args:
+        pred: one-hot prediction ``(B, C, *spatial)``, bool or 0/1.
+        target: one-hot target, same shape.
+        tolerance: :math:`\tau` in mm, one number or one per (selected) class.{surface_args}
+        empty: ``"worst"`` (default): one empty surface gives 0, two give 1; ``"nan"``.
+
+    Returns:
+        ``(B, C)`` float32 in [0, 1] on the input's device.
+
+    Example:
+        >>> import torch
+        >>> t = torch.zeros(1, 1, 16, 16); t[..., 4:10, 4:10] = 1
+        >>> surface_dice(torch.roll(t, 1, dims=2), t, tolerance=1.0)
+        tensor([[1.]])
+    """
+    sd = surface_distances(pred, target, spacing=spacing, include_background=include_background,
+                           surface=surface, connectivity=connectivity,
+                           border_is_surface=border_is_surface)
+    return sd.surface_dice(tolerance, empty)
+
+
+def boundary_f1(
+    pred: ArrayLike,
+    target: ArrayLike,
+    tolerance: Tolerance,
+    *,
+    spacing: SpacingLike = None,
+    include_background: bool = True,
+    surface: SurfaceModel = "corner",
+    connectivity: int = 1,
+    border_is_surface: bool = True,
+    empty: EmptyPolicy = "worst",
+) -> Tensor:
+    r"""Boundary F1 / relaxed boundary Dice (B-DSC of Calivá et al.) at tolerance :math:`\tau`.
+
+    .. math::
+        P = \frac{\sum_{S_P} w\,[d_{P\to T} \le \tau]}{\sum_{S_P} w},\quad
+        R = \frac{\sum_{S_T} w\,[d_{T\to P} \le \tau]}{\sum_{S_T} w},\quad
+        F_1 = \frac{2PR}{P + R}
+
+    Unlike :func:`surface_dice`, which pools both surfaces (a long surface outweighs a short
+    one), boundary F1 weighs precision and recall equally. ``tolerance=0`` with the voxel
+    model is the unrelaxed boundary Dice.
+
+    Args:
+        pred: one-hot prediction ``(B, C, *spatial)``, bool or 0/1.
+        target: one-hot target, same shape.
+        tolerance: :math:`\tau` in mm, one number or one per (selected) class.{surface_args}
+        empty: see :func:`surface_dice`.
+
+    Returns:
+        ``(B, C)`` float32 in [0, 1] on the input's device.
+
+    Reference:
+        Calivá et al., "Distance map loss penalty term for semantic segmentation", MIDL 2019;
+        Csurka et al., "What is a good evaluation measure for semantic segmentation?", BMVC 2013.
+
+    Example:
+        >>> import torch
+        >>> t = torch.zeros(1, 1, 16, 16); t[..., 4:10, 4:10] = 1
+        >>> boundary_f1(t, t, tolerance=0.0)
+        tensor([[1.]])
+    """
+    sd = surface_distances(pred, target, spacing=spacing, include_background=include_background,
+                           surface=surface, connectivity=connectivity,
+                           border_is_surface=border_is_surface)
+    return sd.boundary_f1(tolerance, empty)
+
+
+def perimeter_error(
+    pred: ArrayLike,
+    target: ArrayLike,
+    *,
+    spacing: SpacingLike = None,
+    include_background: bool = True,
+    border_is_surface: bool = True,
+    relative: bool = False,
+    empty: EmptyPolicy = "worst",
+) -> Tensor:
+    r"""Absolute difference of perimeters (2D, mm) or surface areas (3D, mm²).
+
+    .. math::
+        E = \lvert |S_P| - |S_T| \rvert, \qquad E_{rel} = E / |S_T|
+
+    Perimeters are the corner model's marching-squares contour lengths (marching-cubes surface
+    areas in 3D), which do not suffer the staircase overestimate of voxel-edge counting.
+
+    Args:
+        pred: one-hot prediction ``(B, C, *spatial)``, bool or 0/1.
+        target: one-hot target, same shape.
+        spacing: voxel spacing in mm (array axis order), per axis or per sample ``(B, ndim)``.
+        include_background: keep channel 0 (default).
+        border_is_surface: whether the image border counts as surface.
+        relative: divide by the target's perimeter.
+        empty: ``"worst"``: with ``relative`` an empty target gives 0 when the prediction is
+            empty too and ``inf`` otherwise; ``"nan"``: nan for any empty mask.
+
+    Returns:
+        ``(B, C)`` float32 on the input's device.
+
+    Example:
+        >>> import torch
+        >>> t = torch.zeros(1, 1, 8, 8); t[..., 2:6, 2:6] = 1
+        >>> p = torch.zeros(1, 1, 8, 8); p[..., 2:6, 2:4] = 1
+        >>> perimeter_error(p, t)  # 14.83 (4x4 square) - 10.83 (4x2)
+        tensor([[4.]])
+    """
+    check_choice(empty, "empty", ("worst", "nan"))
+    p, t = check_pair(pred, target)
+    p, t = select_channels(p, t, include_background)
+    batch, channels = p.shape[:2]
+    ndim = p.dim() - 2
+    table = surfel_measure_table(spacing_tensor(spacing, batch, ndim).to(p.device))  # (B, codes)
+    masks = torch.stack([p, t]).flatten(0, 2)  # (2 * B * C, *spatial)
+    codes = corner_codes(masks, ndim, border_is_surface).flatten(1)
+    rows = torch.arange(batch, device=p.device).repeat_interleave(channels).repeat(2)
+    lengths = table[rows[:, None], codes].sum(1).reshape(2, batch, channels)
+    error = (lengths[0] - lengths[1]).abs()
+    if relative:
+        error = torch.where(lengths[1] > 0, error / lengths[1].clamp_min(1e-300),
+                            torch.where(error > 0, float("inf"), 0.0))
+    if empty == "nan":
+        has_empty = ~(p.flatten(2).any(2) & t.flatten(2).any(2))
+        error = torch.where(has_empty, float("nan"), error)
+    return error.to(torch.float32)
+
+
+for _fn in (hausdorff_distance, average_surface_distance, surface_dice, boundary_f1):
+    _fn.__doc__ = _fn.__doc__.replace("{surface_args}", _SURFACE_ARGS)  # type: ignore[union-attr]
