@@ -1,0 +1,279 @@
+"""Shared input handling for every edgewise loss.
+
+One behaviour for all losses (see ``docs/losses.md``):
+
+* ``input`` is ``(B, C, *spatial)`` with 1 to 3 spatial axes; by default raw logits
+  (``softmax=True``). ``sigmoid=True`` gives independent per-channel probabilities; both
+  ``False`` means the input already holds probabilities. ``softmax`` and ``sigmoid`` are
+  mutually exclusive. A single channel needs ``sigmoid=True`` or probabilities.
+* ``target`` is an index map ``(B, 1, *spatial)`` or ``(B, *spatial)``, or a one-hot /
+  multi-hot tensor ``(B, C, *spatial)``. ``to_onehot_y=None`` (default) infers which from the
+  shape; ``True`` demands an index map, ``False`` a one-hot tensor.
+* With ``C > 1`` channel 0 is the background (``include_background``); with ``C == 1``
+  the only channel is the foreground and is always kept.
+* The math runs in float32 (float64 stays float64) with autocast disabled, so bf16/fp16
+  autocast regions give finite values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Literal, Union
+
+import torch
+from torch import Tensor
+
+Reduction = Literal["none", "mean", "sum"]
+SpacingLike = Union[float, Sequence[float], Tensor, None]
+
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+def compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    """float64 stays float64; every other floating type is computed in float32."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+@contextlib.contextmanager
+def no_autocast(device: torch.device) -> Iterator[None]:
+    """Disable autocast so reductions and logs stay in the dtype we chose."""
+    with torch.autocast(device_type=device.type, enabled=False):
+        yield
+
+
+def check_reduction(reduction: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"expected reduction in {_REDUCTIONS}, got {reduction!r}")
+
+
+def check_activation(softmax: bool | None, sigmoid: bool) -> tuple[bool, bool]:
+    """Resolve the activation: ``softmax=None`` (default) means softmax unless ``sigmoid=True``."""
+    if softmax and sigmoid:
+        raise ValueError(
+            "softmax=True and sigmoid=True are mutually exclusive: pick one "
+            "(or softmax=False, sigmoid=False when the input already holds probabilities)"
+        )
+    return (not sigmoid if softmax is None else bool(softmax)), bool(sigmoid)
+
+
+def reduce(x: Tensor, reduction: str) -> Tensor:
+    check_reduction(reduction)
+    if reduction == "mean":
+        return x.mean()
+    if reduction == "sum":
+        return x.sum()
+    return x
+
+
+def check_input(input: Tensor, name: str = "input") -> None:
+    if not isinstance(input, Tensor):
+        raise TypeError(f"expected {name} to be a torch.Tensor, got {type(input).__name__}")
+    if input.dim() < 3 or input.dim() > 5:
+        raise ValueError(
+            f"expected {name} of shape (B, C, *spatial) with 1 to 3 spatial axes, "
+            f"got shape {tuple(input.shape)}"
+        )
+    if not input.is_floating_point():
+        raise TypeError(f"expected a floating-point {name}, got dtype {input.dtype}")
+    if not bool(torch.isfinite(input).all()):
+        raise ValueError(f"expected finite values in {name}, got nan or inf")
+
+
+def check_spacing(spacing: SpacingLike, batch: int, ndim: int) -> SpacingLike:
+    """Validate ``spacing``: None, a scalar, one value per spatial axis, or a ``(B, ndim)`` tensor.
+
+    Returns None, a tuple of ``ndim`` floats, or a ``(B, ndim)`` float64 CPU tensor.
+    """
+    if spacing is None:
+        return None
+    if isinstance(spacing, (int, float)):
+        values: tuple[float, ...] = (float(spacing),) * ndim
+    else:
+        t = torch.as_tensor(spacing, dtype=torch.float64).detach().cpu()
+        if t.dim() == 2:
+            if tuple(t.shape) != (batch, ndim):
+                raise ValueError(
+                    f"expected per-sample spacing of shape (B, ndim) = ({batch}, {ndim}), "
+                    f"got {tuple(t.shape)}"
+                )
+            if not bool(torch.isfinite(t).all()) or bool((t <= 0).any()):
+                raise ValueError(f"expected positive finite spacing, got {t.tolist()}")
+            if bool((t == t[:1]).all()):
+                return tuple(float(v) for v in t[0])
+            return t
+        if t.dim() == 0:
+            values = (float(t),) * ndim
+        elif t.dim() == 1 and t.numel() == ndim:
+            values = tuple(float(v) for v in t)
+        else:
+            raise ValueError(
+                f"expected spacing with {ndim} values (one per spatial axis, numpy order) "
+                f"or shape ({batch}, {ndim}), got shape {tuple(t.shape)}"
+            )
+    if any(not math.isfinite(v) or v <= 0 for v in values):
+        raise ValueError(f"expected positive finite spacing, got {values}")
+    return values
+
+
+@dataclass
+class Prepared:
+    """Activated prediction and one-hot target, both ``(B, C, *spatial)`` in the compute dtype."""
+
+    probs: Tensor
+    onehot: Tensor
+    softmax: bool
+    sigmoid: bool
+    channels: list[int]
+    valid: Tensor | None  # (B, 1, *spatial) bool when ignore_index is used
+
+
+def select_channels(
+    num_channels: int, include_background: bool, classes: Sequence[int] | None
+) -> list[int]:
+    if classes is not None:
+        chosen = [int(c) for c in classes]
+        bad = [c for c in chosen if c < 0 or c >= num_channels]
+        if not chosen or bad or len(set(chosen)) != len(chosen):
+            raise ValueError(
+                f"expected classes as distinct channel indices in [0, {num_channels}), got {list(classes)}"
+            )
+        return chosen
+    if include_background or num_channels == 1:
+        return list(range(num_channels))
+    return list(range(1, num_channels))
+
+
+def prepare(
+    input: Tensor,
+    target: Tensor,
+    *,
+    softmax: bool | None,
+    sigmoid: bool,
+    to_onehot_y: bool | None,
+    include_background: bool = True,
+    classes: Sequence[int] | None = None,
+    ignore_index: int | None = None,
+    activate: bool = True,
+) -> Prepared:
+    """Validate ``input`` and ``target`` and bring them to a common one-hot form."""
+    softmax, sigmoid = check_activation(softmax, sigmoid)
+    check_input(input)
+    if not isinstance(target, Tensor):
+        raise TypeError(f"expected target to be a torch.Tensor, got {type(target).__name__}")
+    b, c = input.shape[:2]
+    spatial = tuple(input.shape[2:])
+    if softmax and c == 1:
+        raise ValueError(
+            "softmax over a single channel is constant 1: use sigmoid=True for a binary "
+            "foreground logit, or pass probabilities with softmax=False"
+        )
+    dtype = compute_dtype(input.dtype)
+    x = input.to(dtype)
+    if activate:
+        if softmax:
+            x = torch.softmax(x, dim=1)
+        elif sigmoid:
+            x = torch.sigmoid(x)
+
+    onehot_shape = (b, c, *spatial)
+    is_index: bool
+    if target.dim() == input.dim() - 1 and tuple(target.shape) == (b, *spatial):
+        target = target.unsqueeze(1)
+        is_index = True
+    elif target.dim() == input.dim() and tuple(target.shape) == (b, 1, *spatial) and c > 1:
+        is_index = True
+    elif tuple(target.shape) == onehot_shape:
+        is_index = False
+    else:
+        raise ValueError(
+            f"expected target of shape (B, 1, *spatial), (B, *spatial) or (B, C, *spatial) "
+            f"matching input {tuple(input.shape)}, got {tuple(target.shape)}"
+        )
+    if c == 1 and is_index is False and to_onehot_y:
+        is_index = True  # a binary (B, 1, ...) mask is its own one-hot form
+    if to_onehot_y is True and not is_index:
+        raise ValueError(
+            f"to_onehot_y=True expects an index target (B, 1, *spatial), got {tuple(target.shape)} "
+            f"for input {tuple(input.shape)}"
+        )
+    if to_onehot_y is False and is_index and c > 1:
+        raise ValueError(
+            f"to_onehot_y=False expects a one-hot target of shape {onehot_shape}, "
+            f"got {tuple(target.shape)}"
+        )
+
+    valid: Tensor | None = None
+    if is_index:
+        labels = target
+        if labels.is_floating_point():
+            if not bool(torch.isfinite(labels).all()) or bool((labels != labels.round()).any()):
+                raise ValueError("expected integer label values in the index target, got non-integers")
+        labels = labels.long()
+        if ignore_index is not None:
+            valid = labels != ignore_index
+            labels = torch.where(valid, labels, torch.zeros_like(labels))
+        upper = max(c, 2)
+        if labels.numel() and (bool((labels < 0).any()) or bool((labels >= upper).any())):
+            lo, hi = int(labels.min()), int(labels.max())
+            raise ValueError(
+                f"expected label values in [0, {upper}) for input with {c} channel(s)"
+                + (f" (or ignore_index={ignore_index})" if ignore_index is not None else "")
+                + f", got values in [{lo}, {hi}]"
+            )
+        if c == 1:
+            onehot = labels.to(dtype)
+        else:
+            onehot = torch.zeros(onehot_shape, dtype=dtype, device=input.device)
+            onehot.scatter_(1, labels, 1.0)
+        if valid is not None:
+            onehot = onehot * valid
+    else:
+        if ignore_index is not None:
+            raise ValueError("ignore_index needs an index target (B, 1, *spatial), got a one-hot target")
+        onehot = target.to(dtype)
+        if not bool(torch.isfinite(onehot).all()) or bool((onehot < 0).any()) or bool((onehot > 1).any()):
+            raise ValueError("expected one-hot target values in [0, 1], got values outside or nan")
+    channels = select_channels(c, include_background, classes)
+    return Prepared(probs=x, onehot=onehot, softmax=softmax, sigmoid=sigmoid, channels=channels, valid=valid)
+
+
+def pick(x: Tensor, channels: list[int]) -> Tensor:
+    if channels == list(range(x.shape[1])):
+        return x
+    return x[:, channels]
+
+
+def binary_masks(onehot: Tensor, channels: list[int]) -> Tensor:
+    """Hard masks of the selected channels (soft labels thresholded at 0.5)."""
+    return pick(onehot, channels) > 0.5
+
+
+def check_map(dist_map: Tensor, expected: tuple[int, ...], all_channels: tuple[int, ...],
+              channels: list[int], name: str = "dist_map") -> Tensor:
+    """Accept a precomputed map for the selected channels or for all channels."""
+    if not isinstance(dist_map, Tensor):
+        raise TypeError(f"expected {name} to be a torch.Tensor, got {type(dist_map).__name__}")
+    shape = tuple(dist_map.shape)
+    if shape == expected:
+        out = dist_map
+    elif shape == all_channels:
+        out = pick(dist_map, channels)
+    else:
+        raise ValueError(
+            f"expected {name} of shape {expected} (selected classes) or {all_channels} "
+            f"(all classes), got {shape}"
+        )
+    if not bool(torch.isfinite(out).all()):
+        raise ValueError(f"expected finite values in {name}, got nan or inf")
+    return out
+
+
+def spatial_mean(x: Tensor) -> Tensor:
+    return x.flatten(2).mean(-1)
+
+
+def spatial_sum(x: Tensor) -> Tensor:
+    return x.flatten(2).sum(-1)

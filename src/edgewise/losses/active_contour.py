@@ -1,0 +1,121 @@
+"""Active contour loss (Chen et al., CVPR 2019), 2D and 3D."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from ._utils import (
+    Reduction,
+    SpacingLike,
+    check_activation,
+    check_reduction,
+    no_autocast,
+    pick,
+    prepare,
+    reduce,
+    spatial_sum,
+)
+
+__all__ = ["ActiveContourLoss", "active_contour_loss"]
+
+
+def active_contour_loss(
+    input: Tensor,
+    target: Tensor,
+    *,
+    length_weight: float = 1.0,
+    region_weight: float = 1.0,
+    eps: float = 1e-8,
+    include_background: bool = True,
+    classes: Sequence[int] | None = None,
+    softmax: bool | None = None,
+    sigmoid: bool = False,
+    to_onehot_y: bool | None = None,
+    reduction: Reduction = "mean",
+    spacing: SpacingLike = None,
+) -> Tensor:
+    r"""Active contour (length + region) loss, per sample and class.
+
+    .. math::
+        L_{b,c} = \frac{1}{N}\Bigl(\mu \sum_x \sqrt{\textstyle\sum_i (\partial_i p)^2 + \epsilon}
+                  + \lambda \bigl(|\sum_x p\,(t - 1)^2| + |\sum_x (1 - p)\, t^2|\bigr)\Bigr)
+
+    Forward differences on the common grid of all axes (``(H-1) x (W-1)``; 3D uses the three
+    gradients on ``(D-1) x (H-1) x (W-1)``). The reference sums over the whole batch without
+    normalising (values in the thousands): ours divides by the number of pixels ``N`` of one
+    image, so ``reduction="sum"`` times ``N`` is the reference value. Pixel units
+    (``spacing`` is accepted and ignored).
+
+    Args:
+        length_weight: :math:`\mu`.
+        region_weight: :math:`\lambda`.
+        reduction: ``"none"`` gives ``(B, C')``.
+
+    Reference:
+        X. Chen et al., "Learning active contour models for medical image segmentation", CVPR 2019.
+
+    Example:
+        >>> t = torch.zeros(1, 1, 8, 8, dtype=torch.long); t[..., 2:6, 2:6] = 1
+        >>> active_contour_loss(torch.randn(1, 2, 8, 8), t).shape
+        torch.Size([])
+    """
+    check_reduction(reduction)
+    if input.dim() not in (4, 5):
+        raise ValueError(f"expected input of shape (B, C, H, W) or (B, C, D, H, W), got {tuple(input.shape)}")
+    prep = prepare(input, target, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
+                   include_background=include_background, classes=classes)
+    with no_autocast(input.device):
+        p = pick(prep.probs, prep.channels)
+        t = pick(prep.onehot, prep.channels)
+        nd = p.dim() - 2
+        base = p[(..., *([slice(None, -1)] * nd))]
+        sq = torch.zeros_like(base)
+        for axis in range(nd):
+            idx = [slice(None, -1)] * nd
+            idx[axis] = slice(1, None)
+            sq = sq + (p[(..., *idx)] - base).pow(2)
+        length = spatial_sum(torch.sqrt(sq + eps))
+        region = spatial_sum(p * (t - 1).pow(2)).abs() + spatial_sum((1 - p) * t.pow(2)).abs()
+        n = float(p[0, 0].numel())
+        return reduce((length_weight * length + region_weight * region) / n, reduction)
+
+
+class ActiveContourLoss(nn.Module):
+    """Module form of :func:`active_contour_loss`."""
+
+    def __init__(
+        self,
+        *,
+        length_weight: float = 1.0,
+        region_weight: float = 1.0,
+        eps: float = 1e-8,
+        include_background: bool = True,
+        classes: Sequence[int] | None = None,
+        softmax: bool | None = None,
+        sigmoid: bool = False,
+        to_onehot_y: bool | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__()
+        check_activation(softmax, sigmoid)
+        check_reduction(reduction)
+        self.length_weight = length_weight
+        self.region_weight = region_weight
+        self.eps = eps
+        self.include_background = include_background
+        self.classes = classes
+        self.softmax = softmax
+        self.sigmoid = sigmoid
+        self.to_onehot_y = to_onehot_y
+        self.reduction = reduction
+
+    def forward(self, input: Tensor, target: Tensor, *, spacing: SpacingLike = None) -> Tensor:
+        return active_contour_loss(
+            input, target, length_weight=self.length_weight, region_weight=self.region_weight,
+            eps=self.eps, include_background=self.include_background, classes=self.classes,
+            softmax=self.softmax, sigmoid=self.sigmoid, to_onehot_y=self.to_onehot_y,
+            reduction=self.reduction,
+        )

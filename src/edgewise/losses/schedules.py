@@ -1,0 +1,170 @@
+"""Weight schedules for compound losses: pure functions ``epoch -> weights``.
+
+Each schedule is a closed form of the epoch, so resuming at epoch ``e`` gives exactly the
+weights an uninterrupted run had (no accumulated state, no accumulated rounding). Epoch 0
+is the first epoch; :meth:`CompoundLoss.step` advances after each epoch, the way the
+reference schedulers update the weights at the end of an epoch.
+
+=====================  =================================================================
+schedule               weights at epoch ``e``
+=====================  =================================================================
+``Constant(w)``        ``w``
+``Increase(w, s)``     ``w + e * s`` (LIVIAETS ``AddWeightLoss``)
+``Rebalance(w, s)``    ``[max(floor, a - e*s), b + e*s]`` (LIVIAETS ``StealWeight``, floor
+                       0.1; the second weight keeps growing)
+``RebalanceConvex``    ``[a, 1 - a]``, ``a = clip(start - e*s, floor, 1)`` (LIVIAETS Keras)
+``Gradual``            ``[a, 1 - a]``, ``a = max((E - e)/E, floor)`` (Valverde & Tohka)
+``FromCallable(f)``    ``f(e)``
+=====================  =================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+__all__ = [
+    "Constant",
+    "FromCallable",
+    "Gradual",
+    "Increase",
+    "Rebalance",
+    "RebalanceConvex",
+    "Schedule",
+    "as_schedule",
+]
+
+
+def _epoch(epoch: int) -> int:
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        raise ValueError(f"expected a non-negative integer epoch, got {epoch!r}")
+    return epoch
+
+
+class Schedule:
+    """Base class: ``schedule(epoch)`` returns one weight per term."""
+
+    num_terms: ClassVar[int | None] = None
+
+    def __call__(self, epoch: int) -> list[float]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Constant(Schedule):
+    """The same weights at every epoch."""
+
+    weights: Sequence[float]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "weights", tuple(float(w) for w in self.weights))
+
+    @property
+    def num_terms(self) -> int:  # type: ignore[override]
+        return len(self.weights)
+
+    def __call__(self, epoch: int) -> list[float]:
+        _epoch(epoch)
+        return list(self.weights)
+
+
+@dataclass(frozen=True)
+class Increase(Schedule):
+    """Add ``step`` (a float for every term, or one value per term) each epoch."""
+
+    initial: Sequence[float]
+    step: float | Sequence[float]
+
+    def __post_init__(self) -> None:
+        init = tuple(float(w) for w in self.initial)
+        step = (float(self.step),) * len(init) if isinstance(self.step, (int, float)) else tuple(
+            float(s) for s in self.step)
+        if len(step) != len(init):
+            raise ValueError(f"expected step with {len(init)} values (one per term), got {len(step)}")
+        object.__setattr__(self, "initial", init)
+        object.__setattr__(self, "step", step)
+
+    @property
+    def num_terms(self) -> int:  # type: ignore[override]
+        return len(self.initial)
+
+    def __call__(self, epoch: int) -> list[float]:
+        e = _epoch(epoch)
+        return [w + e * s for w, s in zip(self.initial, self.step)]  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Rebalance(Schedule):
+    """LIVIAETS ``StealWeight``: ``[a, b] -> [max(floor, a - step), b + step]`` per epoch."""
+
+    initial: Sequence[float] = (1.0, 0.01)
+    step: float = 0.01
+    floor: float = 0.1
+    num_terms: ClassVar[int] = 2
+
+    def __post_init__(self) -> None:
+        init = tuple(float(w) for w in self.initial)
+        if len(init) != 2:
+            raise ValueError(f"rebalance needs exactly 2 terms (regional, boundary), got {len(init)}")
+        object.__setattr__(self, "initial", init)
+
+    def __call__(self, epoch: int) -> list[float]:
+        e = _epoch(epoch)
+        a, b = self.initial
+        # max(floor, .) applied once equals applying it every epoch: a - e*s only decreases.
+        return [max(self.floor, a - e * self.step), b + e * self.step]
+
+
+@dataclass(frozen=True)
+class RebalanceConvex(Schedule):
+    """``a * R + (1 - a) * B`` with ``a <- clip(a - step, floor, 1)`` per epoch, ``a`` from ``start``."""
+
+    step: float = 0.01
+    floor: float = 0.01
+    start: float = 1.0
+    scales: Sequence[float] = (1.0, 1.0)
+    num_terms: ClassVar[int] = 2
+
+    def __call__(self, epoch: int) -> list[float]:
+        e = _epoch(epoch)
+        a = min(max(self.start - e * self.step, self.floor), 1.0)
+        return [self.scales[0] * a, self.scales[1] * (1 - a)]
+
+
+@dataclass(frozen=True)
+class Gradual(Schedule):
+    """Valverde & Tohka: ``a = max((epochs - e) / epochs, floor)`` on the regional term, ``1 - a`` on the other."""
+
+    epochs: int = 100
+    floor: float = 0.01
+    scales: Sequence[float] = (1.0, 1.0)
+    num_terms: ClassVar[int] = 2
+
+    def __post_init__(self) -> None:
+        if self.epochs <= 0:
+            raise ValueError(f"expected epochs > 0, got {self.epochs}")
+
+    def __call__(self, epoch: int) -> list[float]:
+        e = _epoch(epoch)
+        a = max((self.epochs - e) / self.epochs, self.floor)
+        return [self.scales[0] * a, self.scales[1] * (1 - a)]
+
+
+@dataclass(frozen=True)
+class FromCallable(Schedule):
+    """Any function of the epoch returning one weight per term."""
+
+    fn: Callable[[int], Sequence[float]]
+
+    def __call__(self, epoch: int) -> list[float]:
+        return [float(w) for w in self.fn(_epoch(epoch))]
+
+
+def as_schedule(schedule: Schedule | Callable[[int], Sequence[float]] | Sequence[float]) -> Schedule:
+    """Wrap a weight vector or a callable as a :class:`Schedule`."""
+    if isinstance(schedule, Schedule):
+        return schedule
+    if callable(schedule):
+        return FromCallable(schedule)
+    return Constant(schedule)

@@ -1,0 +1,109 @@
+"""Regional losses: hand-computed values and agreement with torch / MONAI."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from edgewise.losses import (
+    CrossEntropyLoss,
+    DiceLoss,
+    FocalLoss,
+    GeneralizedDiceLoss,
+    TverskyLoss,
+    cross_entropy_loss,
+    dice_loss,
+    focal_loss,
+    generalized_dice_loss,
+    tversky_loss,
+)
+
+# 1 x 2 image, two classes: target [0, 1]; probabilities chosen by hand.
+TARGET = torch.tensor([[[[0, 1]]]])
+PROBS = torch.tensor([[[[0.8, 0.3]], [[0.2, 0.7]]]], dtype=torch.float64)
+
+
+def test_ce_hand_value_and_torch_parity():
+    assert cross_entropy_loss(torch.zeros(1, 2, 2, 2), torch.tensor([[[[0, 1], [1, 0]]]])).item() == pytest.approx(math.log(2))
+    expected = -(math.log(0.8) + math.log(0.7)) / 2
+    assert cross_entropy_loss(PROBS, TARGET, softmax=False).item() == pytest.approx(expected, rel=1e-6)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 4, 5, 6, generator=g)
+    t = torch.randint(0, 4, (3, 1, 5, 6), generator=g)
+    t[0, 0, 0, :3] = 255
+    w = torch.tensor([0.1, 1.0, 2.0, 0.5])
+    ours = cross_entropy_loss(x, t, weight=w, ignore_index=255)
+    ref = F.cross_entropy(x, t[:, 0], weight=w, ignore_index=255)
+    torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-6)
+    none = cross_entropy_loss(x, t, weight=w, ignore_index=255, reduction="none")
+    torch.testing.assert_close(none, F.cross_entropy(x, t[:, 0], weight=w, ignore_index=255, reduction="none"))
+    # sigmoid: per-channel binary CE against the one-hot target
+    onehot = F.one_hot(t.clamp_max(3)[:, 0], 4).permute(0, 3, 1, 2).float()
+    torch.testing.assert_close(cross_entropy_loss(x, onehot, sigmoid=True),
+                               F.binary_cross_entropy_with_logits(x, onehot))
+    assert CrossEntropyLoss()(x, onehot).item() == pytest.approx(F.cross_entropy(x, onehot).item(), rel=1e-6)
+
+
+def test_dice_hand_value_and_shapes():
+    loss = dice_loss(PROBS, TARGET, softmax=False, smooth_nr=0, smooth_dr=0, reduction="none")
+    expected = torch.tensor([[1 - 1.6 / 2.1, 1 - 1.4 / 1.9]], dtype=torch.float64)
+    torch.testing.assert_close(loss, expected)
+    fg = dice_loss(PROBS, TARGET, softmax=False, include_background=False, smooth_nr=0, smooth_dr=0)
+    assert fg.item() == pytest.approx(1 - 1.4 / 1.9)
+    assert DiceLoss(batch=True, reduction="none")(torch.randn(3, 2, 4, 4), torch.randint(0, 2, (3, 1, 4, 4))).shape == (1, 2)
+
+
+def test_dice_matches_monai():
+    monai = pytest.importorskip("monai")
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(2, 3, 6, 7, generator=g)
+    t = torch.randint(0, 3, (2, 1, 6, 7), generator=g)
+    ref = monai.losses.DiceLoss(softmax=True, to_onehot_y=True)(x, t)
+    torch.testing.assert_close(dice_loss(x, t), ref, rtol=1e-5, atol=1e-6)
+    ref_gdl = monai.losses.GeneralizedDiceLoss(softmax=True, to_onehot_y=True)(x, t)
+    torch.testing.assert_close(generalized_dice_loss(x, t), ref_gdl, rtol=1e-5, atol=1e-6)
+
+
+def test_gdl_hand_values_and_absent_class():
+    v = generalized_dice_loss(PROBS, TARGET, softmax=False, smooth_nr=0, smooth_dr=0)
+    assert v.item() == pytest.approx(0.25)
+    # class 1 absent: its infinite weight becomes the largest finite one (1/2^2)
+    absent = torch.tensor([[[[0, 0]]]])
+    v = generalized_dice_loss(PROBS, absent, softmax=False, smooth_nr=0, smooth_dr=0, reduction="none")
+    assert v.shape == (1, 1)
+    assert v.item() == pytest.approx(1 - 0.55 / 1.0)
+    assert torch.isfinite(GeneralizedDiceLoss()(torch.randn(2, 3, 4, 4), torch.zeros(2, 1, 4, 4, dtype=torch.long)))
+
+
+def test_focal_hand_values():
+    expected = (0.2**2 * -math.log(0.8) + 0.3**2 * -math.log(0.7)) / 2
+    assert focal_loss(PROBS, TARGET, softmax=False).item() == pytest.approx(expected, rel=1e-6)
+    # sigmoid, logit 0: p = 0.5; positive: alpha * 0.25 * log 2; negative: (1 - alpha) * 0.25 * log 2
+    x = torch.zeros(1, 1, 1, 2)
+    t = torch.tensor([[[[1.0, 0.0]]]])
+    none = focal_loss(x, t, sigmoid=True, alpha=0.25, reduction="none")
+    torch.testing.assert_close(none, torch.tensor([[[[0.0625 * math.log(2), 0.1875 * math.log(2)]]]]))
+    # gamma = 0 is cross-entropy
+    g = torch.Generator().manual_seed(2)
+    xr = torch.randn(2, 3, 4, 4, generator=g)
+    tr = torch.randint(0, 3, (2, 1, 4, 4), generator=g)
+    torch.testing.assert_close(FocalLoss(gamma=0.0)(xr, tr), cross_entropy_loss(xr, tr))
+
+
+def test_tversky_hand_value():
+    v = tversky_loss(PROBS, TARGET, softmax=False, alpha=0.3, beta=0.7, include_background=False,
+                     smooth_nr=0, smooth_dr=0)
+    assert v.item() == pytest.approx(1 - 0.7 / 0.97)
+    x, t = torch.randn(2, 3, 5, 5), torch.randint(0, 3, (2, 1, 5, 5))
+    torch.testing.assert_close(TverskyLoss()(x, t), dice_loss(x, t))
+
+
+def test_ignore_index_regional():
+    x = torch.randn(1, 2, 1, 3)
+    t = torch.tensor([[[[0, 1, 9]]]])
+    full = dice_loss(x[..., :2], t[..., :2], smooth_nr=0, smooth_dr=0)
+    masked = dice_loss(x, t, ignore_index=9, smooth_nr=0, smooth_dr=0)
+    torch.testing.assert_close(full, masked)
