@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from ._edt import available_backends
+from .cache import MapCache
+from .contour import soft_contour
 from .distance import (
     as_one_hot,
     boundary_set,
@@ -11,13 +13,18 @@ from .distance import (
     signed_distance,
     unsigned_distance,
 )
+from .penalty import penalty_map, rrw_map
 
 __all__ = [
+    "MapCache",
     "available_backends",
     "as_one_hot",
     "boundary_set",
     "edt",
     "inside_distance",
+    "penalty_map",
+    "rrw_map",
     "signed_distance",
+    "soft_contour",
     "unsigned_distance",
 ]

@@ -1,0 +1,164 @@
+"""On-disk cache of whole-volume distance maps, memory-mapped for cropping in data loaders."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from .distance import inside_distance, signed_distance, unsigned_distance
+from .penalty import penalty_map, rrw_map
+
+__all__ = ["MapCache"]
+
+MapKind = Literal["signed", "unsigned", "inside", "rrw", "penalty"]
+
+_KINDS: dict[str, Callable[..., torch.Tensor]] = {
+    "signed": signed_distance,
+    "unsigned": unsigned_distance,
+    "inside": inside_distance,
+    "rrw": rrw_map,
+    "penalty": penalty_map,
+}
+
+# Bump when the stored maps' definition changes, so older files are never reused.
+_FORMAT_VERSION = 1
+# Arguments that change how a map is computed but not its values.
+_VALUE_NEUTRAL = frozenset({"backend"})
+
+
+class MapCache:
+    """Distance maps of whole label volumes, stored as ``.npy`` and opened memory-mapped.
+
+    Maps are computed on the whole volume (so a crop without foreground still sees the true
+    distances) and stored in ``dtype`` (float16 by default: ~3 significant digits, values up
+    to 65504; a map that does not fit raises and asks for float32).  The file name is a
+    SHA-256 of the label array's bytes, shape and dtype, the spacing, the map kind and its
+    parameters, so a changed label file or parameter never reuses a stale map.  Writes go to a
+    temporary file in ``root`` then ``os.replace``, so concurrent workers never read a
+    partial file.  Cached maps are invalid under spatial augmentation applied before
+    cropping (elastic, rotation, scaling); crop and flip them together with the labels.
+
+    Args:
+        root: directory for the ``.npy`` files (created if missing).
+        dtype: storage dtype, ``np.float16`` or ``np.float32``.
+
+    Example:
+        >>> import tempfile, numpy as np
+        >>> cache = MapCache(tempfile.mkdtemp())
+        >>> labels = np.zeros((4, 6, 6), dtype=np.uint8)
+        >>> labels[1:3, 2:4, 2:4] = 1
+        >>> m = cache.get_or_compute(labels, kind="signed", spacing=(2.0, 1.0, 1.0), num_classes=2)
+        >>> m.shape, m.dtype, float(m[1, 1, 2, 2])
+        ((2, 4, 6, 6), dtype('float16'), 0.0)
+    """
+
+    def __init__(self, root: str | os.PathLike[str], dtype: Any = np.float16) -> None:
+        self.root = Path(root)
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.dtype(np.float16), np.dtype(np.float32)):
+            raise ValueError(f"expected dtype float16 or float32, got {self.dtype}")
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def key(
+        self,
+        labels: np.ndarray,
+        *,
+        kind: MapKind = "signed",
+        spacing: float | Sequence[float] | None = None,
+        num_classes: int,
+        **kwargs: Any,
+    ) -> str:
+        """Hex digest identifying the map of ``labels`` with these parameters."""
+        if kind not in _KINDS:
+            raise ValueError(f"expected kind in {tuple(_KINDS)}, got {kind!r}")
+        arr = np.ascontiguousarray(labels)
+        h = hashlib.sha256()
+        h.update(arr.tobytes())
+        params = {k: v for k, v in kwargs.items() if k not in _VALUE_NEUTRAL}
+        sp = None if spacing is None else np.broadcast_to(
+            np.asarray(spacing, dtype=np.float64), (arr.ndim,)
+        ).tolist()
+        meta = (
+            _FORMAT_VERSION,
+            arr.shape,
+            arr.dtype.str,
+            sp,
+            kind,
+            num_classes,
+            sorted((k, _canonical(v)) for k, v in params.items()),
+            self.dtype.str,
+        )
+        h.update(repr(meta).encode())
+        return h.hexdigest()
+
+    def path(self, labels: np.ndarray, **kwargs: Any) -> Path:
+        """File the map of ``labels`` is (or would be) stored in; arguments as :meth:`key`."""
+        return self.root / f"{kwargs.get('kind', 'signed')}-{self.key(labels, **kwargs)}.npy"
+
+    def get_or_compute(
+        self,
+        labels: np.ndarray,
+        *,
+        kind: MapKind = "signed",
+        spacing: float | Sequence[float] | None = None,
+        num_classes: int,
+        **kwargs: Any,
+    ) -> np.ndarray:
+        """Memory-mapped map of a whole label volume, computed and stored on first use.
+
+        Args:
+            labels: integer label map ``(*spatial)`` (2D or 3D) with values in
+                ``[0, num_classes)``.
+            kind: ``"signed"``, ``"unsigned"``, ``"inside"``, ``"rrw"`` or ``"penalty"``.
+            spacing: physical spacing per axis (array order), a float, or None.
+            num_classes: number of classes.
+            **kwargs: passed to the map function (e.g. ``classes``, ``convention``,
+                ``backend``).
+
+        Returns:
+            read-only ``np.memmap`` of shape ``(C', *spatial)`` (``(1, *spatial)`` for
+            ``"penalty"``) in the cache's dtype.
+        """
+        labels = np.asarray(labels)
+        if labels.ndim not in (2, 3):
+            raise ValueError(f"expected a 2D or 3D label map (*spatial), got shape {labels.shape}")
+        target = self.path(labels, kind=kind, spacing=spacing, num_classes=num_classes, **kwargs)
+        if not target.exists():
+            fn = _KINDS[kind]
+            t = torch.from_numpy(np.ascontiguousarray(labels)).long()[None, None]
+            maps = fn(t, spacing, num_classes=num_classes, **kwargs)[0].cpu().numpy()
+            if np.abs(maps).max(initial=0.0) > np.finfo(self.dtype).max:
+                raise ValueError(
+                    f"map values up to {np.abs(maps).max():.4g} do not fit in {self.dtype}: "
+                    "use MapCache(root, dtype=np.float32)"
+                )
+            self._write(target, maps.astype(self.dtype))
+        return np.load(target, mmap_mode="r")
+
+    def _write(self, target: Path, array: np.ndarray) -> None:
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-", suffix=".npy")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.save(f, array)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(_canonical(v) for v in value)
+    if isinstance(value, torch.dtype):
+        return str(value)
+    return value

@@ -1,0 +1,134 @@
+"""Bounded weight maps: RRW maps (Valverde & Tohka) and distance penalties (Calivá et al.)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from ._edt import Backend, edt_multilabel
+from ._input import SpacingLike, TensorLike, prepare
+from .distance import _inside, _stack_edt, boundary_set
+
+__all__ = ["rrw_map", "penalty_map"]
+
+
+def rrw_map(
+    target: TensorLike,
+    spacing: SpacingLike = None,
+    *,
+    num_classes: int | None = None,
+    classes: Sequence[int] | None = None,
+    spatial_dims: int | None = None,
+    backend: Backend = "auto",
+) -> Tensor:
+    r"""Rectified region-wise (RRW) maps of Valverde & Tohka.
+
+    Per class :math:`c` with mask :math:`Y_c` and :math:`r = \mathrm{EDT}(Y_c)`:
+
+    .. math::
+        \mathrm{RRW}_c(x) = \begin{cases} -r(x) / \max r & x \in Y_c \\ +1 & x \notin Y_c
+        \end{cases}
+
+    so class elements lie in :math:`[-1, -\min r / \max r]` and every other element is +1:
+    at every element the true class has the strictly lowest value and all values are
+    bounded.  The paper uses no spacing (``spacing=None``); a spacing changes ``r``.  An
+    empty class is +1 everywhere; a full class uses the distance to just beyond the image
+    border for ``r``.
+
+    Args:
+        target, spacing, num_classes, classes, spatial_dims, backend: as
+            :func:`edgewise.maps.signed_distance`.
+
+    Returns:
+        float32 ``(B, len(classes), *spatial)`` on the target's device.
+
+    Reference:
+        Valverde & Tohka, "Region-wise loss for biomedical image segmentation", Pattern
+        Recognition 2023.
+
+    Example:
+        >>> t = torch.tensor([[[[0, 1, 1, 1, 0]]]])
+        >>> rrw_map(t, num_classes=2, classes=[1])[0, 0, 0]
+        tensor([ 1.0000, -0.5000, -1.0000, -0.5000,  1.0000])
+    """
+    p = prepare(target, spacing, num_classes, classes, spatial_dims, backend)
+    sel = p.selected
+    present = sel.flatten(2).any(-1)
+    r = _inside(p, sel, present)
+    top = r.flatten(2).amax(-1).clamp_min(torch.finfo(torch.float32).tiny)
+    r = r / top.view(*top.shape, *([1] * p.ndim))
+    return torch.where(sel, -r, 1.0)
+
+
+def _boundary_depth(p, onehot: Tensor) -> Tensor:
+    """For every element, its distance to the boundary set of its own class, ``(B, *spatial)``.
+
+    Needs a partition.  With the ``edt`` backend one multi-label transform does all classes:
+    relabel boundary elements (of any class) as 0 and the rest as ``label + 1``; an interior
+    element of class k is then nearest to a 0 of its own boundary, because any element
+    outside class k is at least as far as class k's boundary set.
+    """
+    bset = boundary_set(onehot)
+    if p.backend == "edt":
+        labels = p.partition_labels()
+        relabelled = torch.where(bset.any(1), 0, labels + 1)
+        return edt_multilabel(relabelled, p.spacing)
+    present = onehot.flatten(2).any(-1)
+    d = _stack_edt(~bset, p.spacing, present, p.backend)
+    return torch.where(onehot, d, 0.0).sum(1)
+
+
+def penalty_map(
+    target: TensorLike,
+    spacing: SpacingLike = None,
+    *,
+    num_classes: int | None = None,
+    spatial_dims: int | None = None,
+    backend: Backend = "auto",
+) -> Tensor:
+    r"""Inverted, normalised inner distance map of Calivá et al. (loss weight ``1 + map``).
+
+    Every element belongs to exactly one class k (background included).  With
+    :math:`d_k(x)` the distance from :math:`x` to the boundary set of its own class k (see
+    :func:`edgewise.maps.boundary_set`; 0 on it), normalised per sample and class:
+
+    .. math::
+        \Phi(x) = 1 - \frac{d_k(x)}{\max_{y \in M_k} d_k(y)}, \qquad k = \text{class of } x,
+
+    and :math:`\Phi = 1` on a class with no interior (max 0).  Boundary elements get 1,
+    the deepest interior element of each class 0, so ``(1 + Phi) * CE`` weighs boundaries
+    twice as much as class centres, per class whatever its size.  A full class has the
+    image border ring as its boundary.
+
+    Args:
+        target: index map with ``num_classes``, or a one-hot that is a partition (each element
+            in exactly one class).
+        spacing, num_classes, spatial_dims, backend: as :func:`edgewise.maps.signed_distance`.
+
+    Returns:
+        float32 ``(B, 1, *spatial)`` in ``[0, 1]`` on the target's device.
+
+    Reference:
+        Calivá et al., "Distance map loss penalty term for semantic segmentation", MIDL 2019.
+
+    Example:
+        >>> t = torch.tensor([[[[0, 1, 1, 1, 1, 1, 0]]]])
+        >>> penalty_map(t, num_classes=2)[0, 0, 0]
+        tensor([1.0000, 1.0000, 0.5000, 0.0000, 0.5000, 1.0000, 1.0000])
+    """
+    p = prepare(target, spacing, num_classes, None, spatial_dims, backend)
+    if p.partition_labels() is None:
+        raise ValueError(
+            "penalty_map needs every element in exactly one class: got a one-hot target where "
+            "some elements have zero or several classes"
+        )
+    onehot = p.onehot
+    depth = _boundary_depth(p, onehot)
+    per_class = torch.where(onehot, depth.unsqueeze(1), 0.0)
+    top = per_class.flatten(2).amax(-1)
+    top = top.view(*top.shape, *([1] * p.ndim))
+    norm = torch.where(top > 0, per_class / top.clamp_min(torch.finfo(torch.float32).tiny), 0.0)
+    phi = torch.where(onehot, 1.0 - norm, 0.0).sum(1, keepdim=True)
+    return phi
