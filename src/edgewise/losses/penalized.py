@@ -67,11 +67,13 @@ def penalized_ce_loss(
         if dist_map is None:
             from edgewise.maps import penalty_map
 
-            masks = prep.onehot > 0.5
-            if masks.shape[1] == 1:
-                # binary sigmoid head: the background is the complement of the one channel
-                masks = torch.cat([~masks, masks], dim=1)
-            phi = penalty_map(masks, spacing)
+            # the penalty needs a partition: argmax of the (possibly soft) target, with
+            # ignored pixels (excluded from the loss anyway) counted as class 0
+            if prep.onehot.shape[1] == 1:
+                labels = (prep.onehot > 0.5).long()
+            else:
+                labels = prep.onehot.argmax(1, keepdim=True)
+            phi = penalty_map(labels, spacing, num_classes=max(prep.onehot.shape[1], 2))
         else:
             if not isinstance(dist_map, Tensor):
                 raise TypeError(f"expected dist_map to be a torch.Tensor, got {type(dist_map).__name__}")

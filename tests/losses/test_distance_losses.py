@@ -1,0 +1,323 @@
+"""Distance-map losses: hand values, reference definitions (scipy), MONAI/kornia parity, behaviour."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+
+from edgewise.losses import (
+    BoundaryLoss,
+    DistancePenalizedCELoss,
+    RegionWiseLoss,
+    active_contour_loss,
+    boundary_loss,
+    check_stability,
+    cross_entropy_loss,
+    hausdorff_dt_loss,
+    hausdorff_er_loss,
+    normalized_signed_distance,
+    penalized_ce_loss,
+    perimeter_loss,
+    region_wise_loss,
+    signed_distance_loss,
+    soft_perimeter,
+)
+from edgewise.maps import penalty_map, signed_distance
+
+
+def _disc(h: int, w: int, cy: float, cx: float, r: float) -> torch.Tensor:
+    yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    return ((yy - cy) ** 2 + (xx - cx) ** 2) <= r * r
+
+
+def _labels(seed: int, b: int = 2, c: int = 3, shape=(12, 10)) -> torch.Tensor:
+    """Blobby label maps with every class present and one class absent from sample 0."""
+    g = torch.Generator().manual_seed(seed)
+    t = torch.zeros(b, 1, *shape, dtype=torch.long)
+    for i in range(b):
+        for k in range(1, c):
+            if i == 0 and k == c - 1:
+                continue
+            cy, cx = (torch.rand(2, generator=g) * torch.tensor(shape)).tolist()
+            t[i, 0][_disc(*shape, cy, cx, 2.5 + k)] = k
+    return t
+
+
+def _probs(seed: int, b: int, c: int, shape, dtype=torch.float64) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.softmax(torch.randn(b, c, *shape, generator=g, dtype=dtype), 1)
+
+
+# --- boundary loss -------------------------------------------------------------------------
+
+def test_boundary_hand_value():
+    t = torch.zeros(1, 1, 1, 7, dtype=torch.long)
+    t[..., 2:5] = 1  # boundary-convention map of class 1: [2, 1, 0, -1, 0, 1, 2]
+    probs = torch.full((1, 2, 1, 7), 0.5)
+    v = boundary_loss(probs, t, softmax=False, include_background=False)
+    assert v.item() == pytest.approx(0.5 * 5 / 7)
+    v = boundary_loss(probs, t, softmax=False, include_background=False, spacing=(1.0, 2.0))
+    assert v.item() == pytest.approx(0.5 * 10 / 7)
+
+
+def _livia_one_hot2dist(onehot: np.ndarray, resolution) -> np.ndarray:
+    """LIVIAETS utils.one_hot2dist, written from its definition (float output)."""
+    res = np.zeros(onehot.shape, dtype=np.float64)
+    for k in range(onehot.shape[0]):
+        posmask = onehot[k].astype(bool)
+        if posmask.any():
+            negmask = ~posmask
+            res[k] = (ndimage.distance_transform_edt(negmask, sampling=resolution) * negmask
+                      - (ndimage.distance_transform_edt(posmask, sampling=resolution) - 1) * posmask)
+    return res
+
+
+def test_boundary_livia_parity():
+    t = _labels(0)
+    probs = _probs(1, 2, 3, (12, 10))
+    spacing = (1.0, 0.5)
+    onehot = torch.nn.functional.one_hot(t[:, 0], 3).permute(0, 3, 1, 2).numpy()
+    dist = np.stack([_livia_one_hot2dist(o, spacing) for o in onehot])
+    idc = [1, 2]  # SurfaceLoss(idc=[1, 2]): einsum over selected classes, then mean
+    ref = (probs[:, idc].numpy() * dist[:, idc]).mean()
+    ours = boundary_loss(probs, t, softmax=False, include_background=False, convention="livia", spacing=spacing)
+    assert ours.item() == pytest.approx(ref, rel=1e-6)
+
+
+def test_boundary_perfect_prediction_is_negative_and_dist_map():
+    t = _disc(24, 24, 12, 11, 6).long()[None, None]
+    onehot = torch.cat([t == 0, t == 1], 1).float()
+    for bg in (True, False):
+        assert boundary_loss(onehot, t, softmax=False, include_background=bg).item() < 0
+    maps = signed_distance(t, num_classes=2)
+    x = torch.randn(1, 2, 24, 24)
+    torch.testing.assert_close(boundary_loss(x, t, dist_map=maps), boundary_loss(x, t))
+    torch.testing.assert_close(BoundaryLoss(include_background=False)(x, t, dist_map=maps[:, 1:]),
+                               boundary_loss(x, t, include_background=False))
+    with pytest.raises(ValueError, match="dist_map"):
+        boundary_loss(x, t, dist_map=maps[..., 1:])
+
+
+def test_boundary_absent_class_penalises_false_positives():
+    t = torch.zeros(1, 1, 8, 8, dtype=torch.long)
+    probs = torch.zeros(1, 2, 8, 8)
+    probs[:, 0] = 1
+    clean = boundary_loss(probs, t, softmax=False, include_background=False)
+    probs[:, 1, 3, 3], probs[:, 0, 3, 3] = 1.0, 0.0
+    assert boundary_loss(probs, t, softmax=False, include_background=False) > clean
+
+
+def test_boundary_3d_and_per_sample_spacing():
+    t = torch.zeros(2, 1, 6, 7, 8, dtype=torch.long)
+    t[:, :, 2:4, 2:5, 3:6] = 1
+    x = torch.randn(2, 2, 6, 7, 8)
+    sp = torch.tensor([[1.0, 1.0, 1.0], [2.0, 1.0, 0.5]])
+    per = boundary_loss(x, t, spacing=sp, reduction="none")
+    assert per.shape == (2, 2)
+    torch.testing.assert_close(per[1], boundary_loss(x[1:], t[1:], spacing=(2.0, 1.0, 0.5), reduction="none")[0])
+
+
+def test_boundary_alone_collapses_to_empty_foreground():
+    """The known collapse (LIVIAETS #15, #57): the shared, translation-invariant part of a model
+    (here a bias on the foreground logit) receives ``mean(p(1-p) * phi)``, dominated by the large
+    positive outside, so the foreground is pushed down everywhere and saturates at empty."""
+    torch.manual_seed(0)
+    t = _disc(32, 32, 16, 16, 4).long()[None, None]
+    free = torch.zeros(1, 2, 32, 32, requires_grad=True)
+    bias = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.Adam([free, bias], lr=0.1)
+    for _ in range(150):
+        logits = torch.stack([free[:, 0], free[:, 1] + 10 * bias], 1)
+        loss = boundary_loss(logits, t, include_background=False)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    fg = torch.softmax(logits, 1)[:, 1] > 0.5
+    assert int(t.sum()) == 49 and int(fg.sum()) == 0
+
+
+# --- region-wise ---------------------------------------------------------------------------
+
+def _rrw_reference(onehot: np.ndarray) -> np.ndarray:
+    out = np.ones(onehot.shape, dtype=np.float64)
+    for k in range(onehot.shape[0]):
+        m = onehot[k].astype(bool)
+        if m.any():
+            r = ndimage.distance_transform_edt(m)
+            out[k][m] = -r[m] / r.max()
+    return out
+
+
+def test_region_wise_rrw_definition_and_stability():
+    t = _labels(3)
+    probs = _probs(4, 2, 3, (12, 10))
+    onehot = torch.nn.functional.one_hot(t[:, 0], 3).permute(0, 3, 1, 2).numpy()
+    maps = np.stack([_rrw_reference(o) for o in onehot])
+    ref = (probs.numpy() * maps).mean()
+    assert region_wise_loss(probs, t, softmax=False).item() == pytest.approx(ref, rel=1e-6)
+    report = check_stability(torch.from_numpy(maps), t)
+    assert report.ok and report.max_abs == pytest.approx(1.0)
+    # boundary-loss maps of the foreground only: ties with the implicit zero background map
+    bl = signed_distance(t, num_classes=3, classes=[1, 2])
+    bad = check_stability(bl, t, classes=[1, 2])
+    assert not bad.ok and bad.tie_fraction > 0 and not bad.bounded
+
+
+def test_region_wise_module_warns_once():
+    t = _labels(5)
+    x = torch.randn(2, 3, 12, 10)
+
+    def bl_maps(onehot, spacing):
+        return signed_distance(onehot, spacing)
+
+    loss = RegionWiseLoss(map_fn=bl_maps)
+    with pytest.warns(RuntimeWarning, match="stability"):
+        loss(x, t)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss(x, t)
+        RegionWiseLoss()(x, t)  # RRW maps pass
+
+
+# --- distance-penalised CE -----------------------------------------------------------------
+
+def test_penalized_ce_applies_the_penalty():
+    t = _labels(6)
+    x = torch.randn(2, 3, 12, 10, dtype=torch.float64)
+    phi = penalty_map(t, num_classes=3).double()
+    ce = cross_entropy_loss(x, t, reduction="none")
+    pen = penalized_ce_loss(x, t, reduction="none")
+    torch.testing.assert_close(pen, (1 + phi[:, 0]) * ce)
+    diff = penalized_ce_loss(x, t) - cross_entropy_loss(x, t)
+    torch.testing.assert_close(diff, (phi[:, 0] * ce).mean())
+    assert diff > 0
+    torch.testing.assert_close(penalized_ce_loss(x, t, dist_map=torch.zeros_like(phi)), cross_entropy_loss(x, t))
+    torch.testing.assert_close(penalized_ce_loss(x, t, dist_map=torch.ones_like(phi)), 2 * cross_entropy_loss(x, t))
+
+
+def test_penalized_ce_edge_cases():
+    empty = torch.zeros(1, 1, 8, 8, dtype=torch.long)  # B = 1, no foreground
+    x = torch.randn(1, 2, 8, 8)
+    v = DistancePenalizedCELoss()(x, empty, spacing=(1.0, 3.0))
+    assert torch.isfinite(v) and v.dim() == 0
+    binary = _disc(8, 8, 4, 4, 2).long()[None, None]
+    v = penalized_ce_loss(torch.randn(1, 1, 8, 8), binary, sigmoid=True)
+    assert torch.isfinite(v)
+    t = _labels(7)
+    t[0, 0, 0, :4] = 255
+    v = penalized_ce_loss(torch.randn(2, 3, 12, 10), t, ignore_index=255)
+    assert torch.isfinite(v)
+
+
+# --- perimeter -----------------------------------------------------------------------------
+
+def test_perimeter_of_square_disc_cube_ball():
+    sq = torch.zeros(1, 1, 32, 32)
+    sq[..., 5:15, 8:18] = 1
+    assert soft_perimeter(sq).item() == 4 * 10 - 4
+    # The reference operator measures a city-block length: the analytic value for a disc of
+    # radius R is 8R (mean of |cos|+|sin| is 4/pi), the pixel count 8R - 4 like the square's
+    # 4L - 4 (the Euclidean 2*pi*R is 21% lower); tolerance 2% around 8R - 4.
+    for r in (10, 20):
+        d = _disc(64, 64, 31.5, 31.5, r).float()[None, None]
+        assert soft_perimeter(d).item() == pytest.approx(8 * r - 4, rel=0.02)
+    cube = torch.zeros(1, 1, 16, 16, 16)
+    cube[..., 3:11, 4:12, 2:10] = 1
+    assert soft_perimeter(cube).item() == 6 * 64 - 12 * 8 + 8
+    zz, yy, xx = torch.meshgrid(*(torch.arange(48),) * 3, indexing="ij")
+    ball = (((zz - 23.5) ** 2 + (yy - 23.5) ** 2 + (xx - 23.5) ** 2) <= 400).float()[None, None]
+    # city-block area of a sphere: mean(|n_x|+|n_y|+|n_z|) = 3/2 times 4*pi*R^2; tolerance 10%
+    assert soft_perimeter(ball).item() == pytest.approx(6 * math.pi * 400, rel=0.10)
+
+
+def test_perimeter_loss_hand_value():
+    t = torch.zeros(1, 1, 8, 8, dtype=torch.long)
+    t[..., 2:6, 2:6] = 1  # perimeter 12
+    probs = torch.zeros(1, 2, 8, 8)
+    probs[:, 1, 2:7, 2:7] = 1  # perimeter 16
+    probs[:, 0] = 1 - probs[:, 1]
+    v = perimeter_loss(probs, t, softmax=False, include_background=False)
+    assert v.item() == pytest.approx((16 - 12) ** 2 / 64)
+    t3 = torch.zeros(1, 1, 8, 8, 8, dtype=torch.long)
+    t3[..., 2:6, 2:6, 2:6] = 1
+    assert perimeter_loss(torch.randn(1, 2, 8, 8, 8), t3).dim() == 0
+
+
+# --- Hausdorff -----------------------------------------------------------------------------
+
+def test_hausdorff_dt_matches_monai_boundary_definition():
+    monai = pytest.importorskip("monai")
+    t = _labels(8)
+    x = torch.randn(2, 3, 12, 10)
+    ref = monai.losses.HausdorffDTLoss(softmax=True, to_onehot_y=True, include_background=True)(x, t)
+    torch.testing.assert_close(hausdorff_dt_loss(x, t, distance="boundary"), ref, rtol=1e-5, atol=1e-6)
+
+
+def test_hausdorff_dt_inside_definition():
+    """SegWithDistMap's hd_loss with compute_dtm (distance inside the object), from scipy."""
+    t = _labels(9, b=2, c=2)
+    probs = _probs(10, 2, 2, (12, 10))
+    gt = t[:, 0].numpy() == 1
+    seg = probs[:, 1].numpy() > 0.5
+
+    def dtm(mask):
+        return np.stack([ndimage.distance_transform_edt(m) if m.any() else np.zeros(m.shape) for m in mask])
+
+    ref = ((probs[:, 1].numpy() - gt) ** 2 * (dtm(seg) ** 2 + dtm(gt) ** 2)).mean()
+    ours = hausdorff_dt_loss(probs, t, softmax=False, include_background=False, distance="inside")
+    assert ours.item() == pytest.approx(ref, rel=1e-6)
+
+
+def test_hausdorff_er_matches_kornia_and_has_gradients():
+    kornia = pytest.importorskip("kornia")
+    t = _labels(11)
+    x = torch.randn(2, 3, 12, 10, requires_grad=True)
+    p = torch.softmax(x, 1)
+    torch.testing.assert_close(hausdorff_er_loss(p, t, softmax=False),
+                               kornia.losses.HausdorffERLoss()(p, t), rtol=1e-5, atol=1e-7)
+    hausdorff_er_loss(x, t).backward()
+    assert x.grad is not None and float(x.grad.abs().sum()) > 0
+    t3 = torch.zeros(1, 1, 8, 8, 8, dtype=torch.long)
+    t3[..., 2:6, 2:6, 2:6] = 1
+    x3 = torch.randn(1, 2, 8, 8, 8)
+    p3 = torch.softmax(x3, 1)
+    torch.testing.assert_close(hausdorff_er_loss(p3, t3, softmax=False),
+                               kornia.losses.HausdorffERLoss3D()(p3, t3), rtol=1e-5, atol=1e-7)
+
+
+# --- signed distance regression and active contour -----------------------------------------
+
+def test_sdf_target_and_values():
+    t = torch.zeros(1, 1, 1, 9, dtype=torch.long)
+    t[..., 2:7] = 1  # signed map [2, 1, 0, -1, -2, -1, 0, 1, 2]
+    g = normalized_signed_distance(t.bool())
+    torch.testing.assert_close(g[0, 0, 0], torch.tensor([1, 0.5, 0, -0.5, -1, -0.5, 0, 0.5, 1]))
+    assert signed_distance_loss(g, t).item() == pytest.approx(-1 / 3, abs=1e-6)
+    s = torch.zeros(1, 1, 1, 9)
+    # s = 0: product term -(eps)/(sum g^2 + eps) ~ 0, L1 = mean|g| = 5/9
+    assert signed_distance_loss(s, t).item() == pytest.approx(5 / 9, abs=1e-5)
+    assert normalized_signed_distance(torch.zeros(1, 1, 4, 4, dtype=torch.bool)).eq(1).all()
+
+
+def test_active_contour_hand_value():
+    p = torch.tensor([[[[0.2, 0.6], [0.9, 0.4]]]], dtype=torch.float64)
+    t = torch.tensor([[[[0, 1], [1, 1]]]])
+    length = math.sqrt((0.9 - 0.2) ** 2 + (0.6 - 0.2) ** 2 + 1e-8)
+    region = 0.2 + (0.4 + 0.1 + 0.6)
+    v = active_contour_loss(p, t, softmax=False)
+    assert v.item() == pytest.approx((length + region) / 4)
+    t3 = torch.zeros(1, 1, 5, 5, 5, dtype=torch.long)
+    t3[..., 1:4, 1:4, 1:4] = 1
+    p3 = torch.zeros(1, 1, 5, 5, 5, dtype=torch.float64)
+    p3[..., 1:4, 1:4, 1:4] = 1
+    # perfect 3D prediction: region term 0, length = sum over the 4^3 grid of the gradient norm
+    d = p3[..., 1:, :-1, :-1] - p3[..., :-1, :-1, :-1]
+    h = p3[..., :-1, 1:, :-1] - p3[..., :-1, :-1, :-1]
+    w = p3[..., :-1, :-1, 1:] - p3[..., :-1, :-1, :-1]
+    expected = torch.sqrt(d**2 + h**2 + w**2 + 1e-8).sum() / 125
+    assert active_contour_loss(p3, t3, softmax=False).item() == pytest.approx(expected.item())
