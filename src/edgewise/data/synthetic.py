@@ -131,7 +131,10 @@ def _ring(shape, rng: np.random.Generator, layers: int, budget: float):
         r_max = np.sqrt(budget / np.pi) if ndim == 2 else np.cbrt(3 * budget / (4 * np.pi))
     else:
         r_max = budget / (2 * np.pi * 1.75) if ndim == 2 else np.sqrt(budget / (4 * np.pi * 1.75))
+    walls = rng.uniform(1.0, 2.5, max(layers - 1, 1)) * max(1.0, min(shape) / 128.0)
     outer = min(rng.uniform(0.06, 0.16) * min(shape), max(float(r_max), 3.0))
+    if layers > 1:  # leave room for the filled innermost layer
+        outer = max(outer, float(walls.sum()) + 1.5)
     centre = rng.uniform(0, 1, ndim) * (np.array(shape) - 1 - 2 * outer) + outer
     ecc = rng.uniform(0.8, 1.25, ndim)
     sl, coords = _local_grid(shape, centre, outer * ecc.max() + 2)
@@ -145,9 +148,8 @@ def _ring(shape, rng: np.random.Generator, layers: int, budget: float):
         if k == layers - 1 and layers > 1:
             masks.append(r <= edge)
         else:
-            thick = rng.uniform(1.0, 2.5) * max(1.0, min(shape) / 128.0)
-            masks.append((r <= edge) & (r > edge - thick))
-            edge -= thick
+            masks.append((r <= edge) & (r > edge - walls[k]))
+            edge -= walls[k]
     return sl, masks
 
 
@@ -171,7 +173,7 @@ def make_synthetic(
     num_classes: int = 2,
     *,
     foreground_fraction: float | None = None,
-    noise: float = 0.1,
+    noise: float = 0.25,
     bias_field: float = 0.3,
     contrast: float = 1.0,
     blur: float = 0.6,
@@ -299,7 +301,7 @@ class SyntheticDataset(SegmentationDataset):
         seed: int = 0,
         split: str = "train",
         foreground_fraction: float | None = None,
-        noise: float = 0.1,
+        noise: float = 0.25,
         bias_field: float = 0.3,
         contrast: float = 1.0,
         blur: float = 0.6,
