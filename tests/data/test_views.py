@@ -134,16 +134,22 @@ def test_small_rotation_keeps_label_values_and_intensity_changes_image_only():
     assert torch.equal(ident["label"], item["label"])
 
 
-def test_map_cache_hook_slices_the_cached_map(tmp_path, writers):
-    writers.acdc(tmp_path, n=1, shape_xyz=(6, 5, 4))
+def test_map_cache_hook_slices_and_crops_the_whole_volume_map(tmp_path, writers):
+    from edgewise.maps import MapCache, signed_distance
 
-    class FakeCache:
-        def get(self, key, label, spacing):
-            return torch.stack([label[0].float() * 0 + c for c in range(4)]) + label.float()
-
-    ds = ACDCDataset(tmp_path, "all", frames="ED", map_cache=FakeCache())
+    writers.acdc(tmp_path / "acdc", n=1, shape_xyz=(6, 5, 4), zooms=(1.5, 1.25, 10.0))
+    ds = ACDCDataset(tmp_path / "acdc", "all", frames="ED", map_cache=str(tmp_path / "maps"), normalize="none")
+    vol = ds.volume(0)
+    ref = signed_distance(torch.from_numpy(vol.label)[None, None], vol.spacing, num_classes=4)[0]
     item = ds[2]
-    assert item["dist_map"].shape == (4, 5, 6)
-    torch.testing.assert_close(item["dist_map"][1], item["label"][0].float() + 1)
-    with pytest.raises(ValueError, match="map_cache"):
-        ACDCDataset(tmp_path, "all", frames="ED", map_cache=FakeCache(), size=(8, 8))[0]
+    assert item["dist_map"].shape == (4, 5, 6) and item["dist_map"].dtype == torch.float32
+    # float16 storage: ~3 significant digits
+    torch.testing.assert_close(item["dist_map"], ref[:, 2].float(), rtol=2e-3, atol=2e-3)
+    torch.manual_seed(0)
+    pd = ACDCDataset(tmp_path / "acdc", "all", frames="ED", mode="patches", patch_size=(2, 3, 3),
+                     map_cache=MapCache(tmp_path / "maps"), map_kind="signed")
+    it = pd[0]
+    o = it["origin"].tolist()
+    torch.testing.assert_close(it["dist_map"], ref[:, o[0]:o[0] + 2, o[1]:o[1] + 3, o[2]:o[2] + 3].float(), rtol=2e-3, atol=2e-3)
+    with pytest.raises(TypeError, match="map_cache"):
+        ACDCDataset(tmp_path / "acdc", "all", map_cache=object())

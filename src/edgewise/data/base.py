@@ -215,8 +215,13 @@ class SegmentationDataset(Dataset):
         normalize: per-volume, per-channel normalisation, see :func:`normalize_volume`.
         transform: callable applied to each item dict (e.g. :class:`Augment`).
         cache: keep preprocessed volumes in memory (per process).
-        map_cache: optional ``edgewise.maps.MapCache``-like object: its whole-volume map
-            for each case is cropped/sliced with the label into ``item["dist_map"]``.
+        map_cache: optional :class:`edgewise.maps.MapCache` (or a folder path for one):
+            each case's whole-volume map (computed on the preprocessed, possibly resized
+            label volume with its spacing) is sliced/cropped with the label into
+            ``item["dist_map"]`` ``(K, *sp)``. Without it, losses compute maps on the fly.
+        map_kind: map kind for the cache (``"signed"``, ``"unsigned"``, ``"inside"``,
+            ``"rrw"``, ``"penalty"``).
+        map_options: extra keyword arguments of the map function (e.g. ``classes``).
     """
 
     def __init__(
@@ -237,6 +242,8 @@ class SegmentationDataset(Dataset):
         transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
         cache: bool = True,
         map_cache: Any | None = None,
+        map_kind: str = "signed",
+        map_options: Mapping[str, Any] | None = None,
     ) -> None:
         if not cases:
             raise ValueError(f"{type(self).__name__}: no cases found for this split")
@@ -278,7 +285,15 @@ class SegmentationDataset(Dataset):
         self.normalize = normalize
         self.transform = transform
         self.cache = cache
+        if isinstance(map_cache, (str, Path)):
+            from edgewise.maps import MapCache
+
+            map_cache = MapCache(map_cache)
+        if map_cache is not None and not hasattr(map_cache, "get_or_compute"):
+            raise TypeError(f"expected map_cache to be an edgewise.maps.MapCache or a folder path, got {type(map_cache)}")
         self.map_cache = map_cache
+        self.map_kind = map_kind
+        self.map_options = dict(map_options or {})
         self._volumes: dict[int, Volume] = {}
         self._raw_shapes: dict[int, tuple[int, ...]] = {}
         self._index: list[tuple[int, int]] = []
@@ -412,7 +427,7 @@ class SegmentationDataset(Dataset):
         if mask is not None:
             item["mask"] = torch.from_numpy(np.ascontiguousarray(mask, dtype=bool))[None]
         if dist_map is not None:
-            item["dist_map"] = torch.as_tensor(np.ascontiguousarray(dist_map), dtype=torch.float32)
+            item["dist_map"] = torch.from_numpy(np.array(dist_map, dtype=np.float32))
         if self.transform is not None:
             item = self.transform(item)
         return item
@@ -443,18 +458,15 @@ class SegmentationDataset(Dataset):
     def _cached_map(self, case: Case, vol: Volume) -> np.ndarray | None:
         if self.map_cache is None:
             return None
-        if self.size is not None:
-            raise ValueError("map_cache works on the stored grid: do not combine it with size=")
-        dm = self.map_cache.get(case.case_id, torch.from_numpy(vol.label)[None], spacing=vol.spacing)
-        dm = torch.as_tensor(dm)
-        if dm.ndim == vol.label.ndim:
-            dm = dm[None]
-        if tuple(dm.shape[1:]) != vol.label.shape:
+        dm = self.map_cache.get_or_compute(
+            vol.label, kind=self.map_kind, spacing=vol.spacing, num_classes=self.num_classes, **self.map_options
+        )
+        if dm.ndim != vol.label.ndim + 1 or tuple(dm.shape[1:]) != vol.label.shape:
             raise ValueError(
                 f"map_cache returned a map of shape {tuple(dm.shape)} for case {case.case_id}, "
                 f"expected (K, *{vol.label.shape})"
             )
-        return dm.cpu().numpy()
+        return dm
 
     def _random_patch(self, vol: Volume, dist_map: np.ndarray | None):
         shape = vol.label.shape
