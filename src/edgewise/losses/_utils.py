@@ -128,6 +128,7 @@ class Prepared:
     sigmoid: bool
     channels: list[int]
     valid: Tensor | None  # (B, 1, *spatial) bool when ignore_index is used
+    spacing: SpacingLike = None  # validated
 
 
 def select_channels(
@@ -157,6 +158,7 @@ def prepare(
     classes: Sequence[int] | None = None,
     ignore_index: int | None = None,
     activate: bool = True,
+    spacing: SpacingLike = None,
 ) -> Prepared:
     """Validate ``input`` and ``target`` and bring them to a common one-hot form."""
     softmax, sigmoid = check_activation(softmax, sigmoid)
@@ -165,6 +167,7 @@ def prepare(
         raise TypeError(f"expected target to be a torch.Tensor, got {type(target).__name__}")
     b, c = input.shape[:2]
     spatial = tuple(input.shape[2:])
+    spacing = check_spacing(spacing, b, len(spatial))
     if softmax and c == 1:
         raise ValueError(
             "softmax over a single channel is constant 1: use sigmoid=True for a binary "
@@ -237,7 +240,8 @@ def prepare(
         if not bool(torch.isfinite(onehot).all()) or bool((onehot < 0).any()) or bool((onehot > 1).any()):
             raise ValueError("expected one-hot target values in [0, 1], got values outside or nan")
     channels = select_channels(c, include_background, classes)
-    return Prepared(probs=x, onehot=onehot, softmax=softmax, sigmoid=sigmoid, channels=channels, valid=valid)
+    return Prepared(probs=x, onehot=onehot, softmax=softmax, sigmoid=sigmoid, channels=channels, valid=valid,
+                    spacing=spacing)
 
 
 def pick(x: Tensor, channels: list[int]) -> Tensor:

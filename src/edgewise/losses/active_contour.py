@@ -65,7 +65,7 @@ def active_contour_loss(
     check_reduction(reduction)
     if input.dim() not in (4, 5):
         raise ValueError(f"expected input of shape (B, C, H, W) or (B, C, D, H, W), got {tuple(input.shape)}")
-    prep = prepare(input, target, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
+    prep = prepare(input, target, spacing=spacing, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
                    include_background=include_background, classes=classes)
     with no_autocast(input.device):
         p = pick(prep.probs, prep.channels)
@@ -114,7 +114,7 @@ class ActiveContourLoss(nn.Module):
 
     def forward(self, input: Tensor, target: Tensor, *, spacing: SpacingLike = None) -> Tensor:
         return active_contour_loss(
-            input, target, length_weight=self.length_weight, region_weight=self.region_weight,
+            input, target, spacing=spacing, length_weight=self.length_weight, region_weight=self.region_weight,
             eps=self.eps, include_background=self.include_background, classes=self.classes,
             softmax=self.softmax, sigmoid=self.sigmoid, to_onehot_y=self.to_onehot_y,
             reduction=self.reduction,

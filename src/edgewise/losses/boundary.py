@@ -87,7 +87,7 @@ def boundary_loss(
     check_reduction(reduction)
     if convention not in ("boundary", "livia"):
         raise ValueError(f"expected convention in ('boundary', 'livia'), got {convention!r}")
-    prep = prepare(input, target, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
+    prep = prepare(input, target, spacing=spacing, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
                    include_background=include_background, classes=classes)
     spacing = check_spacing(spacing, input.shape[0], input.dim() - 2)
     with no_autocast(input.device):

@@ -91,7 +91,7 @@ def hausdorff_dt_loss(
         raise ValueError(f"expected distance in ('boundary', 'inside'), got {distance!r}")
     if alpha <= 0:
         raise ValueError(f"expected alpha > 0, got {alpha}")
-    prep = prepare(input, target, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
+    prep = prepare(input, target, spacing=spacing, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
                    include_background=include_background, classes=classes)
     spacing = check_spacing(spacing, input.shape[0], input.dim() - 2)
     with no_autocast(input.device):
@@ -163,7 +163,7 @@ def hausdorff_er_loss(
         raise ValueError(f"expected input of shape (B, C, H, W) or (B, C, D, H, W), got {tuple(input.shape)}")
     if k < 1:
         raise ValueError(f"expected k >= 1 erosions, got {k}")
-    prep = prepare(input, target, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
+    prep = prepare(input, target, spacing=spacing, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
                    include_background=include_background, classes=classes)
     with no_autocast(input.device):
         p = pick(prep.probs, prep.channels)
@@ -261,7 +261,7 @@ class HausdorffERLoss(nn.Module):
 
     def forward(self, input: Tensor, target: Tensor, *, spacing: SpacingLike = None) -> Tensor:
         return hausdorff_er_loss(
-            input, target, alpha=self.alpha, k=self.k, include_background=self.include_background,
+            input, target, spacing=spacing, alpha=self.alpha, k=self.k, include_background=self.include_background,
             classes=self.classes, softmax=self.softmax, sigmoid=self.sigmoid,
             to_onehot_y=self.to_onehot_y, reduction=self.reduction,
         )

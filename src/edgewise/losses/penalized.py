@@ -62,7 +62,8 @@ def penalized_ce_loss(
     spacing = check_spacing(spacing, input.shape[0], input.dim() - 2)
     with no_autocast(input.device):
         per, denom, prep = cross_entropy_parts(input, target, weight=weight, ignore_index=ignore_index,
-                                               softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y)
+                                               softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
+                                               spacing=spacing)
         b, spatial = input.shape[0], tuple(input.shape[2:])
         if dist_map is None:
             from edgewise.maps import penalty_map

@@ -82,7 +82,7 @@ def perimeter_loss(
     check_reduction(reduction)
     if input.dim() not in (4, 5):
         raise ValueError(f"expected input of shape (B, C, H, W) or (B, C, D, H, W), got {tuple(input.shape)}")
-    prep = prepare(input, target, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
+    prep = prepare(input, target, spacing=spacing, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
                    include_background=include_background, classes=classes)
     with no_autocast(input.device):
         p = pick(prep.probs, prep.channels)
@@ -118,7 +118,7 @@ class PerimeterLoss(nn.Module):
 
     def forward(self, input: Tensor, target: Tensor, *, spacing: SpacingLike = None) -> Tensor:
         return perimeter_loss(
-            input, target, include_background=self.include_background, classes=self.classes,
+            input, target, spacing=spacing, include_background=self.include_background, classes=self.classes,
             softmax=self.softmax, sigmoid=self.sigmoid, to_onehot_y=self.to_onehot_y,
             reduction=self.reduction,
         )

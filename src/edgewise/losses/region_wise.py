@@ -200,7 +200,7 @@ def region_wise_loss(
         torch.Size([])
     """
     check_reduction(reduction)
-    prep = prepare(input, target, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
+    prep = prepare(input, target, spacing=spacing, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
                    include_background=include_background, classes=classes)
     spacing = check_spacing(spacing, input.shape[0], input.dim() - 2)
     with no_autocast(input.device):
@@ -214,7 +214,11 @@ def region_wise_loss(
         else:
             maps = check_map(dist_map, tuple(p.shape), tuple(prep.onehot.shape), prep.channels)
         if check:
-            report = check_stability(maps, prep.onehot, classes=prep.channels)
+            if prep.onehot.shape[1] == 1:
+                # binary head: the one channel is class 1, the background's map is implicitly 0
+                report = check_stability(maps, (prep.onehot > 0.5).long(), classes=[1])
+            else:
+                report = check_stability(maps, prep.onehot, classes=prep.channels)
             if not report.ok:
                 warnings.warn(f"region_wise_loss: {report}", RuntimeWarning, stacklevel=2)
         loss = spatial_mean(p * maps.to(device=p.device, dtype=p.dtype))

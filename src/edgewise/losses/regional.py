@@ -74,9 +74,10 @@ def cross_entropy_parts(
     softmax: bool,
     sigmoid: bool,
     to_onehot_y: bool | None,
+    spacing: SpacingLike = None,
 ) -> tuple[Tensor, Tensor, Prepared]:
     """Unreduced cross-entropy, the denominator of its ``"mean"`` (torch's semantics), the prepared inputs."""
-    prep = prepare(input, target, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
+    prep = prepare(input, target, spacing=spacing, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
                    ignore_index=ignore_index, activate=False)
     t = prep.onehot
     c = t.shape[1]
@@ -148,7 +149,8 @@ def cross_entropy_loss(
     check_reduction(reduction)
     with no_autocast(input.device):
         per, denom, _ = cross_entropy_parts(input, target, weight=weight, ignore_index=ignore_index,
-                                         softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y)
+                                         softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
+                                            spacing=spacing)
         if reduction == "none":
             return per
         if reduction == "sum":
@@ -207,7 +209,7 @@ def dice_loss(
         True
     """
     check_reduction(reduction)
-    prep = prepare(input, target, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
+    prep = prepare(input, target, spacing=spacing, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
                    include_background=include_background, classes=classes,
                    ignore_index=ignore_index)
     with no_autocast(input.device):
@@ -271,7 +273,7 @@ def generalized_dice_loss(
     check_reduction(reduction)
     if w_type not in ("square", "simple", "uniform"):
         raise ValueError(f"expected w_type in ('square', 'simple', 'uniform'), got {w_type!r}")
-    prep = prepare(input, target, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
+    prep = prepare(input, target, spacing=spacing, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
                    include_background=include_background, classes=classes,
                    ignore_index=ignore_index)
     with no_autocast(input.device):
@@ -335,7 +337,7 @@ def focal_loss(
     check_reduction(reduction)
     if gamma < 0:
         raise ValueError(f"expected gamma >= 0, got {gamma}")
-    prep = prepare(input, target, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
+    prep = prepare(input, target, spacing=spacing, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
                    ignore_index=ignore_index, activate=False)
     with no_autocast(input.device):
         t = prep.onehot
@@ -406,7 +408,7 @@ def tversky_loss(
         0.5
     """
     check_reduction(reduction)
-    prep = prepare(input, target, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
+    prep = prepare(input, target, spacing=spacing, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
                    include_background=include_background, classes=classes,
                    ignore_index=ignore_index)
     with no_autocast(input.device):

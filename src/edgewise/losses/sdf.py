@@ -88,7 +88,7 @@ def signed_distance_loss(
         -0.3333
     """
     check_reduction(reduction)
-    prep = prepare(input, target, softmax=False, sigmoid=False, to_onehot_y=to_onehot_y,
+    prep = prepare(input, target, spacing=spacing, softmax=False, sigmoid=False, to_onehot_y=to_onehot_y,
                    include_background=include_background, classes=classes, activate=False)
     spacing = check_spacing(spacing, input.shape[0], input.dim() - 2)
     with no_autocast(input.device):

@@ -1,0 +1,108 @@
+"""One behaviour for every loss: input errors, reduction shapes, gradcheck, autocast."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from edgewise.losses import LOSSES, build_loss
+from edgewise.maps import signed_distance
+
+NAMES = sorted(set(LOSSES) - {"rrw"})
+# losses whose "none" is per (B, C'); the pixel-wise ones give a per-pixel map, GDL (B, 1)
+PER_CLASS = {"dice", "tversky", "boundary", "region_wise", "perimeter", "hausdorff_dt",
+             "hausdorff_er", "sdf", "active_contour"}
+
+
+def _data(dtype=torch.float32, shape=(9, 8), b=2, c=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(b, c, *shape, generator=g, dtype=dtype)
+    t = torch.zeros(b, 1, *shape, dtype=torch.long)
+    t[..., 2:6, 2:5] = 1
+    t[..., 5:8, 4:7] = 2
+    if b > 1:
+        t[1, ..., 0:2, 0:3] = 1
+    return x, t
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_reduction_shapes_and_3d(name):
+    x, t = _data()
+    assert build_loss(name)(x, t, spacing=(1.0, 0.5)).dim() == 0
+    none = build_loss(name, reduction="none")(x, t)
+    if name in PER_CLASS:
+        assert none.shape == (2, 3)
+        assert build_loss(name, reduction="none", include_background=False)(x, t).shape == (2, 2)
+    elif name == "gdl":
+        assert none.shape == (2, 1)
+    else:
+        assert none.shape == (2, 9, 8)
+    s = build_loss(name, reduction="sum")(x, t)
+    torch.testing.assert_close(s, none.sum(), rtol=1e-5, atol=1e-5)
+    x3 = torch.randn(1, 2, 6, 7, 8)
+    t3 = torch.zeros(1, 1, 6, 7, 8, dtype=torch.long)
+    t3[..., 1:5, 2:6, 2:7] = 1
+    assert torch.isfinite(build_loss(name)(x3, t3, spacing=(2.0, 1.0, 1.0)))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bad_input_raises_value_error(name):
+    loss = build_loss(name)
+    x, t = _data()
+    with pytest.raises(ValueError, match="target of shape"):
+        loss(x, t[..., :-1])
+    with pytest.raises(ValueError, match=r"label values in \[0, 3\)"):
+        loss(x, t + 1)
+    bad = x.clone()
+    bad[0, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="finite"):
+        loss(bad, t)
+    with pytest.raises(ValueError, match="spacing"):
+        loss(x, t, spacing=(1.0, 1.0, 1.0))
+    with pytest.raises(ValueError, match="reduction"):
+        build_loss(name, reduction="avg")
+    if name != "sdf":
+        with pytest.raises(ValueError, match="mutually exclusive"):
+            build_loss(name, softmax=True, sigmoid=True)
+        with pytest.raises(ValueError, match="sigmoid=True"):
+            loss(x[:, :1], t.clamp_max(1))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_binary_sigmoid_head(name):
+    x, t = _data(c=1)
+    t = (t > 0).long()
+    kwargs = {} if name == "sdf" else {"sigmoid": True}
+    v = build_loss(name, **kwargs)(x, t)
+    assert torch.isfinite(v)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_autocast_bf16_cpu_is_finite(name):
+    x, t = _data()
+    loss = build_loss(name)
+    xb = x.clone().requires_grad_(True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        v = loss(xb.to(torch.bfloat16), t)
+    assert v.dtype == torch.float32 and torch.isfinite(v)
+    v.backward()
+    assert torch.isfinite(xb.grad).all()
+
+
+@pytest.mark.filterwarnings("ignore:region_wise_loss:RuntimeWarning")
+@pytest.mark.parametrize("name", NAMES)
+def test_gradcheck_float64(name):
+    x, t = _data(torch.float64, shape=(6, 5), b=1, seed=3)
+    t = torch.zeros(1, 1, 6, 5, dtype=torch.long)
+    t[..., 1:4, 1:4] = 1
+    t[..., 4:6, 0:3] = 2
+    kwargs = {}
+    if name in ("boundary", "region_wise", "hausdorff_dt", "sdf", "penalized_ce"):
+        # precomputed ground-truth maps: the gradient flows through the prediction only
+        kwargs["dist_map"] = (signed_distance(t, num_classes=3).double() if name != "penalized_ce"
+                              else torch.rand(1, 1, 6, 5, dtype=torch.float64))
+        if name == "hausdorff_dt":
+            kwargs["dist_map"] = kwargs["dist_map"].abs()
+    loss = build_loss(name)
+    xr = x.clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda inp: loss(inp, t, **kwargs), (xr,), eps=1e-6, atol=1e-5)
