@@ -1,0 +1,52 @@
+"""Training, evaluation and the demo: Lightning-based, driven by YAML run configurations.
+
+Python API::
+
+    from edgewise.training import load_config, train, evaluate
+    cfg = load_config("configs/drive.yaml", ["data.root=/data/drive", "trainer.max_epochs=50"])
+    run_dir = train(cfg, output_dir="runs/drive_ce")
+    summary = evaluate(run_dir, split="test")
+
+:class:`SegmentationModule` is the reusable LightningModule (any network, any
+``CompoundLoss``). Attributes are imported lazily so ``import edgewise.training`` stays
+light (Lightning is loaded on first use).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "SegmentationDataModule",
+    "SegmentationModule",
+    "apply_overrides",
+    "evaluate",
+    "load_config",
+    "load_run",
+    "train",
+    "validate_config",
+]
+
+_WHERE = {
+    "DEFAULT_CONFIG": "config",
+    "apply_overrides": "config",
+    "load_config": "config",
+    "validate_config": "config",
+    "SegmentationModule": "module",
+    "SegmentationDataModule": "datamodule",
+    "train": "run",
+    "evaluate": "run",
+    "load_run": "run",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"edgewise.training.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'edgewise.training' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,1 @@
+"""``edgewise train``, ``edgewise eval`` and ``edgewise demo`` (see :mod:`edgewise.cli`)."""

@@ -1,0 +1,41 @@
+"""``edgewise train --config FILE.yaml [key=value ...] [--resume] [--output DIR]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("overrides", nargs="*", metavar="key=value",
+                        help="dotted overrides, e.g. optimizer.lr=5e-4 trainer.max_epochs=50")
+    parser.add_argument("--config", "-c", type=Path,
+                        help="YAML run configuration (optional with --resume: the run's "
+                             "saved config.yaml is used)")
+    parser.add_argument("--output", "-o", type=Path,
+                        help="run folder (default: <output_root>/<name> from the config)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in the output folder from checkpoints/last.ckpt")
+
+
+def run(args: argparse.Namespace) -> int:
+    from edgewise.training.config import load_config
+    from edgewise.training.run import train
+
+    try:
+        config_path = args.config
+        if config_path is None:
+            if not (args.resume and args.output):
+                print("edgewise train: --config is required (or --resume --output RUN_DIR)",
+                      file=sys.stderr)
+                return 2
+            config_path = args.output / "config.yaml"
+        cfg = load_config(config_path, args.overrides)
+        run_dir = train(cfg, output_dir=args.output, resume=args.resume)
+    except (ValueError, FileNotFoundError, FileExistsError) as exc:
+        print(f"edgewise train: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"run folder: {run_dir}")
+    print(f"evaluate with: edgewise eval {run_dir}")
+    return 0

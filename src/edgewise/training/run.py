@@ -1,0 +1,428 @@
+"""Python API of a training run: :func:`train` a configuration, :func:`evaluate` a run folder.
+
+Run folder layout::
+
+    <run_dir>/
+      config.yaml               resolved configuration (every default filled in)
+      metrics.csv               per-step/epoch training and validation values (CSVLogger)
+      hparams.yaml
+      tensorboard/              TensorBoard event files
+      checkpoints/best.ckpt     best validation Dice (the latest epoch without validation)
+      checkpoints/last.ckpt     end of the latest finished epoch (used by ``resume``)
+      per_case.csv              after evaluate(): one row per case and foreground class
+      summary.json              after evaluate(): aggregates per metric and class
+      overlays/*.png            after evaluate(): image / ground truth / prediction / errors
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from edgewise.training._io import atomic_write_json, atomic_write_text
+from edgewise.training.config import dump_config, load_config, validate_config
+
+__all__ = ["train", "evaluate", "build_components", "load_run", "METRIC_NAMES"]
+
+#: metrics written by :func:`evaluate`, in column order.
+METRIC_NAMES = ("dice", "hd95", "assd", "nsd", "boundary_f1")
+
+
+def _global_rank() -> int:
+    # Same environment variables Lightning reads (torchrun, SLURM, its own launcher).
+    for key in ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK"):
+        if key in os.environ:
+            return int(os.environ[key])
+    return 0
+
+
+def run_dir_of(config: Mapping[str, Any], output_dir: str | os.PathLike | None) -> Path:
+    """Where a run of ``config`` writes: ``output_dir`` or ``<output_root>/<name>``."""
+    if output_dir is not None:
+        return Path(output_dir)
+    return Path(config["output_root"]) / config["name"]
+
+
+def build_components(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Datamodule, network, loss and LightningModule for a resolved configuration."""
+    from edgewise.losses import loss_from_config
+    from edgewise.models import build_model
+    from edgewise.training.datamodule import SegmentationDataModule
+    from edgewise.training.module import SegmentationModule
+
+    dm = SegmentationDataModule(config["data"], seed=config["seed"])
+    train_ds = dm.dataset("train")
+    num_classes = int(train_ds.num_classes)  # type: ignore[union-attr]
+    spatial_dims = int(getattr(train_ds, "spatial_dims", 2))
+    network = build_model(
+        config["model"]["name"],
+        in_channels=int(train_ds.in_channels),  # type: ignore[union-attr]
+        out_channels=num_classes,
+        spatial_dims=spatial_dims,
+        **config["model"]["args"],
+    )
+    loss = loss_from_config(config["loss"])
+    module = SegmentationModule(
+        network,
+        loss,
+        num_classes=num_classes,
+        optimizer=config["optimizer"],
+        scheduler=config["scheduler"],
+        class_names=list(getattr(train_ds, "class_names", None) or [])
+        or None,
+        compute_hd95=config["validation"]["hd95"],
+        size_divisor=_size_divisor(config["model"]),
+    )
+    return {"datamodule": dm, "network": network, "loss": loss, "module": module}
+
+
+def _size_divisor(model_cfg: Mapping[str, Any]) -> int:
+    """Inputs are padded to a multiple of this; default: the network's total down-sampling."""
+    if model_cfg.get("size_divisor") is not None:
+        return int(model_cfg["size_divisor"])
+    name = str(model_cfg["name"]).lower()
+    if name in ("unet", "monai_unet"):
+        return 2 ** int(model_cfg["args"].get("depth", 4))
+    if name == "enet":
+        return 8
+    return 1
+
+
+def _resume_epoch(ckpt_path: Path) -> int:
+    """First epoch a resumed run trains: the number of epochs whose training finished."""
+    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    try:
+        return int(ckpt["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
+    except (KeyError, TypeError):
+        return int(ckpt["epoch"]) + 1
+
+
+def _check_fresh_dir(run_dir: Path) -> None:
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise FileExistsError(
+            f"run folder {run_dir} already exists and is not empty; pass resume=True "
+            "(--resume) to continue it, or choose another output folder"
+        )
+
+
+def train(
+    config: Mapping[str, Any],
+    output_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    *,
+    callbacks: Sequence[Any] = (),
+) -> Path:
+    """Train a model from a run configuration and return its run folder.
+
+    Args:
+        config: a configuration mapping (validated and completed with defaults here; see
+            :func:`edgewise.training.config.load_config`).
+        output_dir: the run folder; default ``<output_root>/<name>``.
+        resume: continue from ``<run_dir>/checkpoints/last.ckpt`` (finished epochs,
+            optimiser, LR schedule and loss-weight schedule restored; rows of finished
+            epochs kept in ``metrics.csv``). Raise a higher ``trainer.max_epochs`` to
+            extend a finished run.
+        callbacks: extra Lightning callbacks.
+
+    Returns:
+        The run folder.
+
+    Raises:
+        ValueError: a bad configuration (the message names the key).
+        FileExistsError: the run folder is not empty and ``resume`` is False.
+        FileNotFoundError: ``resume`` without a ``last.ckpt``.
+    """
+    import lightning.pytorch as pl
+    from lightning.pytorch.callbacks import LearningRateMonitor
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    from edgewise.training.callbacks import AtomicModelCheckpoint, ResumableCSVLogger
+
+    cfg = validate_config(config)
+    run_dir = run_dir_of(cfg, output_dir).resolve()
+    ckpt_path = run_dir / "checkpoints" / "last.ckpt"
+    keep_before: int | None = None
+    if resume:
+        if not ckpt_path.is_file():
+            raise FileNotFoundError(f"cannot resume: no checkpoint at {ckpt_path}")
+        keep_before = _resume_epoch(ckpt_path)
+    elif _global_rank() == 0:
+        _check_fresh_dir(run_dir)
+    if _global_rank() == 0:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run_dir / "config.yaml", dump_config(cfg))
+
+    pl.seed_everything(cfg["seed"], workers=True, verbose=False)
+    parts = build_components(cfg)
+    has_val = cfg["data"]["val_split"] is not None
+    t = cfg["trainer"]
+    checkpoint = AtomicModelCheckpoint(
+        dirpath=run_dir / "checkpoints",
+        filename="best",
+        monitor="val/dice" if has_val else None,
+        mode="max",
+        save_top_k=1,
+        save_last=True,
+        auto_insert_metric_name=False,
+        enable_version_counter=False,
+    )
+    cbs: list[Any] = [checkpoint, *callbacks]
+    if cfg["scheduler"]["name"] != "none":
+        cbs.append(LearningRateMonitor(logging_interval="epoch"))
+    trainer = pl.Trainer(
+        default_root_dir=run_dir,
+        max_epochs=t["max_epochs"],
+        accelerator=t["accelerator"],
+        devices=t["devices"],
+        num_nodes=t["num_nodes"],
+        strategy=t["strategy"],
+        precision=t["precision"],
+        deterministic=t["deterministic"],
+        gradient_clip_val=t["gradient_clip_val"],
+        accumulate_grad_batches=t["accumulate_grad_batches"],
+        log_every_n_steps=t["log_every_n_steps"],
+        check_val_every_n_epoch=t["check_val_every_n_epoch"],
+        limit_train_batches=t["limit_train_batches"],
+        limit_val_batches=t["limit_val_batches"] if has_val else 0,
+        num_sanity_val_steps=0,
+        enable_progress_bar=t["enable_progress_bar"],
+        enable_model_summary=False,
+        callbacks=cbs,
+        logger=[
+            ResumableCSVLogger(run_dir, keep_before_epoch=keep_before),
+            TensorBoardLogger(save_dir=str(run_dir), name="tensorboard", version="",
+                              default_hp_metric=False),
+        ],
+    )
+    trainer.fit(parts["module"], datamodule=parts["datamodule"],
+                ckpt_path=str(ckpt_path) if resume else None)
+    return run_dir
+
+
+# ---------------------------------------------------------------------- evaluation
+def load_run(
+    run_dir: str | os.PathLike, checkpoint: str = "best", map_location: str = "cpu"
+) -> tuple[dict[str, Any], Any, dict[str, Any]]:
+    """Resolved config, LightningModule with trained weights, and checkpoint metadata."""
+    run_dir = Path(run_dir)
+    cfg_path = run_dir / "config.yaml"
+    if not cfg_path.is_file():
+        raise FileNotFoundError(f"not a run folder (no config.yaml): {run_dir}")
+    cfg = load_config(cfg_path)
+    ckpt_file = run_dir / "checkpoints" / f"{checkpoint}.ckpt"
+    if not ckpt_file.is_file():
+        raise FileNotFoundError(f"no checkpoint {ckpt_file}; did the run finish an epoch?")
+    ckpt = torch.load(ckpt_file, map_location=map_location, weights_only=False)
+    parts = build_components(cfg)
+    module = parts["module"]
+    module.load_state_dict(ckpt["state_dict"])
+    module.eval()
+    meta = {"checkpoint": str(ckpt_file), "epoch": int(ckpt.get("epoch", -1)),
+            "global_step": int(ckpt.get("global_step", -1))}
+    return cfg, module, meta
+
+
+def _sliding_or_full(module: Any, image: torch.Tensor, roi: Sequence[int] | None) -> torch.Tensor:
+    if roi is None:
+        return module(image)
+    from monai.inferers import sliding_window_inference
+
+    return sliding_window_inference(image, tuple(roi), sw_batch_size=2, predictor=module,
+                                    overlap=0.25, mode="gaussian")
+
+
+@torch.no_grad()
+def _predict_cases(module: Any, dataset: Any, batch_size: int, roi: Sequence[int] | None,
+                   device: torch.device) -> list[dict[str, Any]]:
+    """Predict every item; re-stack slices into volumes. One dict per case (CPU tensors)."""
+    from torch.utils.data import DataLoader
+
+    mode = getattr(dataset, "mode", "whole")
+    loader = DataLoader(dataset, batch_size=1 if roi is not None else batch_size, shuffle=False)
+    items: list[dict[str, Any]] = []
+    for batch in loader:
+        logits = _sliding_or_full(module, batch["image"].to(device), roi)
+        pred = logits.argmax(1, keepdim=True).cpu()
+        for b in range(pred.shape[0]):
+            item = {"case": batch["case"][b], "pred": pred[b], "label": batch["label"][b],
+                    "image": batch["image"][b], "spacing": batch["spacing"][b]}
+            if "mask" in batch:
+                item["mask"] = batch["mask"][b]
+            if "slice" in batch:
+                item["slice"] = int(batch["slice"][b])
+            items.append(item)
+    if mode != "slices":
+        return items
+    # Slices of 3D volumes: one 3D case each, on the original grid with its spacing.
+    by_case: dict[str, list[dict[str, Any]]] = {}
+    for it in items:
+        by_case.setdefault(it["case"], []).append(it)
+    cases = []
+    for case_id, its in by_case.items():
+        its.sort(key=lambda it: it["slice"])
+        ci = dataset.case_ids.index(case_id)
+        raw = dataset.load_case(dataset.cases[ci])
+        pred = dataset.restack(case_id, {it["slice"]: it["pred"] for it in its})
+        image = dataset.restack(case_id, {it["slice"]: it["image"] for it in its},
+                                interpolation="linear")
+        case = {"case": case_id, "pred": pred.long(),
+                "label": torch.as_tensor(np.asarray(raw.label), dtype=torch.int64)[None],
+                "image": image.float(),
+                "spacing": torch.as_tensor(raw.spacing, dtype=torch.float32)}
+        if raw.mask is not None:
+            case["mask"] = torch.as_tensor(np.asarray(raw.mask), dtype=torch.bool)[None]
+        cases.append(case)
+    return cases
+
+
+def _case_metrics(case: Mapping[str, Any], num_classes: int, tolerance: float) -> dict[str, np.ndarray]:
+    from edgewise.metrics import (
+        average_surface_distance,
+        boundary_f1,
+        dice,
+        hausdorff_distance,
+        surface_dice,
+    )
+    from edgewise.training.module import masked_onehot
+
+    mask = case.get("mask")
+    mask = None if mask is None else mask[None]
+    p = masked_onehot(case["pred"][None], num_classes, mask)
+    t = masked_onehot(case["label"][None], num_classes, mask)
+    sp = case["spacing"][None].double()
+    out = {
+        "dice": dice(p, t),
+        "hd95": hausdorff_distance(p, t, spacing=sp, percentile=95),
+        "assd": average_surface_distance(p, t, spacing=sp),
+        "nsd": surface_dice(p, t, spacing=sp, tolerance=tolerance),
+        "boundary_f1": boundary_f1(p, t, spacing=sp, tolerance=tolerance),
+    }
+    return {k: v[0, 1:].double().cpu().numpy() for k, v in out.items()}
+
+
+def _stats(values: Iterable[float]) -> dict[str, Any]:
+    v = np.asarray(list(values), dtype=np.float64)
+    finite = v[np.isfinite(v)]
+    res: dict[str, Any] = {"n": int(v.size), "n_finite": int(finite.size),
+                           "n_nan": int(np.isnan(v).sum()), "n_inf": int(np.isinf(v).sum())}
+    if finite.size:
+        res.update(mean=float(finite.mean()), std=float(finite.std()),
+                   median=float(np.median(finite)),
+                   p25=float(np.percentile(finite, 25)), p75=float(np.percentile(finite, 75)),
+                   min=float(finite.min()), max=float(finite.max()))
+    else:
+        res.update(mean=None, std=None, median=None, p25=None, p75=None, min=None, max=None)
+    return res
+
+
+def _fmt(x: float) -> str:
+    return "nan" if math.isnan(x) else ("inf" if math.isinf(x) else f"{x:.6g}")
+
+
+def evaluate(
+    run_dir: str | os.PathLike,
+    split: str = "test",
+    *,
+    overlays: int | None = None,
+    checkpoint: str | None = None,
+    output_dir: str | os.PathLike | None = None,
+    device: str | None = None,
+) -> dict[str, Any]:
+    """Evaluate a finished run on a split: per-case metrics, a summary and overlays.
+
+    Metrics per case and foreground class, inside the evaluation mask when the dataset
+    gives one: Dice, HD95, ASSD (mm), NSD and boundary F1 at ``evaluation.tolerance`` mm.
+    2D slices of 3D volumes are re-stacked per case and scored in 3D with the volume's
+    spacing. A model trained on patches is applied by sliding windows.
+
+    Args:
+        run_dir: a folder written by :func:`train`.
+        split: dataset split to evaluate (``data.test_split`` for ``"test"``).
+        overlays: number of cases to draw (default ``evaluation.overlays``).
+        checkpoint: ``"best"`` or ``"last"`` (default ``evaluation.checkpoint``).
+        output_dir: where to write; default the run folder for the test split,
+            ``<run_dir>/eval_<split>`` otherwise.
+        device: torch device (default CUDA when available).
+
+    Returns:
+        The summary written to ``summary.json``: ``{"split", "checkpoint", "epoch",
+        "num_cases", "classes", "metrics": {metric: {class: stats}}, "mean":
+        {metric: mean over foreground classes of the per-class means}}``. Non-finite
+        values (HD95 of an empty structure) are counted in ``n_nan``/``n_inf`` and
+        left out of the means.
+    """
+    run_dir = Path(run_dir)
+    cfg = load_config(run_dir / "config.yaml") if (run_dir / "config.yaml").is_file() else None
+    if cfg is None:
+        raise FileNotFoundError(f"not a run folder (no config.yaml): {run_dir}")
+    ev = cfg["evaluation"]
+    checkpoint = checkpoint or ev["checkpoint"]
+    overlays = ev["overlays"] if overlays is None else int(overlays)
+    out_dir = Path(output_dir) if output_dir is not None else (
+        run_dir if split == "test" else run_dir / f"eval_{split}"
+    )
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    cfg, module, meta = load_run(run_dir, checkpoint, map_location="cpu")
+    module.to(dev)
+
+    from edgewise.training.datamodule import build_split
+
+    data_cfg = dict(cfg["data"])
+    split_name = data_cfg["test_split"] if split == "test" else split
+    roi = None
+    options = dict(data_cfg.get("options") or {})
+    if options.get("mode") == "patches":
+        roi = options.get("patch_size")
+        options["mode"] = "whole"
+        for k in ("patch_size", "samples_per_volume", "foreground_oversample"):
+            options.pop(k, None)
+        data_cfg["options"] = options
+    dataset = build_split(data_cfg, split_name, role="test" if split == "test" else "val" if split == data_cfg["val_split"] else None)
+    num_classes = int(dataset.num_classes)
+    class_names = list(dataset.class_names)[1:]
+    batch = data_cfg.get("val_batch_size") or data_cfg["batch_size"]
+    cases = _predict_cases(module, dataset, batch, roi, dev)
+
+    rows: list[dict[str, Any]] = []
+    per_metric: dict[str, dict[str, list[float]]] = {m: {c: [] for c in class_names}
+                                                     for m in METRIC_NAMES}
+    for case in cases:
+        values = _case_metrics(case, num_classes, ev["tolerance"])
+        for ci, cname in enumerate(class_names):
+            row: dict[str, Any] = {"case": case["case"], "class": cname}
+            for m in METRIC_NAMES:
+                x = float(values[m][ci])
+                row[m] = _fmt(x)
+                per_metric[m][cname].append(x)
+            rows.append(row)
+
+    summary: dict[str, Any] = {
+        "run": str(run_dir), "split": split_name, **meta, "num_cases": len(cases),
+        "classes": class_names, "tolerance_mm": ev["tolerance"],
+        "metrics": {m: {c: _stats(v) for c, v in per.items()} for m, per in per_metric.items()},
+    }
+    summary["mean"] = {
+        m: (float(np.mean(means)) if (means := [s["mean"] for s in summary["metrics"][m].values()
+                                                if s["mean"] is not None]) else None)
+        for m in METRIC_NAMES
+    }
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=["case", "class", *METRIC_NAMES], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out_dir / "per_case.csv", buf.getvalue())
+    if overlays > 0:
+        from edgewise.training.report import save_overlays
+
+        summary["overlays"] = [str(p) for p in save_overlays(cases[:overlays], out_dir / "overlays")]
+    atomic_write_json(out_dir / "summary.json", summary)
+    return summary
