@@ -19,7 +19,7 @@ Backends:
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
@@ -121,9 +121,12 @@ def _torch_edt_chunk(mask: Tensor, spacing: Tensor) -> Tensor:
         s2 = spacing[:, ax].square().view(bshape)
         g = f.clone()
         tmp = torch.empty_like(f)
+        # lines holding no finite value cannot improve; leaving them out of the stop test
+        # avoids running every offset because of them
+        line_ok = torch.isfinite(f).any(dim, keepdim=True)
         for k in range(1, size):
             ck = s2 * (k * k)
-            if not bool((g > ck).any()):
+            if not bool(((g > ck) & line_ok).any()):
                 break
             m = size - k
             # neighbours at i - k
@@ -151,36 +154,41 @@ def _torch_edt(mask: Tensor, spacing: Tensor) -> Tensor:
     return outs[0] if len(outs) == 1 else torch.cat(outs)
 
 
-def _edt_pkg(mask: np.ndarray, spacing: np.ndarray) -> np.ndarray:
-    import edt as edt_pkg
+def edt_one(mask: np.ndarray, spacing: Sequence[float], backend: str) -> np.ndarray:
+    """float32 EDT of one numpy sample (which must hold a False) with a CPU backend."""
+    sp = tuple(float(s) for s in spacing)
+    if backend == "edt":
+        import edt as edt_pkg
 
-    out = np.empty(mask.shape, dtype=np.float32)
-    threads = num_threads()
-    for i in range(mask.shape[0]):
-        out[i] = edt_pkg.edt(
-            np.ascontiguousarray(mask[i]),
-            anisotropy=tuple(float(s) for s in spacing[i]),
-            black_border=False,
-            parallel=threads,
-        )
-    return out
-
-
-def _scipy(mask: np.ndarray, spacing: np.ndarray) -> np.ndarray:
+        arr = np.ascontiguousarray(mask)
+        if arr.dtype == np.bool_:
+            # edt converts bool input itself; a uint8 view skips that copy (~30% faster)
+            arr = arr.view(np.uint8)
+        return edt_pkg.edt(arr, anisotropy=sp, black_border=False, parallel=num_threads())
     from scipy import ndimage
 
-    out = np.empty(mask.shape, dtype=np.float32)
+    return ndimage.distance_transform_edt(mask, sampling=sp).astype(np.float32, copy=False)
 
-    def one(i: int) -> None:
-        out[i] = ndimage.distance_transform_edt(mask[i], sampling=tuple(spacing[i]))
 
-    threads = min(num_threads(), mask.shape[0])
+def run_tasks(task: Callable[[int], None], n: int, backend: str) -> None:
+    """Run ``task(i)`` for i < n: in a thread pool for scipy (it releases the GIL); in
+    sequence for ``edt``, which holds the GIL but threads each transform itself."""
+    threads = min(num_threads(), n) if backend == "scipy" else 1
     if threads > 1:
         with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(one, range(mask.shape[0])))
+            list(pool.map(task, range(n)))
     else:
-        for i in range(mask.shape[0]):
-            one(i)
+        for i in range(n):
+            task(i)
+
+
+def _cpu_edt(mask: np.ndarray, spacing: np.ndarray, backend: str) -> np.ndarray:
+    out = np.empty(mask.shape, dtype=np.float32)
+
+    def task(i: int) -> None:
+        out[i] = edt_one(mask[i], spacing[i], backend)
+
+    run_tasks(task, mask.shape[0], backend)
     return out
 
 
@@ -189,7 +197,7 @@ def _cupy(mask: Tensor, spacing: np.ndarray) -> Tensor:
     from cupyx.scipy import ndimage as cndi
 
     out = torch.empty(mask.shape, dtype=torch.float32, device=mask.device)
-    src = cupy.from_dlpack(mask.contiguous())
+    src = cupy.from_dlpack(mask.to(torch.uint8).contiguous())
     dst = cupy.from_dlpack(out)
     with cupy.cuda.ExternalStream(torch.cuda.current_stream(mask.device).cuda_stream):
         for i in range(mask.shape[0]):
@@ -227,8 +235,8 @@ def edt_samples(mask: Tensor, spacing: Tensor, backend: str) -> Tensor:
     elif backend == "cupy":
         res = _cupy(sub, sp.double().cpu().numpy())
     else:
-        fn = _edt_pkg if backend == "edt" else _scipy
-        res = torch.from_numpy(fn(sub.cpu().numpy(), sp.double().cpu().numpy())).to(device)
+        arr = sub.cpu().numpy()
+        res = torch.from_numpy(_cpu_edt(arr, sp.double().cpu().numpy(), backend)).to(device)
     if todo.numel() == mask.shape[0]:
         return res
     out[todo] = res

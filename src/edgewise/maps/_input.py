@@ -139,7 +139,8 @@ def parse_labels(
         if not bool((lab == lab.round()).all()):
             raise ValueError("expected integer label values, got non-integral floats")
     if lab.numel():
-        lo, hi = int(lab.min()), int(lab.max())
+        lo_t, hi_t = torch.aminmax(lab)
+        lo, hi = int(lo_t), int(hi_t)
         if lo < 0 or hi >= num_classes:
             raise ValueError(
                 f"expected label values in [0, {num_classes}), got values in [{lo}, {hi}]"
