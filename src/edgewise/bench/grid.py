@@ -41,6 +41,7 @@ __all__ = [
     "deep_merge",
     "expand_grid",
     "load_experiment",
+    "resolve_roots",
     "run_name",
     "set_values",
     "validate_label",
@@ -164,6 +165,20 @@ def _validate(exp: Mapping[str, Any]) -> None:
     baseline = exp.get("baseline")
     if baseline is not None and baseline not in exp["losses"]:
         raise ValueError(f"expected 'baseline' among the losses {sorted(exp['losses'])}, got {baseline!r}")
+
+
+def resolve_roots(experiment: Mapping[str, Any], start: str | Path) -> dict[str, Any]:
+    """Make relative ``data.root`` paths (in ``base`` and each dataset) absolute from ``start``.
+
+    Runs read their data from other working directories (pool workers, Ray, a later
+    ``edgewise eval``), so a grid stores absolute roots.
+    """
+    exp = copy.deepcopy(dict(experiment))
+    datas = [exp.get("base", {}).get("data")] + list(exp.get("datasets", {}).values())
+    for data in datas:
+        if isinstance(data, dict) and isinstance(data.get("root"), str):
+            data["root"] = str((Path(start) / Path(data["root"]).expanduser()).resolve())
+    return exp
 
 
 def expand_grid(experiment: Mapping[str, Any]) -> list[Cell]:

@@ -44,6 +44,7 @@ def _predict(run_dir: Path, n_cases: int) -> dict[str, dict[str, np.ndarray]]:
     from edgewise.training.report import overlay_panels
     from edgewise.training.run import _predict_cases, load_run
 
+    # same dataset and inference as edgewise.training.evaluate on the test split
     cfg, module, _ = load_run(run_dir, "best", map_location="cpu")
     data_cfg = dict(cfg["data"])
     options = dict(data_cfg.get("options") or {})
@@ -55,7 +56,7 @@ def _predict(run_dir: Path, n_cases: int) -> dict[str, dict[str, np.ndarray]]:
         for k in ("samples_per_volume", "foreground_oversample"):
             options.pop(k, None)
         data_cfg["options"] = options
-    dataset = build_split(data_cfg, data_cfg["test_split"], train=False)
+    dataset = build_split(data_cfg, data_cfg["test_split"], role="test")
     batch = data_cfg.get("val_batch_size") or data_cfg["batch_size"]
     cases = _predict_cases(module, dataset, batch, roi, torch.device("cpu"))
     out = {}

@@ -4,9 +4,11 @@ Each cell runs in ``<bench dir>/<dataset>/<loss>/seed<k>/`` through
 :func:`edgewise.training.train` and :func:`edgewise.training.evaluate`. A cell is *done*
 when its ``summary.json`` is complete and is then skipped; a cell with a
 ``checkpoints/last.ckpt`` but no summary was interrupted and resumes from it; a cell that
-raised has its traceback in ``error.txt`` and is retried on the next invocation. The grid
-config of a cell is kept in ``cell.yaml``: a cell whose config changed since is refused
-rather than resumed with another config.
+raised has its traceback in ``error.txt`` and is retried on the next invocation (resumed
+from its ``last.ckpt`` when it has one, else started afresh). A cell's grid config and the
+output of its training (Lightning's messages, warnings) are kept beside the run folders, in
+``<bench dir>/.bench/<dataset>/<loss>/seed<k>.yaml`` and ``.log``: a cell whose config
+changed since it started is refused rather than resumed with another config.
 
 Backends: ``local`` runs cells in this process when there is a single worker, else in a pool
 of spawned processes, one per job, each bound to one device; ``ray`` submits each cell as a
@@ -19,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import sys
 import time
 import traceback
@@ -32,14 +35,14 @@ import yaml
 
 from edgewise.bench.grid import Cell
 
-__all__ = ["CellResult", "cell_status", "run_cell", "run_grid", "write_bench_file"]
+__all__ = ["CellResult", "cell_files", "cell_status", "run_cell", "run_grid", "write_bench_file"]
 
 Status = Literal["done", "interrupted", "failed", "pending"]
 
-LOG_NAME = "log.txt"
 ERROR_NAME = "error.txt"
-CELL_NAME = "cell.yaml"
 BENCH_FILE = "bench.yaml"
+# bookkeeping beside the run folders: training refuses to start in a non-empty folder
+META_DIR = ".bench"
 
 
 @dataclass(frozen=True)
@@ -87,48 +90,59 @@ def write_bench_file(bench_dir: str | Path, experiment: dict[str, Any], cells: S
     return path
 
 
-def run_cell(run_dir: str, config: dict[str, Any], runtime: dict[str, Any] | None = None) -> CellResult:
-    """Train and evaluate one cell in ``run_dir`` unless it is done; never raises on failure.
+def cell_files(bench_dir: str | Path, name: str) -> tuple[Path, Path]:
+    """The grid config (``.yaml``) and training log (``.log``) of cell ``name``."""
+    stem = Path(bench_dir) / META_DIR / name
+    return stem.with_suffix(".yaml"), stem.with_suffix(".log")
+
+
+def run_cell(
+    bench_dir: str, name: str, config: dict[str, Any], runtime: dict[str, Any] | None = None
+) -> CellResult:
+    """Train and evaluate cell ``name`` in ``bench_dir/name`` unless it is done; never raises.
 
     ``runtime`` overrides (device, progress bar) are merged into ``config`` for this
     invocation only: they are not part of the cell's identity, so a grid started on one
-    device may resume on another. Output of the training (Lightning's messages, warnings)
-    goes to ``run_dir/log.txt``.
+    device may resume on another.
     """
     from edgewise import training
     from edgewise.bench.grid import deep_merge
 
-    path = Path(run_dir)
-    name = str(path)
+    path = Path(bench_dir) / name
     start = time.perf_counter()
     if cell_status(path) == "done":
-        return CellResult(name, "skipped", 0.0)
-    path.mkdir(parents=True, exist_ok=True)
-    (path / ERROR_NAME).unlink(missing_ok=True)
+        return CellResult(str(path), "skipped", 0.0)
+    cfg_file, log_file = cell_files(bench_dir, name)
     try:
-        _check_cell_config(path, config)
+        _check_cell_config(cfg_file, config)
+        (path / ERROR_NAME).unlink(missing_ok=True)
         resume = (path / "checkpoints" / "last.ckpt").exists()
-        with _redirect_output(path / LOG_NAME):
+        if not resume and path.exists():
+            # leftovers of an attempt that failed before its first checkpoint
+            shutil.rmtree(path)
+        with _redirect_output(log_file):
             training.train(deep_merge(config, runtime or {}), output_dir=path, resume=resume)
             training.evaluate(path, split="test")
         if not _summary_complete(path / "summary.json"):
             raise RuntimeError(f"evaluation finished without writing {path / 'summary.json'}")
     except Exception as exc:  # noqa: BLE001 - one cell's failure must not stop the grid
-        (path / ERROR_NAME).write_text(traceback.format_exc())
-        return CellResult(name, "failed", time.perf_counter() - start, f"{type(exc).__name__}: {exc}")
-    return CellResult(name, "ran", time.perf_counter() - start)
+        path.mkdir(parents=True, exist_ok=True)
+        (path / ERROR_NAME).write_text(traceback.format_exc() + f"\ntraining log: {log_file}\n")
+        return CellResult(str(path), "failed", time.perf_counter() - start, f"{type(exc).__name__}: {exc}")
+    return CellResult(str(path), "ran", time.perf_counter() - start)
 
 
-def _check_cell_config(path: Path, config: dict[str, Any]) -> None:
-    cell_file = path / CELL_NAME
+def _check_cell_config(cell_file: Path, config: dict[str, Any]) -> None:
     if cell_file.exists():
         old = yaml.safe_load(cell_file.read_text())
         if old != config:
             raise ValueError(
                 f"expected the config stored in {cell_file} (this run was started with it), got a "
-                "different one: delete the run folder to rerun it, or bench into another --output"
+                "different one: delete the run folder and that file to rerun it, or bench into "
+                "another --output"
             )
     else:
+        cell_file.parent.mkdir(parents=True, exist_ok=True)
         cell_file.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
@@ -137,6 +151,7 @@ def _redirect_output(log_path: Path) -> Iterator[None]:
     """Send this process's stdout and stderr (file descriptors too) to ``log_path``."""
     sys.stdout.flush()
     sys.stderr.flush()
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     saved = os.dup(1), os.dup(2)
     with open(log_path, "a") as log:
         os.dup2(log.fileno(), 1)
@@ -282,7 +297,7 @@ def _run_inline(
     out = []
     for cell, cfg in todo:
         bar.set_postfix_str(f"running {cell.name}", refresh=True)
-        res = run_cell(str(bench_dir / cell.name), cfg, runtime)
+        res = run_cell(str(bench_dir), cell.name, cfg, runtime)
         out.append(res)
         _report(bar, res, [])
     return out
@@ -312,7 +327,7 @@ def _run_pool(
         # each worker sees only its own device (CUDA_VISIBLE_DEVICES), so runs ask for "one"
         futures: dict[Future[CellResult], int] = {}
         for i, (cell, cfg) in enumerate(todo):
-            futures[pool.submit(run_cell, str(bench_dir / cell.name), cfg, runtime)] = i
+            futures[pool.submit(run_cell, str(bench_dir), cell.name, cfg, runtime)] = i
         pending = set(futures)
         while pending:
             finished, pending = wait(pending, timeout=5.0, return_when=FIRST_COMPLETED)
@@ -355,7 +370,7 @@ def _run_ray(
         started_here = True
     try:
         task = ray.remote(num_cpus=1, num_gpus=1 if gpu else 0, max_retries=0)(run_cell)
-        refs = {task.remote(str(bench_dir / cell.name), cfg, runtime): i for i, (cell, cfg) in enumerate(todo)}
+        refs = {task.remote(str(bench_dir), cell.name, cfg, runtime): i for i, (cell, cfg) in enumerate(todo)}
         out: dict[int, CellResult] = {}
         pending = list(refs)
         while pending:

@@ -28,10 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgewise.bench.grid import expand_grid, load_experiment
+    from edgewise.bench.grid import expand_grid, load_experiment, resolve_roots
     from edgewise.bench.runner import cell_status, run_grid, write_bench_file
 
-    experiment = load_experiment(args.config, args.variant, args.assignments)
+    # relative data roots are taken from the current directory, as any path on the command line
+    experiment = resolve_roots(load_experiment(args.config, args.variant, args.assignments), Path.cwd())
     cells = expand_grid(experiment)
     name = experiment["name"] + (f"-{args.variant}" if args.variant else "")
     bench_dir = args.output or Path("runs") / "bench" / name
