@@ -189,6 +189,16 @@ def test_other_maps_match_maps_functions(map_cls, name):
     fn = getattr(maps, name)
     ref = fn(lab[None], num_classes=3)[0]
     torch.testing.assert_close(got, ref.float())
+    # Metadata spacing reaches the map function too.
+    item = MetaTensor(lab, affine=_affine(0.5, 2.0, 1.0))
+    ref = fn(lab[None], (0.5, 2.0), num_classes=3)[0]
+    torch.testing.assert_close(map_cls(num_classes=3)(item).as_tensor(), ref.float())
+
+
+def test_penalty_map_has_no_classes_option():
+    # One map for all classes: selecting classes is refused, not silently ignored.
+    with pytest.raises(TypeError, match="has no classes option"):
+        PenaltyMap(num_classes=3, classes=[1])
 
 
 def test_array_transform_errors():
@@ -293,6 +303,7 @@ def test_rrw_and_penalty_dict_default_keys_and_option_check(cls, name, post):
     if not hasattr(maps, name):
         pytest.skip(f"edgewise.maps.{name} not available yet")
     out = cls("label", num_classes=3)({"label": _label2d()})
+    assert out[f"label_{post}"].shape == ((3 if post == "rrw" else 1), 12, 10)
     torch.testing.assert_close(out[f"label_{post}"], getattr(maps, name)(_label2d()[None], num_classes=3)[0].float())
     with pytest.raises(TypeError, match="unexpected option"):
         cls("label", num_classes=3, bogus=1)

@@ -108,6 +108,8 @@ class _DistanceMap(Transform):
         params = inspect.signature(fn).parameters
         self._takes_spacing = "spacing" in params
         self._takes_dtype = "dtype" in params
+        if classes is not None and "classes" not in params:
+            raise TypeError(f"edgewise.maps.{self._map_name} has no classes option")
         unknown = sorted(k for k in map_kwargs if k not in params)
         if unknown:
             raise TypeError(
@@ -130,7 +132,8 @@ class _DistanceMap(Transform):
                 the metadata's.
 
         Returns:
-            the map ``(K, *spatial)`` (K = number of selected classes) of the same type as
+            the map ``(K, *spatial)`` (K = number of selected classes; 1 for
+            :class:`PenaltyMap`, one map for all classes) of the same type as
             ``img``; a ``MetaTensor`` keeps ``img``'s metadata (affine included).
         """
         t = _plain(img)
@@ -150,7 +153,8 @@ class _DistanceMap(Transform):
             spacing = item_spacing_from_meta(img, nd)
         kwargs: dict[str, Any] = dict(self.map_kwargs)
         kwargs["num_classes"] = self.num_classes
-        kwargs["classes"] = self.classes
+        if self.classes is not None:
+            kwargs["classes"] = self.classes
         kwargs["spatial_dims"] = nd
         if self._takes_dtype:
             kwargs["dtype"] = self.dtype
@@ -259,12 +263,13 @@ class RRWMap(_DistanceMap):
 class PenaltyMap(_DistanceMap):
     """Boundary penalty map of one item (:func:`edgewise.maps.penalty_map`).
 
-    Caliva et al.'s weight ``Phi`` for :class:`edgewise.losses.DistancePenalizedCELoss`
-    (largest near the boundaries).
+    Caliva et al.'s weight ``Phi`` for :class:`edgewise.losses.DistancePenalizedCELoss`:
+    one map ``(1, *spatial)`` for all classes, 1 on every class boundary falling to 0 at
+    each class's deepest point.
 
     Args:
-        num_classes: classes of an index-map item ``(1, *spatial)``; ``None`` for one-hot.
-        classes: channels to keep (all by default).
+        num_classes: classes of an index-map item ``(1, *spatial)``; ``None`` for a one-hot
+            item that is a partition (every element in exactly one class).
         spacing: spacing per spatial axis; ``None`` reads the ``MetaTensor`` affine.
         dtype: output dtype.
         **map_kwargs: further options of :func:`edgewise.maps.penalty_map`.
@@ -275,12 +280,13 @@ class PenaltyMap(_DistanceMap):
     def __init__(
         self,
         num_classes: int | None = None,
-        classes: Sequence[int] | None = None,
         spacing: SpacingArg = None,
         dtype: torch.dtype = torch.float32,
         **map_kwargs: Any,
     ) -> None:
-        super().__init__(num_classes, classes, spacing, dtype, **map_kwargs)
+        if "classes" in map_kwargs:
+            raise TypeError("PenaltyMap makes one map for all classes: it has no classes option")
+        super().__init__(num_classes, None, spacing, dtype, **map_kwargs)
 
 
 class _DistanceMapd(MapTransform):
@@ -436,7 +442,7 @@ class PenaltyMapd(_DistanceMapd):
 
     Args:
 {args}
-        num_classes, classes, spacing, dtype, map_kwargs: as in :class:`PenaltyMap`.
+        num_classes, spacing, dtype, map_kwargs: as in :class:`PenaltyMap`.
     """
 
     _default_postfix = "penalty"
@@ -445,7 +451,6 @@ class PenaltyMapd(_DistanceMapd):
         self,
         keys: KeysCollection,
         num_classes: int | None = None,
-        classes: Sequence[int] | None = None,
         spacing: SpacingArg = None,
         dtype: torch.dtype = torch.float32,
         output_keys: KeysCollection | None = None,
@@ -454,7 +459,7 @@ class PenaltyMapd(_DistanceMapd):
         allow_missing_keys: bool = False,
         **map_kwargs: Any,
     ) -> None:
-        tr = PenaltyMap(num_classes, classes, spacing, dtype, **map_kwargs)
+        tr = PenaltyMap(num_classes, spacing, dtype, **map_kwargs)
         super().__init__(keys, output_keys, postfix, spacing_key, allow_missing_keys, tr)
 
 
