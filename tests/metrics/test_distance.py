@@ -32,6 +32,7 @@ def deepmind(pred: np.ndarray, target: np.ndarray, spacing, tol=1.0) -> dict[str
     return {
         "hd": sdm.compute_robust_hausdorff(d, 100),
         "hd95": sdm.compute_robust_hausdorff(d, 95),
+        "hd50": sdm.compute_robust_hausdorff(d, 50),
         "pred_to_target": pred_to_gt,
         "assd": (gt_to_pred * n_gt + pred_to_gt * n_pred) / (n_gt + n_pred),
         "masd": 0.5 * (gt_to_pred + pred_to_gt),
@@ -49,6 +50,7 @@ def ours(pred, target, spacing, tol=1.0, **kw) -> dict[str, float]:
     return {
         "hd": sd.hausdorff().item(),
         "hd95": sd.hausdorff(95).item(),
+        "hd50": sd.hausdorff(50).item(),
         "pred_to_target": sd.average(symmetric=False).item(),
         "assd": sd.average().item(),
         "masd": sd.average(assd_method="mean_of_directed").item(),
@@ -312,3 +314,23 @@ def test_cuda_matches_cpu():
     torch.testing.assert_close(out.cpu(), cpu.hausdorff(95))
     torch.testing.assert_close(gpu.surface_dice(1.0).cpu(), cpu.surface_dice(1.0))
     torch.testing.assert_close(gpu.average().cpu(), cpu.average())
+
+
+def test_chunking_does_not_change_values(monkeypatch):
+    import edgewise.metrics.distance as distance
+
+    rng = np.random.default_rng(13)
+    p = torch.from_numpy(np.stack([[blob(rng, (30, 34), f) for f in (0.1, 0.3)] for _ in range(3)]))
+    t = torch.from_numpy(np.stack([[blob(rng, (30, 34), f) for f in (0.1, 0.3)] for _ in range(3)]))
+    p[1, 0] = False  # an empty prediction inside the batch
+    spacing = torch.tensor([[1.0, 0.5], [2.0, 1.0], [0.75, 0.75]])
+    whole = distance.surface_distances(p, t, spacing=spacing)
+    monkeypatch.setattr(distance, "_CHUNK_ELEMENTS", 1)  # one pair per chunk
+    single = distance.surface_distances(p, t, spacing=spacing)
+    for a, b in ((whole.hausdorff(95), single.hausdorff(95)), (whole.average(), single.average()),
+                 (whole.surface_dice(1.0), single.surface_dice(1.0))):
+        torch.testing.assert_close(a, b)
+    assert math.isinf(whole.hausdorff()[1, 0])
+    for b in range(3):
+        ref = deepmind(p[b, 1].numpy(), t[b, 1].numpy(), tuple(spacing[b].tolist()))
+        assert whole.hausdorff(95)[b, 1].item() == pytest.approx(ref["hd95"], rel=1e-5)

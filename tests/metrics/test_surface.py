@@ -63,28 +63,30 @@ def test_corner_codes_single_pixel():
 
 def test_border_is_surface_false_full_image_has_no_surface():
     m = torch.ones(1, 5, 6, dtype=torch.bool)
-    pts, _ = surface_points(m, torch.ones(2, dtype=torch.float64), border_is_surface=False)
-    assert not pts.any()
-    pts, w = surface_points(m, torch.ones(2, dtype=torch.float64))
-    # contour of the whole image: 2 * (5 + 6) minus the 4 cut corners' (1 - 1/sqrt2) each
-    assert float(w[pts].sum()) == pytest.approx(2 * (4 + 5) + 4 * np.sqrt(0.5))
+    surf = surface_points(m, torch.ones(2, dtype=torch.float64), border_is_surface=False)
+    assert not surf.points.any() and surf.counts == [0]
+    surf = surface_points(m, torch.ones(2, dtype=torch.float64))
+    # contour of the whole image: 4 + 5 unit segments per side pair, 4 cut corners
+    assert float(surf.weights.sum()) == pytest.approx(2 * (4 + 5) + 4 * np.sqrt(0.5))
+    assert torch.equal(surf.points[0].flatten().nonzero().squeeze(1), surf.position)
 
 
 @pytest.mark.parametrize("connectivity", [1, 2, 3])
 def test_voxel_boundary_matches_scipy_erosion(connectivity):
     rng = np.random.default_rng(3)
     m = rng.random((2, 7, 8, 9)) > 0.4
-    pts, w = surface_points(torch.from_numpy(m), torch.ones(3, dtype=torch.float64),
-                            surface="voxel", connectivity=connectivity)
+    surf = surface_points(torch.from_numpy(m), torch.ones(3, dtype=torch.float64),
+                          surface="voxel", connectivity=connectivity)
+    pts = surf.points
     st = ndimage.generate_binary_structure(3, connectivity)
     for i in range(2):
         ref = m[i] ^ ndimage.binary_erosion(m[i], structure=st)
         np.testing.assert_array_equal(pts[i].numpy(), ref)
         ref_in = m[i] ^ ndimage.binary_erosion(m[i], structure=st, border_value=1)
-        pts_in, _ = surface_points(torch.from_numpy(m[i : i + 1]), torch.ones(3, dtype=torch.float64),
-                                   surface="voxel", connectivity=connectivity, border_is_surface=False)
-        np.testing.assert_array_equal(pts_in[0].numpy(), ref_in)
-    assert torch.equal(w, pts.double())
+        inner = surface_points(torch.from_numpy(m[i : i + 1]), torch.ones(3, dtype=torch.float64),
+                               surface="voxel", connectivity=connectivity, border_is_surface=False)
+        np.testing.assert_array_equal(inner.points[0].numpy(), ref_in)
+        assert torch.equal(surf.weights[surf.sample == i], torch.ones(int(ref.sum()), dtype=torch.float64))
 
 
 def test_surface_errors():

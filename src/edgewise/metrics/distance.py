@@ -16,6 +16,7 @@ distances are ``inf`` (or ``max_distance`` when given) and NSD/boundary F1 are 0
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal, Union
 
@@ -32,7 +33,7 @@ from ._validate import (
     spacing_tensor,
     tolerance_tensor,
 )
-from .surface import SurfaceModel, image_diagonal, surface_points, surfel_measure_table, corner_codes
+from .surface import SurfaceModel, corner_codes, image_diagonal, surface_points, surfel_measure_table
 
 __all__ = [
     "SurfaceDistances",
@@ -68,12 +69,15 @@ class SurfaceDistances:
 
     Attributes:
         pred_to_target: per pair (row-major over ``(B, C)``), distances in mm from each
-            prediction surface point to the target surface, sorted ascending (float32).
+            prediction surface point to the target surface (float64, surface order).
         pred_weights: the matching surface weights (float64).
         target_to_pred: distances from each target surface point to the prediction surface.
         target_weights: the matching weights.
         diagonal: ``(B,)`` image diagonal in mm (used by ``max_distance="diagonal"``).
         shape: ``(B, C)``.
+        device: where the values live.
+        pred_ranks, target_ranks: per pair, ranks of the weights (ties of distance are ordered
+            by weight, as deepmind does), or None when all weights are equal.
     """
 
     pred_to_target: list[Tensor]
@@ -83,6 +87,8 @@ class SurfaceDistances:
     diagonal: Tensor
     shape: tuple[int, int]
     device: torch.device
+    pred_ranks: list[Tensor] | None = None
+    target_ranks: list[Tensor] | None = None
 
     # -- helpers -------------------------------------------------------------------------
     def _finish(self, values: list[Tensor]) -> Tensor:
@@ -136,18 +142,20 @@ class SurfaceDistances:
             if special is not None:
                 out.append(special)
                 continue
-            dp, dt = self.pred_to_target[i].double(), self.target_to_pred[i].double()
+            dp, dt = self.pred_to_target[i], self.target_to_pred[i]
             if percentile is None:
-                out.append(torch.maximum(dp[-1], dt[-1]))
+                out.append(torch.maximum(dp.max(), dt.max()))
             elif percentile_method == "weighted_directed":
-                out.append(torch.maximum(_weighted_percentile(dp, self.pred_weights[i], percentile),
-                                         _weighted_percentile(dt, self.target_weights[i], percentile)))
+                rp = None if self.pred_ranks is None else self.pred_ranks[i]
+                rt = None if self.target_ranks is None else self.target_ranks[i]
+                out.append(torch.maximum(
+                    _weighted_percentile(dp, self.pred_weights[i], rp, percentile),
+                    _weighted_percentile(dt, self.target_weights[i], rt, percentile)))
             elif percentile_method == "linear_directed":
                 out.append(torch.maximum(_linear_percentile(dp, percentile),
                                          _linear_percentile(dt, percentile)))
             else:
-                pooled = torch.sort(torch.cat([dp, dt])).values
-                out.append(_linear_percentile(pooled, percentile))
+                out.append(_linear_percentile(torch.cat([dp, dt]), percentile))
         return self._finish(out)
 
     def average(
@@ -167,8 +175,8 @@ class SurfaceDistances:
             if special is not None:
                 out.append(special)
                 continue
-            dp, wp = self.pred_to_target[i].double(), self.pred_weights[i]
-            dt, wt = self.target_to_pred[i].double(), self.target_weights[i]
+            dp, wp = self.pred_to_target[i], self.pred_weights[i]
+            dt, wt = self.target_to_pred[i], self.target_weights[i]
             sp, st = (dp * wp).sum(), (dt * wt).sum()
             if not symmetric:
                 out.append(sp / wp.sum())
@@ -218,21 +226,42 @@ class SurfaceDistances:
         return self._finish(out)
 
 
-def _weighted_percentile(d: Tensor, w: Tensor, percentile: float) -> Tensor:
-    """deepmind's area-weighted percentile: the first sorted distance whose cumulative weight
-    fraction reaches ``percentile``; no interpolation."""
-    cumulative = torch.cumsum(w, 0) / w.sum()
-    q = torch.tensor([percentile / 100.0], dtype=cumulative.dtype, device=cumulative.device)
-    index = torch.searchsorted(cumulative, q).clamp_max(d.numel() - 1)
+def _weighted_percentile(d: Tensor, w: Tensor, rank: Tensor | None, percentile: float) -> Tensor:
+    """deepmind's area-weighted percentile: the first distance, in ascending order, whose
+    cumulative weight fraction reaches ``percentile``; no interpolation."""
+    total = w.sum()
+    q = percentile / 100.0
+    # the answer and everything above it weigh more than (1 - q) of the total, and all but the
+    # answer at most that much, so it lies among the k largest distances: sort only those
+    k = min(d.numel(), int((1 - q) * float(total) / float(w.min())) + 2)
+    if k < d.numel():
+        threshold = torch.kthvalue(d, d.numel() - k + 1).values
+        tail = (d >= threshold).nonzero().squeeze(1)
+        below = total - w[tail].sum()
+        d, w = d[tail], w[tail]
+        rank = None if rank is None else rank[tail]
+    else:
+        below = torch.zeros((), dtype=w.dtype, device=w.device)
+    if rank is None:
+        order = torch.argsort(d)
+    else:
+        # one sort on (distance, weight): float32 bits of a non-negative float sort like it
+        order = torch.argsort((d.float().view(torch.int32).long() << 16) | rank)
+    d, w = d[order], w[order]
+    cumulative = (below + torch.cumsum(w, 0)) / total
+    threshold_q = torch.tensor([q], dtype=cumulative.dtype, device=cumulative.device)
+    index = torch.searchsorted(cumulative, threshold_q).clamp_max(d.numel() - 1)
     return d[index[0]]
 
 
 def _linear_percentile(d: Tensor, percentile: float) -> Tensor:
-    """numpy/torch ``quantile`` with linear interpolation over sorted ``d`` (weights ignored)."""
+    """numpy/torch ``quantile`` with linear interpolation (each point counts once)."""
     rank = percentile / 100.0 * (d.numel() - 1)
     lower = int(rank)
     upper = min(lower + 1, d.numel() - 1)
-    return d[lower] + (d[upper] - d[lower]) * (rank - lower)
+    lo = torch.kthvalue(d, lower + 1).values
+    hi = torch.kthvalue(d, upper + 1).values if upper != lower else lo
+    return lo + (hi - lo) * (rank - lower)
 
 
 def _bounding_boxes(union: Tensor) -> list[list[tuple[int, int] | None]]:
@@ -259,12 +288,54 @@ def _bounding_boxes(union: Tensor) -> list[list[tuple[int, int] | None]]:
     return boxes
 
 
-def _sorted(d: Tensor, w: Tensor) -> tuple[Tensor, Tensor]:
-    # by distance, ties by weight (deepmind's order), so cumulative weights match its sums
-    order = torch.argsort(w, stable=True)
-    d, w = d[order], w[order]
-    order = torch.argsort(d, stable=True)
-    return d[order], w[order]
+# elements of the crops of one chunk: bounds the memory of the batched distance transform
+_CHUNK_ELEMENTS = 1 << 25
+
+
+def _chunks(boxes: list[list[tuple[int, int]] | None], shape: tuple[int, ...]):
+    """Groups consecutive non-empty pairs so that each group's common crop (the union of their
+    bounding boxes plus one voxel of margin) times the group size stays within budget; yields
+    ``(pair indices, crop slices)``."""
+    chunk: list[int] = []
+    lo: list[int] = []
+    hi: list[int] = []
+
+    def crop(lo: list[int], hi: list[int]) -> tuple[slice, ...]:
+        # one background voxel of margin keeps the crop's edge free of the masks, so the crop
+        # changes nothing but the size of the distance transform
+        return tuple(slice(max(a - 1, 0), min(b + 1, n)) for a, b, n in zip(lo, hi, shape))
+
+    for pair, box in enumerate(boxes):
+        if box is None:
+            continue
+        new_lo = [min(a, b[0]) for a, b in zip(lo, box)] if chunk else [b[0] for b in box]
+        new_hi = [max(a, b[1]) for a, b in zip(hi, box)] if chunk else [b[1] for b in box]
+        size = math.prod(s.stop - s.start + 1 for s in crop(new_lo, new_hi))
+        if chunk and 2 * (len(chunk) + 1) * size > _CHUNK_ELEMENTS:
+            yield chunk, crop(lo, hi)
+            chunk, new_lo, new_hi = [], [b[0] for b in box], [b[1] for b in box]
+        chunk.append(pair)
+        lo, hi = new_lo, new_hi
+    if chunk:
+        yield chunk, crop(lo, hi)
+
+
+def _directed_distances(surf, spacing: Tensor, n: int) -> Tensor:
+    """For every surface point of sample ``j`` (predictions ``0..n-1``, targets ``n..2n-1``),
+    the distance in mm to the surface of its partner sample ``(j + n) mod 2n``; ``inf`` when
+    the partner has no surface. One distance transform per non-empty surface."""
+    present = torch.tensor([c > 0 for c in surf.counts])
+    partner = (surf.sample + n) % (2 * n)
+    out = torch.full(surf.sample.shape, float("inf"), dtype=torch.float64, device=surf.sample.device)
+    if not bool(present.any()):
+        return out
+    rows = torch.full((2 * n,), -1, dtype=torch.long)
+    rows[present] = torch.arange(int(present.sum()))
+    maps = _distance_to(surf.points[present.to(surf.points.device)], spacing[present]).flatten(1)
+    rows = rows.to(surf.sample.device)[partner]
+    known = rows >= 0
+    out[known] = maps[rows[known], surf.position[known]].double()
+    return out
 
 
 def surface_distances(
@@ -312,51 +383,36 @@ def surface_distances(
     batch, channels = p.shape[:2]
     ndim = p.dim() - 2
     spacing_b = spacing_tensor(spacing, batch, ndim)
-    boxes = _bounding_boxes(p | t)
-    lists: tuple[list[Tensor], ...] = ([], [], [], [])
-    empty_d = torch.zeros(0, dtype=torch.float32, device=p.device)
-    empty_w = torch.zeros(0, dtype=torch.float64, device=p.device)
-    for b in range(batch):
-        for c in range(channels):
-            box = boxes[b][c]
-            if box is None:
-                for lst, e in zip(lists, (empty_d, empty_w, empty_d, empty_w)):
-                    lst.append(e)
-                continue
-            # one background voxel of margin keeps the crop's edge free of the masks, so the
-            # crop changes nothing but the size of the distance transform
-            crop = tuple(slice(max(lo - 1, 0), min(hi + 1, n)) for (lo, hi), n in zip(box, p.shape[2:]))
-            masks = torch.stack([p[(b, c, *crop)], t[(b, c, *crop)]])
-            points, weights = surface_points(
-                masks, spacing_b[b], surface=surface, connectivity=connectivity,
-                border_is_surface=border_is_surface,
-            )
-            present = points.flatten(1).any(1).tolist()
-            d_to = [None, None]
-            todo = [k for k in range(2) if present[k]]
-            if todo:
-                maps = _distance_to(points[todo], spacing_b[b])
-                for j, k in enumerate(todo):
-                    d_to[k] = maps[j]
-            for k, (ld, lw) in enumerate(((lists[0], lists[1]), (lists[2], lists[3]))):
-                other = d_to[1 - k]
-                if not present[k]:
-                    ld.append(empty_d)
-                    lw.append(empty_w)
-                    continue
-                w = weights[k][points[k]]
-                if other is None:
-                    d = torch.full_like(w, float("inf"), dtype=torch.float32)
-                else:
-                    d = other[points[k]]
-                d, w = _sorted(d, w)
-                ld.append(d)
-                lw.append(w)
+    boxes = [box for row in _bounding_boxes(p | t) for box in row]
+    empty_f = torch.zeros(0, dtype=torch.float64, device=p.device)
+    empty_r = torch.zeros(0, dtype=torch.long, device=p.device)
+    n_pairs = batch * channels
+    d_lists = [[empty_f] * n_pairs, [empty_f] * n_pairs]
+    w_lists = [[empty_f] * n_pairs, [empty_f] * n_pairs]
+    r_lists = [[empty_r] * n_pairs, [empty_r] * n_pairs]
+    for chunk, crop in _chunks(boxes, p.shape[2:]):
+        index = torch.tensor(chunk, device=p.device)
+        bs, cs = index // channels, index % channels
+        region = (slice(None), *crop)
+        masks = torch.cat([p[bs, cs][region], t[bs, cs][region]])
+        sample_spacing = spacing_b[(index // channels).cpu()].repeat(2, 1)
+        surf = surface_points(masks, sample_spacing, surface=surface, connectivity=connectivity,
+                              border_is_surface=border_is_surface)
+        d = _directed_distances(surf, sample_spacing, len(chunk))
+        rank = surf.rank if surf.rank is not None else torch.zeros_like(surf.sample)
+        for parts, values in ((d_lists, d), (w_lists, surf.weights), (r_lists, rank)):
+            split = torch.split(values, surf.counts)
+            for j, pair in enumerate(chunk):
+                parts[0][pair] = split[j]
+                parts[1][pair] = split[len(chunk) + j]
+    ranks = surface == "corner"
     return SurfaceDistances(
-        pred_to_target=lists[0],
-        pred_weights=lists[1],
-        target_to_pred=lists[2],
-        target_weights=lists[3],
+        pred_to_target=d_lists[0],  # type: ignore[arg-type]
+        pred_weights=w_lists[0],
+        target_to_pred=d_lists[1],
+        target_weights=w_lists[1],
+        pred_ranks=r_lists[0] if ranks else None,
+        target_ranks=r_lists[1] if ranks else None,
         diagonal=image_diagonal(tuple(p.shape[2:]), spacing_b),
         shape=(batch, channels),
         device=p.device,
@@ -622,7 +678,7 @@ def perimeter_error(
     ndim = p.dim() - 2
     table = surfel_measure_table(spacing_tensor(spacing, batch, ndim).to(p.device))  # (B, codes)
     masks = torch.stack([p, t]).flatten(0, 2)  # (2 * B * C, *spatial)
-    codes = corner_codes(masks, ndim, border_is_surface).flatten(1)
+    codes = corner_codes(masks, ndim, border_is_surface).flatten(1).long()
     rows = torch.arange(batch, device=p.device).repeat_interleave(channels).repeat(2)
     lengths = table[rows[:, None], codes].sum(1).reshape(2, batch, channels)
     error = (lengths[0] - lengths[1]).abs()

@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import functools
 import itertools
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 import torch
 
 __all__ = [
+    "Surface",
     "SurfaceModel",
     "corner_codes",
     "image_diagonal",
@@ -40,10 +41,6 @@ SurfaceModel = Literal["corner", "voxel"]
 # bit of the block element at offset (a, b[, c]): the voxel nearest the origin is the most
 # significant bit, as in deepmind's encoding kernels [[8, 4], [2, 1]] and [[[128, 64], ...]]
 _Vec = tuple[float, ...]
-
-
-def _block_offsets(ndim: int) -> list[tuple[int, ...]]:
-    return list(itertools.product((0, 1), repeat=ndim))
 
 
 def _bit(code: int, offset: tuple[int, ...]) -> int:
@@ -206,16 +203,17 @@ def corner_codes(mask: torch.Tensor, ndim: int, border_is_surface: bool = True) 
         border_is_surface: pad with background (deepmind) or replicate the edge voxels.
 
     Returns:
-        ``(N, *(spatial + 1))`` int64 codes; corner ``j`` lies between voxels ``j - 1`` and ``j``.
+        ``(N, *(spatial + 1))`` uint8 codes; corner ``j`` lies between voxels ``j - 1`` and ``j``.
     """
-    padded = _pad(mask.to(torch.uint8), ndim, border_is_surface)
-    out_shape = [s - 1 for s in padded.shape[1:]]
-    codes = torch.zeros((mask.shape[0], *out_shape), dtype=torch.uint8, device=mask.device)
-    n_bits = 1 << ndim
-    for index, offset in enumerate(_block_offsets(ndim)):
-        window = padded[(slice(None), *(slice(o, o + n) for o, n in zip(offset, out_shape)))]
-        codes += window << (n_bits - 1 - index)
-    return codes.long()
+    codes = _pad(mask.to(torch.uint8), ndim, border_is_surface)
+    # the code weights factor per axis (bit 2^(2^ndim - 1 - index) with index the block offset
+    # read as a binary number), so pairs of neighbours are combined one axis at a time
+    for axis in range(ndim):
+        n = codes.shape[1 + axis]
+        first = codes.narrow(1 + axis, 0, n - 1)
+        second = codes.narrow(1 + axis, 1, n - 1)
+        codes = first * (1 << (1 << (ndim - 1 - axis))) + second
+    return codes
 
 
 def _structure_offsets(ndim: int, connectivity: int) -> list[tuple[int, ...]]:
@@ -235,6 +233,29 @@ def _boundary_voxels(mask: torch.Tensor, ndim: int, connectivity: int, border_is
     return mask & ~eroded
 
 
+class Surface(NamedTuple):
+    """Surface points of a batch of masks, flattened over the batch.
+
+    Attributes:
+        points: bool grid marking the surface points: the corner grid ``(N, *(spatial + 1))``
+            or the voxel grid ``(N, *spatial)``.
+        sample: ``(K,)`` sample of each surface point (ascending).
+        position: ``(K,)`` flat index of each point in its sample's grid.
+        weights: ``(K,)`` float64 weight of each point (mm of contour or mm² of surface; 1 per
+            voxel in the voxel model).
+        rank: ``(K,)`` rank of each weight among its table's values (orders equal distances by
+            weight, as deepmind does), or None for the voxel model.
+        counts: number of points of each sample (a list: one device-to-host transfer).
+    """
+
+    points: torch.Tensor
+    sample: torch.Tensor
+    position: torch.Tensor
+    weights: torch.Tensor
+    rank: torch.Tensor | None
+    counts: list[int]
+
+
 def surface_points(
     mask: torch.Tensor,
     spacing: torch.Tensor,
@@ -242,34 +263,41 @@ def surface_points(
     surface: SurfaceModel = "corner",
     connectivity: int = 1,
     border_is_surface: bool = True,
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> Surface:
     """Surface points of binary masks and their weights.
 
     Args:
-        mask: ``(N, *spatial)`` bool, all with the same spacing.
-        spacing: ``(ndim,)`` float64 spacing in array axis order.
+        mask: ``(N, *spatial)`` bool.
+        spacing: ``(ndim,)`` or per-sample ``(N, ndim)`` spacing in array axis order.
         surface: ``"corner"`` (deepmind) or ``"voxel"`` (MONAI/medpy).
         connectivity: erosion structure of the voxel model: 1 (faces) to ndim (full).
         border_is_surface: whether the image border cuts the mask with a surface.
 
     Returns:
-        ``(points, weights)``: a bool grid marking the surface points (corner grid of shape
-        ``spatial + 1`` or the voxel grid) and the weight of each point on that grid
-        (mm of contour or mm² of surface; 1 per voxel in the voxel model), float64.
+        A :class:`Surface`.
     """
     ndim = mask.dim() - 1
     if surface == "corner":
         codes = corner_codes(mask, ndim, border_is_surface)
         full = (1 << (1 << ndim)) - 1
         points = (codes != 0) & (codes != full)
-        table = surfel_measure_table(spacing.to(torch.float64))
-        return points, table.to(mask.device)[codes]
-    if surface == "voxel":
+    elif surface == "voxel":
         if not 1 <= connectivity <= ndim:
             raise ValueError(f"expected connectivity in 1..{ndim}, got {connectivity}")
         points = _boundary_voxels(mask, ndim, connectivity, border_is_surface)
-        return points, points.to(torch.float64)
-    raise ValueError(f"expected surface 'corner' or 'voxel', got {surface!r}")
+    else:
+        raise ValueError(f"expected surface 'corner' or 'voxel', got {surface!r}")
+    found = points.flatten(1).nonzero()
+    sample, position = found[:, 0], found[:, 1]
+    counts = torch.bincount(sample, minlength=mask.shape[0]).tolist()
+    if surface == "voxel":
+        weights = torch.ones(sample.shape, dtype=torch.float64, device=mask.device)
+        return Surface(points, sample, position, weights, None, counts)
+    table = surfel_measure_table(spacing.to(torch.float64)).to(mask.device)
+    table = table.expand(mask.shape[0], -1)
+    ranks = torch.argsort(torch.argsort(table, dim=1), dim=1)
+    code = codes.flatten(1)[sample, position].long()
+    return Surface(points, sample, position, table[sample, code], ranks[sample, code], counts)
 
 
 def image_diagonal(shape: tuple[int, ...], spacing: torch.Tensor) -> torch.Tensor:

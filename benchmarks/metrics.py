@@ -1,0 +1,131 @@
+"""Speed of edgewise's distance metrics against MONAI's, measured in the same run.
+
+HD95 + ASSD + NSD for a 3D batch (2 x 3 x 128^3) and a 2D batch (16 x 4 x 256^2) of smooth
+random shapes, anisotropic spacing, on CPU (and CUDA when present):
+
+* "voxel" rows: edgewise in MONAI's matching mode (``surface="voxel"``,
+  ``percentile_method="linear_directed"``, pooled ASSD, voxel NSD), one pass for all three
+  metrics, against MONAI's ``compute_hausdorff_distance(percentile=95)``,
+  ``compute_average_surface_distance(symmetric=True)`` and ``compute_surface_dice``; the max
+  absolute difference of the values is printed.
+* "corner" rows: edgewise's default (deepmind) surfaces, one pass, against MONAI computing the
+  same NSD with ``use_subvoxels=True`` plus its voxel HD95 and ASSD (MONAI has no corner-model
+  HD95/ASSD); only NSD values are comparable.
+
+Usage: ``python benchmarks/metrics.py [--quick] [--repeats N] [--threads T]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+from edgewise.metrics import surface_distances
+
+
+def make_batch(batch: int, classes: int, shape: tuple[int, ...], seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Target: smooth random shapes (one per class, 5-25 % of the image); prediction: the same
+    field with smooth noise added, so boundaries are close but not equal."""
+    rng = np.random.default_rng(seed)
+    sigma = shape[0] / 16
+    p = np.zeros((batch, classes, *shape), bool)
+    t = np.zeros_like(p)
+    for b in range(batch):
+        for c in range(classes):
+            field = ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32), sigma)
+            noise = ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32), sigma / 2)
+            level = np.quantile(field, 1 - (0.05 + 0.2 * c / max(classes - 1, 1)))
+            t[b, c] = field > level
+            p[b, c] = field + 0.3 * noise * field.std() / noise.std() > level
+    return torch.from_numpy(p), torch.from_numpy(t)
+
+
+def timed(fn, repeats: int):
+    """Best wall-clock and process CPU seconds over ``repeats`` runs, and the last result. On a
+    shared machine the CPU time (all threads of this process) is the steadier of the two."""
+    best, best_cpu, out = float("inf"), float("inf"), None
+    for _ in range(repeats):
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        start, start_cpu = time.perf_counter(), time.process_time()
+        out = fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - start)
+        best_cpu = min(best_cpu, time.process_time() - start_cpu)
+    return best, best_cpu, out
+
+
+def ours(p, t, spacing, surface):
+    kw = {"percentile_method": "linear_directed"} if surface == "voxel" else {}
+    sd = surface_distances(p, t, spacing=spacing, surface=surface)
+    return (sd.hausdorff(95, **kw), sd.average(), sd.surface_dice(1.0))
+
+
+def monai(p, t, spacing, subvoxels):
+    from monai.metrics import (
+        compute_average_surface_distance,
+        compute_hausdorff_distance,
+        compute_surface_dice,
+    )
+
+    kw = {"include_background": True, "spacing": spacing}
+    c = p.shape[1]
+    return (
+        compute_hausdorff_distance(p, t, percentile=95, **kw),
+        compute_average_surface_distance(p, t, symmetric=True, **kw),
+        compute_surface_dice(p, t, [1.0] * c, use_subvoxels=subvoxels, **kw),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, one repeat")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads for both tools (0: torch's default); on a shared, "
+                             "oversubscribed machine 1 avoids thread-synchronisation stalls")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    repeats = 1 if args.quick else args.repeats
+    cases = [("3D", 2, 3, (128, 128, 128), [1.5, 0.8, 0.8]), ("2D", 16, 4, (256, 256), [0.7, 0.7])]
+    if args.quick:
+        cases = [("3D", 1, 2, (48, 48, 48), [1.5, 0.8, 0.8]), ("2D", 4, 2, (96, 96), [0.7, 0.7])]
+    warnings.filterwarnings("ignore")
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, repeats {repeats}")
+    header = (f"{'case':<22} {'mode':<6} {'dev':<4} {'edgewise s':>10} {'MONAI s':>8} {'speed-up':>8} "
+              f"{'CPU s ours':>10} {'CPU MONAI':>9} {'CPU ratio':>9}  max |diff| (HD95, ASSD, NSD)")
+    print(header)
+    for name, b, c, shape, spacing in cases:
+        p_cpu, t_cpu = make_batch(b, c, shape, seed=0)
+        # warm-up outside the timings: lookup tables, imports, allocator
+        small_p, small_t = make_batch(1, 1, (12,) * len(shape), seed=1)
+        for mode in ("voxel", "corner"):
+            ours(small_p, small_t, spacing, mode)
+            monai(small_p, small_t, spacing, mode == "corner")
+        label = f"{name} {b}x{c}x{'x'.join(map(str, shape))}"
+        for device in devices:
+            p, t = p_cpu.to(device), t_cpu.to(device)
+            for mode in ("voxel", "corner"):
+                t_ours, c_ours, v_ours = timed(lambda: ours(p, t, spacing, mode), repeats)
+                t_ref, c_ref, v_ref = timed(lambda: monai(p, t, spacing, mode == "corner"), repeats)
+                diffs = []
+                for k, (a, r) in enumerate(zip(v_ours, v_ref)):
+                    if mode == "corner" and k < 2:
+                        diffs.append("  n/a")
+                        continue
+                    diffs.append(f"{(a.double().cpu() - r.double().cpu()).abs().max().item():.1e}")
+                print(f"{label:<22} {mode:<6} {device:<4} {t_ours:>10.3f} {t_ref:>8.3f} "
+                      f"{t_ref / t_ours:>7.1f}x {c_ours:>10.3f} {c_ref:>9.3f} {c_ref / c_ours:>8.1f}x  "
+                      f"{', '.join(diffs)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
