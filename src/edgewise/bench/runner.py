@@ -177,7 +177,6 @@ def _worker_init(device_queue: Any, threads: int) -> None:
     else:
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
     os.environ["OMP_NUM_THREADS"] = str(threads)
-    os.environ["EDGEWISE_BENCH_DEVICE"] = device
 
 
 def device_config(device: str, bound: bool = True) -> dict[str, Any]:
@@ -235,7 +234,40 @@ def run_grid(
     jobs = max(jobs, len(devices))
     bench_dir = Path(bench_dir)
     bench_dir.mkdir(parents=True, exist_ok=True)
+    with _bench_lock(bench_dir):
+        return _run_grid(cells, bench_dir, backend, jobs, devices, progress)
 
+
+@contextlib.contextmanager
+def _bench_lock(bench_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the bench folder: two benches writing one run would corrupt it."""
+    import fcntl
+
+    lock_path = bench_dir / META_DIR / "lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            raise RuntimeError(
+                f"expected no other bench running in {bench_dir}, got one (pid {lock.read().strip() or '?'})"
+            ) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(str(os.getpid()))
+        lock.flush()
+        yield
+
+
+def _run_grid(
+    cells: Sequence[Cell],
+    bench_dir: Path,
+    backend: str,
+    jobs: int,
+    devices: list[str],
+    progress: bool,
+) -> list[CellResult]:
     inline = backend == "local" and jobs == 1
     runtime = device_config(devices[0], bound=not inline)
     todo: list[tuple[Cell, dict[str, Any]]] = []

@@ -1,0 +1,79 @@
+"""Runner: states of a run folder, devices, locking, and the process-pool and Ray backends."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from edgewise.bench.grid import Cell
+from edgewise.bench.runner import _bench_lock, cell_status, device_config, run_grid
+
+TINY_CONFIG = {
+    "name": "tiny",
+    "data": {"name": "synthetic", "batch_size": 4, "options": {"n": 4, "n_val": 4, "shape": [32, 32]}},
+    "model": {"name": "unet", "args": {"base_channels": 4, "depth": 2}},
+    "trainer": {"max_epochs": 1},
+    "evaluation": {"overlays": 0},
+    "loss": {"terms": [{"name": "ce"}]},
+}
+
+
+def test_cell_status(tmp_path):
+    assert cell_status(tmp_path / "missing") == "pending"
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"x")
+    assert cell_status(tmp_path) == "interrupted"
+    (tmp_path / "error.txt").write_text("boom")
+    assert cell_status(tmp_path) == "failed"
+    (tmp_path / "summary.json").write_text('{"split": "te')  # cut short while written
+    assert cell_status(tmp_path) == "failed"
+    (tmp_path / "summary.json").write_text(json.dumps({"split": "test"}))
+    assert cell_status(tmp_path) == "done"
+
+
+def test_device_config():
+    assert device_config("cpu") == {"trainer": {"accelerator": "cpu", "devices": 1, "enable_progress_bar": False}}
+    assert device_config("cuda:3")["trainer"]["devices"] == 1  # the worker sees only its device
+    assert device_config("cuda:3", bound=False)["trainer"]["devices"] == [3]
+    for bad in ("gpu", "cuda:x", "tpu"):
+        with pytest.raises(ValueError, match="expected a device 'cpu', 'cuda' or 'cuda:<index>'"):
+            device_config(bad)
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="backend 'local' or 'ray'"):
+        run_grid([], tmp_path, backend="slurm")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="jobs >= 1"):
+        run_grid([], tmp_path, jobs=0)
+    with pytest.raises(ValueError, match="devices of one kind"):
+        run_grid([], tmp_path, devices=["cpu", "cuda:0"])
+
+
+def test_second_bench_on_the_same_folder_is_refused(tmp_path):
+    with _bench_lock(tmp_path):
+        with pytest.raises(RuntimeError, match="no other bench running"):
+            run_grid([], tmp_path, progress=False)
+    assert run_grid([], tmp_path, progress=False) == []
+
+
+def _cells(n: int) -> list[Cell]:
+    return [Cell("syn", "ce", seed, {**TINY_CONFIG, "seed": seed}) for seed in range(n)]
+
+
+@pytest.mark.slow
+def test_process_pool_backend(tmp_path):
+    pytest.importorskip("lightning")
+    results = run_grid(_cells(2), tmp_path, jobs=2, progress=False)
+    assert [r.outcome for r in results] == ["ran", "ran"], [r.error for r in results]
+    assert all(cell_status(tmp_path / f"syn/ce/seed{k}") == "done" for k in range(2))
+    assert [r.outcome for r in run_grid(_cells(2), tmp_path, jobs=2, progress=False)] == ["skipped", "skipped"]
+
+
+@pytest.mark.slow
+def test_ray_backend(tmp_path):
+    pytest.importorskip("ray")
+    pytest.importorskip("lightning")
+    (res,) = run_grid(_cells(1), tmp_path, backend="ray", jobs=1, progress=False)
+    assert res.outcome == "ran", res.error
+    assert cell_status(tmp_path / "syn/ce/seed0") == "done"
