@@ -150,25 +150,42 @@ def parse_labels(
 
 @dataclass
 class Prepared:
-    """Validated inputs of a per-class map function."""
+    """Validated inputs of a per-class map function; the one-hot is built only if needed."""
 
-    onehot: Tensor  # (B, C, *spatial) bool, all classes
     classes: list[int]
+    num_classes: int
+    spatial: tuple[int, ...]
     spacing: Tensor  # (B, ndim) float64 CPU
     ndim: int
     backend: str
     labels: Tensor | None = None  # (B, *spatial) int64 when the classes form a partition
+    _onehot: Tensor | None = field(default=None, repr=False)
     _partition_checked: bool = field(default=False, repr=False)
 
     @property
-    def spatial(self) -> tuple[int, ...]:
-        return tuple(self.onehot.shape[2:])
+    def onehot(self) -> Tensor:
+        """``(B, C, *spatial)`` bool, all classes."""
+        if self._onehot is None:
+            assert self.labels is not None  # one of labels / one-hot is always set
+            self._onehot = onehot_from_labels(self.labels, self.num_classes)
+        return self._onehot
 
     @property
     def selected(self) -> Tensor:
-        if self.classes == list(range(self.onehot.shape[1])):
+        if self.classes == list(range(self.num_classes)):
             return self.onehot
         return self.onehot[:, self.classes]
+
+    def present(self) -> Tensor:
+        """``(B, len(classes))`` bool: which selected classes occur in each sample."""
+        return self.selected.flatten(2).any(-1)
+
+    def class_mask_np(self, b: int, i: int) -> np.ndarray:
+        """Numpy bool mask of selected class ``i`` in sample ``b`` (CPU only)."""
+        c = self.classes[i]
+        if self._onehot is None and self.labels is not None:
+            return self.labels[b].numpy() == c
+        return self.onehot[b, c].numpy()
 
     def partition_labels(self) -> Tensor | None:
         """Label map when every element belongs to exactly one class, else None."""
@@ -194,7 +211,8 @@ def prepare(
     labels = None
     if num_classes is not None:
         labels, nd = parse_labels(target, num_classes, spatial_dims)
-        onehot = onehot_from_labels(labels, num_classes)
+        onehot = None
+        ref = labels
     else:
         t = to_tensor(target, "target")
         nd = spatial_dims if spatial_dims is not None else t.ndim - 2
@@ -204,11 +222,12 @@ def prepare(
                 f"(B, C, D, H, W), got {tuple(t.shape)} (pass num_classes for an index map)"
             )
         onehot = as_bool_mask(t, "one-hot target")
+        ref = onehot
     if snd is not None and snd != nd:
         raise ValueError(
             f"spacing has {snd} entries per sample but the target has {nd} spatial dims"
         )
-    c_all = onehot.shape[1]
+    c_all = num_classes if onehot is None else onehot.shape[1]
     if classes is None:
         cls = list(range(c_all))
     else:
@@ -216,14 +235,16 @@ def prepare(
         bad = [c for c in cls if not 0 <= c < c_all]
         if bad or not cls:
             raise ValueError(f"expected classes in [0, {c_all}), non-empty, got {list(classes)}")
-    table, per_sample = spacing_table(spacing, nd, onehot.shape[0])
+    table, per_sample = spacing_table(spacing, nd, ref.shape[0])
     if not per_sample:
-        table = table.expand(onehot.shape[0], nd)
+        table = table.expand(ref.shape[0], nd)
     return Prepared(
-        onehot=onehot,
         classes=cls,
+        num_classes=c_all,
+        spatial=tuple(ref.shape[-nd:]),
         spacing=table,
         ndim=nd,
-        backend=resolve_backend(backend, onehot.device),
+        backend=resolve_backend(backend, ref.device),
         labels=labels,
+        _onehot=onehot,
     )

@@ -201,30 +201,29 @@ def _not_boundary_np(mask: np.ndarray) -> np.ndarray:
     return interior
 
 
-def _signed_boundary_cpu(
-    sel: Tensor, present: Tensor, spacing: Tensor, diag: Tensor, backend: str
-) -> Tensor:
+def _signed_boundary_cpu(p: Prepared) -> Tensor:
     """Boundary-convention signed maps with a CPU backend, one fused pass per (b, c).
 
-    Builds each class's boundary complement, transforms it and negates the inside in place
-    in a single numpy output buffer (no full-size temporaries).
+    Builds each class's mask and boundary complement, transforms it and negates the inside in
+    place in one numpy output buffer (no full-size one-hot or temporaries).
     """
-    m = sel.numpy()
-    out = np.empty(m.shape, dtype=np.float32)
-    n_cls = m.shape[1]
-    sp, dg, pr = spacing.numpy(), diag.numpy(), present.numpy()
+    n_b, n_cls = p.spacing.shape[0], len(p.classes)
+    out = np.empty((n_b, n_cls, *p.spatial), dtype=np.float32)
+    sp = p.spacing.numpy()
+    dg = diagonal(p.spatial, p.spacing).numpy()
 
     def task(i: int) -> None:
         b, c = divmod(i, n_cls)
         o = out[b, c]
-        if not pr[b, c]:
+        m = p.class_mask_np(b, c)
+        if not m.any():
             o.fill(dg[b])
             return
-        o[...] = edt_one(_not_boundary_np(m[b, c]), sp[b], backend)
+        o[...] = edt_one(_not_boundary_np(m), sp[b], p.backend)
         # 0 - d rather than -d keeps the boundary at +0.0
-        np.subtract(0.0, o, out=o, where=m[b, c])
+        np.subtract(0.0, o, out=o, where=m)
 
-    run_tasks(task, m.shape[0] * n_cls, backend)
+    run_tasks(task, n_b * n_cls, p.backend)
     return torch.from_numpy(out)
 
 
@@ -322,13 +321,12 @@ def signed_distance(
     if convention not in ("boundary", "livia"):
         raise ValueError(f"expected convention 'boundary' or 'livia', got {convention!r}")
     p = prepare(target, spacing, num_classes, classes, spatial_dims, backend)
+    device = p.labels.device if p.labels is not None else p.onehot.device
+    if convention == "boundary" and p.backend in ("edt", "scipy") and device.type == "cpu":
+        return _signed_boundary_cpu(p).to(dtype)
     sel = p.selected
-    present = sel.flatten(2).any(-1)
-    if convention == "boundary" and p.backend in ("edt", "scipy") and sel.device.type == "cpu":
-        phi = _signed_boundary_cpu(
-            sel.contiguous(), present, p.spacing, diagonal(p.spatial, p.spacing), p.backend
-        )
-    elif convention == "boundary":
+    present = p.present()
+    if convention == "boundary":
         bset = boundary_set(sel)
         d = _stack_edt(~bset, p.spacing, present, p.backend)
         # adding 0.0 turns the boundary's -0.0 into +0.0
@@ -369,7 +367,7 @@ def unsigned_distance(
     """
     p = prepare(target, spacing, num_classes, classes, spatial_dims, backend)
     sel = p.selected
-    present = sel.flatten(2).any(-1)
+    present = p.present()
     d = _inside(p, sel, present) + _stack_edt(~sel, p.spacing, present, p.backend)
     return _empty_fill(d, present, diagonal(p.spatial, p.spacing)).to(dtype)
 
@@ -399,7 +397,7 @@ def inside_distance(
     """
     p = prepare(target, spacing, num_classes, classes, spatial_dims, backend)
     sel = p.selected
-    present = sel.flatten(2).any(-1)
+    present = p.present()
     d = _inside(p, sel, present)
     return _empty_fill(d, present, diagonal(p.spatial, p.spacing)).to(dtype)
 

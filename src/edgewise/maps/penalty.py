@@ -55,7 +55,7 @@ def rrw_map(
     """
     p = prepare(target, spacing, num_classes, classes, spatial_dims, backend)
     sel = p.selected
-    present = sel.flatten(2).any(-1)
+    present = p.present()
     r = _inside(p, sel, present)
     top = r.flatten(2).amax(-1).clamp_min(torch.finfo(torch.float32).tiny)
     r = r / top.view(*top.shape, *([1] * p.ndim))
