@@ -1,0 +1,51 @@
+"""The shipped experiments: every variant expands into valid run configurations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from edgewise.bench.grid import expand_grid, load_experiment
+
+EXPERIMENTS = Path(__file__).resolve().parents[2] / "configs" / "experiments"
+NAMES = ["acdc", "caliva", "drive", "eljurdi", "karimi", "kervadec", "valverde"]
+
+
+def test_every_paper_has_an_experiment():
+    assert sorted(p.stem for p in EXPERIMENTS.glob("*.yaml")) == NAMES
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_variants_expand_to_valid_configs(name):
+    from edgewise.losses import loss_from_config
+    from edgewise.training import validate_config
+
+    variants = yaml.safe_load((EXPERIMENTS / f"{name}.yaml").read_text())["variants"]
+    assert {"quick", "full"} <= set(variants)
+    for variant in variants:
+        exp = load_experiment(EXPERIMENTS / f"{name}.yaml", variant)
+        cells = expand_grid(exp)
+        assert len({c.name for c in cells}) == len(cells)
+        for cell in cells:
+            cfg = validate_config(cell.config)
+            loss_from_config(cfg["loss"])
+        if variant == "quick":
+            # CPU smoke tests: synthetic data only, one seed, a handful of epochs
+            assert {c.config["data"]["name"] for c in cells} == {"synthetic"}
+            assert exp["seeds"] == [0] and exp["base"]["trainer"]["max_epochs"] <= 5
+        else:
+            assert len(exp["seeds"]) >= 3
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_quick_datasets_build(name):
+    from edgewise.data import build_dataset
+
+    exp = load_experiment(EXPERIMENTS / f"{name}.yaml", "quick")
+    cell = expand_grid(exp)[0]
+    data = cell.config["data"]
+    ds = build_dataset(data["name"], "val", **{**data.get("options", {}), "n_val": 1})
+    item = ds[0]
+    assert item["image"].ndim == 3 and item["label"].shape[-2:] == item["image"].shape[-2:]
