@@ -270,13 +270,13 @@ def _run_grid(
 ) -> list[CellResult]:
     inline = backend == "local" and jobs == 1
     runtime = device_config(devices[0], bound=not inline)
-    todo: list[tuple[Cell, dict[str, Any]]] = []
+    todo: list[Cell] = []
     results: dict[str, CellResult] = {}
     for cell in cells:
         if cell_status(bench_dir / cell.name) == "done":
             results[cell.name] = CellResult(str(bench_dir / cell.name), "skipped", 0.0)
         else:
-            todo.append((cell, cell.config))
+            todo.append(cell)
 
     from tqdm.auto import tqdm
 
@@ -298,7 +298,7 @@ def _run_grid(
             done = _run_pool(todo, runtime, bench_dir, jobs, devices, bar)
     finally:
         bar.close()
-    for cell, res in zip([c for c, _ in todo], done):
+    for cell, res in zip(todo, done):
         results[cell.name] = res
     return [results[c.name] for c in cells]
 
@@ -323,20 +323,18 @@ def _report(bar: Any, res: CellResult, running: Sequence[str]) -> None:
     bar.set_postfix_str(("running " + ", ".join(running)) if running else "", refresh=True)
 
 
-def _run_inline(
-    todo: Sequence[tuple[Cell, dict[str, Any]]], runtime: dict[str, Any], bench_dir: Path, bar: Any
-) -> list[CellResult]:
+def _run_inline(todo: Sequence[Cell], runtime: dict[str, Any], bench_dir: Path, bar: Any) -> list[CellResult]:
     out = []
-    for cell, cfg in todo:
+    for cell in todo:
         bar.set_postfix_str(f"running {cell.name}", refresh=True)
-        res = run_cell(str(bench_dir), cell.name, cfg, runtime)
+        res = run_cell(str(bench_dir), cell.name, cell.config, runtime)
         out.append(res)
         _report(bar, res, [])
     return out
 
 
 def _run_pool(
-    todo: Sequence[tuple[Cell, dict[str, Any]]],
+    todo: Sequence[Cell],
     runtime: dict[str, Any],
     bench_dir: Path,
     jobs: int,
@@ -358,28 +356,28 @@ def _run_pool(
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(queue, threads)) as pool:
         # each worker sees only its own device (CUDA_VISIBLE_DEVICES), so runs ask for "one"
         futures: dict[Future[CellResult], int] = {}
-        for i, (cell, cfg) in enumerate(todo):
-            futures[pool.submit(run_cell, str(bench_dir), cell.name, cfg, runtime)] = i
+        for i, cell in enumerate(todo):
+            futures[pool.submit(run_cell, str(bench_dir), cell.name, cell.config, runtime)] = i
         pending = set(futures)
         while pending:
             finished, pending = wait(pending, timeout=5.0, return_when=FIRST_COMPLETED)
             for fut in finished:
                 i = futures[fut]
-                name = str(bench_dir / todo[i][0].name)
+                path = bench_dir / todo[i].name
                 try:
                     res = fut.result()
                 except Exception as exc:  # noqa: BLE001 - a dead worker fails its cell only
-                    res = CellResult(name, "failed", 0.0, f"{type(exc).__name__}: {exc}")
-                    (bench_dir / todo[i][0].name).mkdir(parents=True, exist_ok=True)
-                    (bench_dir / todo[i][0].name / ERROR_NAME).write_text(f"worker process died: {exc!r}\n")
+                    res = CellResult(str(path), "failed", 0.0, f"{type(exc).__name__}: {exc}")
+                    path.mkdir(parents=True, exist_ok=True)
+                    (path / ERROR_NAME).write_text(f"worker process died: {exc!r}\n")
                 out[i] = res
-                running = [todo[j][0].name for j in sorted(futures[f] for f in pending)][:workers]
+                running = [todo[j].name for j in sorted(futures[f] for f in pending)][:workers]
                 _report(bar, res, running)
     return [out[i] for i in range(len(todo))]
 
 
 def _run_ray(
-    todo: Sequence[tuple[Cell, dict[str, Any]]],
+    todo: Sequence[Cell],
     runtime: dict[str, Any],
     bench_dir: Path,
     jobs: int,
@@ -402,7 +400,7 @@ def _run_ray(
         started_here = True
     try:
         task = ray.remote(num_cpus=1, num_gpus=1 if gpu else 0, max_retries=0)(run_cell)
-        refs = {task.remote(str(bench_dir), cell.name, cfg, runtime): i for i, (cell, cfg) in enumerate(todo)}
+        refs = {task.remote(str(bench_dir), cell.name, cell.config, runtime): i for i, cell in enumerate(todo)}
         out: dict[int, CellResult] = {}
         pending = list(refs)
         while pending:
@@ -412,12 +410,12 @@ def _run_ray(
                 try:
                     res = ray.get(ref)
                 except Exception as exc:  # noqa: BLE001 - a lost task fails its cell only
-                    name = bench_dir / todo[i][0].name
+                    name = bench_dir / todo[i].name
                     name.mkdir(parents=True, exist_ok=True)
                     (name / ERROR_NAME).write_text(f"ray task failed: {exc!r}\n")
                     res = CellResult(str(name), "failed", 0.0, f"{type(exc).__name__}: {exc}")
                 out[i] = res
-                _report(bar, res, [todo[refs[r]][0].name for r in pending][:jobs])
+                _report(bar, res, [todo[refs[r]].name for r in pending][:jobs])
         return [out[i] for i in range(len(todo))]
     finally:
         if started_here:
