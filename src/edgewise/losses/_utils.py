@@ -21,13 +21,13 @@ import contextlib
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal, Union
+from typing import Literal
 
 import torch
 from torch import Tensor
 
 Reduction = Literal["none", "mean", "sum"]
-SpacingLike = Union[float, Sequence[float], Tensor, None]
+SpacingLike = float | Sequence[float] | Tensor | None
 
 _REDUCTIONS = ("none", "mean", "sum")
 

@@ -150,7 +150,9 @@ def hausdorff_er_loss(
     normalisation per image and class (skipped when constant). Everything is torch, so the
     gradient reaches the prediction (the PatRyg99/SegLossOdyssey versions run in numpy under
     ``no_grad``). Like kornia's ``HausdorffERLoss``; works in 2D and 3D. Pixel units
-    (``spacing`` is accepted and ignored).
+    (``spacing`` is accepted and ignored). Errors smaller than the soft threshold are erased
+    by the first erosion: a prediction that is only slightly wrong everywhere gets a zero
+    loss and zero gradient; the loss acts on large, thick error regions.
 
     Args:
         alpha: exponent of the erosion count (2 in the paper).
@@ -159,8 +161,9 @@ def hausdorff_er_loss(
 
     Example:
         >>> t = torch.zeros(1, 1, 8, 8, dtype=torch.long); t[..., 2:6, 2:6] = 1
-        >>> x = torch.randn(1, 2, 8, 8, requires_grad=True)
-        >>> hausdorff_er_loss(x, t).backward(); bool(x.grad.abs().sum() > 0)
+        >>> x = torch.zeros(1, 2, 8, 8); x[:, 0] = 4.0  # misses the square
+        >>> _ = x.requires_grad_(True); hausdorff_er_loss(x, t).backward()
+        >>> bool(x.grad.abs().sum() > 0)
         True
     """
     check_reduction(reduction)

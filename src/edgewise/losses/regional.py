@@ -267,8 +267,8 @@ def generalized_dice_loss(
     Example:
         >>> target = torch.tensor([[[[0, 1], [1, 1]]]])
         >>> logits = torch.zeros(1, 2, 2, 2)
-        >>> round(generalized_dice_loss(logits, target).item(), 4)
-        0.5
+        >>> round(generalized_dice_loss(logits, target).item(), 4)  # w = [1, 1/9]
+        0.625
     """
     check_reduction(reduction)
     if w_type not in ("square", "simple", "uniform"):
