@@ -1,7 +1,8 @@
 """Speed of edgewise's distance metrics against MONAI's, measured in the same run.
 
-HD95 + ASSD + NSD for a 3D batch (2 x 3 x 128^3) and a 2D batch (16 x 4 x 256^2) of smooth
-random shapes, anisotropic spacing, on CPU (and CUDA when present):
+HD95 + ASSD + NSD for a 3D batch (2 x 3 x 128^3) and a 2D batch (16 x 4 x 256^2), anisotropic
+spacing, two shape families (compact "organs" and "scattered" blobs, see ``make_batch``), on
+CPU (and CUDA when present):
 
 * "voxel" rows: edgewise in MONAI's matching mode (``surface="voxel"``,
   ``percentile_method="linear_directed"``, pooled ASSD, voxel NSD), one pass for all three
@@ -28,20 +29,37 @@ from scipy import ndimage
 from edgewise.metrics import surface_distances
 
 
-def make_batch(batch: int, classes: int, shape: tuple[int, ...], seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Target: smooth random shapes (one per class, 5-25 % of the image); prediction: the same
-    field with smooth noise added, so boundaries are close but not equal."""
+def make_batch(batch: int, classes: int, shape: tuple[int, ...], seed: int,
+               kind: str = "scattered") -> tuple[torch.Tensor, torch.Tensor]:
+    """Target and a prediction whose boundaries are close to it but not equal.
+
+    ``"scattered"``: thresholded smooth noise, several blobs per class spread over the whole
+    image (5-25 % of it): large surfaces, crops as large as the image. ``"organs"``: one
+    compact, smoothly deformed ellipsoid per class (radii 8-25 % of the image), the usual
+    organ-at-risk case; the prediction deforms its boundary by a few voxels.
+    """
     rng = np.random.default_rng(seed)
     sigma = shape[0] / 16
     p = np.zeros((batch, classes, *shape), bool)
     t = np.zeros_like(p)
+    grids = np.meshgrid(*[np.linspace(-1, 1, n, dtype=np.float32) for n in shape], indexing="ij")
     for b in range(batch):
         for c in range(classes):
-            field = ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32), sigma)
-            noise = ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32), sigma / 2)
-            level = np.quantile(field, 1 - (0.05 + 0.2 * c / max(classes - 1, 1)))
-            t[b, c] = field > level
-            p[b, c] = field + 0.3 * noise * field.std() / noise.std() > level
+            if kind == "scattered":
+                field = ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32), sigma)
+                noise = ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32), sigma / 2)
+                level = np.quantile(field, 1 - (0.05 + 0.2 * c / max(classes - 1, 1)))
+                t[b, c] = field > level
+                p[b, c] = field + 0.3 * noise * field.std() / noise.std() > level
+                continue
+            centre = rng.uniform(-0.5, 0.5, len(shape))
+            radii = rng.uniform(0.16, 0.5, len(shape))
+            ellipsoid = sum(((g - x0) / r) ** 2 for g, x0, r in zip(grids, centre, radii))
+            bumps = [ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32), sigma)
+                     for _ in range(2)]
+            bumps = [0.3 * x / x.std() for x in bumps]
+            t[b, c] = ellipsoid + bumps[0] < 1
+            p[b, c] = ellipsoid + bumps[0] + 0.5 * bumps[1] < 1
     return torch.from_numpy(p), torch.from_numpy(t)
 
 
@@ -100,17 +118,17 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, repeats {repeats}")
-    header = (f"{'case':<22} {'mode':<6} {'dev':<4} {'edgewise s':>10} {'MONAI s':>8} {'speed-up':>8} "
+    header = (f"{'case':<27} {'mode':<6} {'dev':<4} {'edgewise s':>10} {'MONAI s':>8} {'speed-up':>8} "
               f"{'CPU s ours':>10} {'CPU MONAI':>9} {'CPU ratio':>9}  max |diff| (HD95, ASSD, NSD)")
     print(header)
-    for name, b, c, shape, spacing in cases:
-        p_cpu, t_cpu = make_batch(b, c, shape, seed=0)
+    for (name, b, c, shape, spacing), kind in [(case, k) for k in ("organs", "scattered") for case in cases]:
+        p_cpu, t_cpu = make_batch(b, c, shape, seed=0, kind=kind)
         # warm-up outside the timings: lookup tables, imports, allocator
         small_p, small_t = make_batch(1, 1, (12,) * len(shape), seed=1)
         for mode in ("voxel", "corner"):
             ours(small_p, small_t, spacing, mode)
             monai(small_p, small_t, spacing, mode == "corner")
-        label = f"{name} {b}x{c}x{'x'.join(map(str, shape))}"
+        label = f"{kind} {name} {b}x{c}x{shape[0]}^{len(shape)}"
         for device in devices:
             p, t = p_cpu.to(device), t_cpu.to(device)
             for mode in ("voxel", "corner"):
@@ -122,7 +140,7 @@ def main() -> None:
                         diffs.append("  n/a")
                         continue
                     diffs.append(f"{(a.double().cpu() - r.double().cpu()).abs().max().item():.1e}")
-                print(f"{label:<22} {mode:<6} {device:<4} {t_ours:>10.3f} {t_ref:>8.3f} "
+                print(f"{label:<27} {mode:<6} {device:<4} {t_ours:>10.3f} {t_ref:>8.3f} "
                       f"{t_ref / t_ours:>7.1f}x {c_ours:>10.3f} {c_ref:>9.3f} {c_ref / c_ours:>8.1f}x  "
                       f"{', '.join(diffs)}", flush=True)
 
