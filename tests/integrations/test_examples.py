@@ -68,3 +68,20 @@ def test_lightning_subclass_unpacks_tuple_batches():
     assert out[0].shape == (1, 1, 16, 16) and out[1].shape == (1, 1, 16, 16)
     torch.testing.assert_close(out[2], torch.tensor([[0.5, 0.25]], dtype=torch.float64))
     assert out[3] is None
+
+
+def test_monai_guide_pipeline_block_runs():
+    pytest.importorskip("monai")
+    text = (REPO / "docs" / "integrations" / "monai.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    block = next(b for b in blocks if "pipeline = Compose" in b)
+    ns: dict = {}
+    exec(compile(block, "monai.md", "exec"), ns)
+    assert tuple(ns["out"]["label_sdm"].shape) == (2, 32, 32)
+    assert tuple(ns["out"]["label_rrw"].shape) == (2, 32, 32)
+    # Spacing came from the affine (0.8 x 0.5 mm): distances are in mm, not pixels.
+    from edgewise.maps import signed_distance
+
+    lab = ns["out"]["label"].as_tensor()[None]
+    torch.testing.assert_close(ns["out"]["label_sdm"].as_tensor(),
+                               signed_distance(lab, (0.8, 0.5), num_classes=2)[0])
