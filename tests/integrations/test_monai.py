@@ -19,6 +19,7 @@ from edgewise import maps  # noqa: E402
 from edgewise.integrations.metatensor import (  # noqa: E402
     item_spacing_from_meta,
     spacing_from_meta,
+    spacing_or_meta,
 )
 from edgewise.integrations.monai import (  # noqa: E402
     PenaltyMap,
@@ -112,6 +113,22 @@ def test_spacing_from_meta_errors():
         spacing_from_meta(small)
     with pytest.raises(ValueError, match=r"batched \(B, C, \*spatial\)"):
         spacing_from_meta(MetaTensor(torch.zeros(4, 4)), spatial_dims=3)
+
+
+def test_spacing_or_meta_precedence():
+    meta = MetaTensor(torch.zeros(2, 1, 4, 5), affine=_affine(0.5, 2.0, 1.0))
+    plain = torch.zeros(2, 3, 4, 5)
+    assert spacing_or_meta((1.0, 3.0), meta, plain) == (1.0, 3.0)
+    torch.testing.assert_close(
+        spacing_or_meta(None, plain, meta), torch.tensor([[0.5, 2.0]] * 2, dtype=torch.float64)
+    )
+    assert spacing_or_meta(None, plain, torch.zeros(2, 1, 4, 5)) is None
+    # A (B, *spatial) index map needs spatial_dims to tell the batch axis from a channel.
+    index = MetaTensor(torch.zeros(2, 4, 5), affine=_affine(0.25, 4.0, 1.0))
+    torch.testing.assert_close(
+        spacing_or_meta(None, index, plain, spatial_dims=2),
+        torch.tensor([[0.25, 4.0]] * 2, dtype=torch.float64),
+    )
 
 
 def test_metatensor_module_does_not_import_monai():

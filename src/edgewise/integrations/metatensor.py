@@ -9,12 +9,12 @@ the result is in array (numpy) axis order, edgewise's convention everywhere.
 from __future__ import annotations
 
 import sys
-from typing import cast
+from typing import Any, cast
 
 import torch
 from torch import Tensor
 
-__all__ = ["is_metatensor", "spacing_from_meta", "item_spacing_from_meta"]
+__all__ = ["is_metatensor", "spacing_from_meta", "spacing_or_meta", "item_spacing_from_meta"]
 
 
 def is_metatensor(x: object) -> bool:
@@ -54,8 +54,9 @@ def spacing_from_meta(tensor: object, spatial_dims: int | None = None) -> Tensor
     one image) is repeated over the batch.
 
     Args:
-        tensor: a ``(B, C, *spatial)`` tensor; anything that is not a ``MetaTensor`` gives
-            ``None`` (so plain tensors keep unit spacing).
+        tensor: a ``(B, C, *spatial)`` tensor (or ``(B, *spatial)`` with ``spatial_dims``);
+            anything that is not a ``MetaTensor`` gives ``None`` (plain tensors keep unit
+            spacing).
         spatial_dims: number of spatial axes; ``tensor.ndim - 2`` when omitted.
 
     Returns:
@@ -77,9 +78,9 @@ def spacing_from_meta(tensor: object, spatial_dims: int | None = None) -> Tensor
         return None
     tensor = cast(Tensor, tensor)
     nd = tensor.ndim - 2 if spatial_dims is None else spatial_dims
-    if nd < 1 or tensor.ndim < nd + 2:
+    if nd < 1 or tensor.ndim < nd + 1:
         raise ValueError(
-            f"expected a batched (B, C, *spatial) tensor with {nd} spatial dims, "
+            f"expected a batched (B, C, *spatial) or (B, *spatial) tensor with {nd} spatial dims, "
             f"got shape {tuple(tensor.shape)}"
         )
     batch = tensor.shape[0]
@@ -94,6 +95,41 @@ def spacing_from_meta(tensor: object, spatial_dims: int | None = None) -> Tensor
             f"MetaTensor carries {spacing.shape[0]} affines but the batch has {batch} samples"
         )
     return spacing
+
+
+def spacing_or_meta(spacing: Any, *tensors: object, spatial_dims: int | None = None) -> Any:
+    """``spacing`` when given, else the first ``MetaTensor`` spacing among ``tensors``.
+
+    The one call the losses and metrics make so that MONAI batches carry their spacing::
+
+        spacing = spacing_or_meta(spacing, target, input, spatial_dims=input.ndim - 2)
+
+    Args:
+        spacing: the caller's ``spacing`` argument, returned unchanged unless ``None``.
+        *tensors: batched tensors to look at, in order of preference (the label first: its
+            metadata comes straight from the loader).
+        spatial_dims: number of spatial axes (needed for ``(B, *spatial)`` index maps).
+
+    Returns:
+        ``spacing``, or a ``(B, ndim)`` float64 tensor from the first ``MetaTensor``, or
+        ``None`` when there is none.
+
+    Example:
+        >>> import torch
+        >>> from monai.data import MetaTensor
+        >>> t = MetaTensor(torch.zeros(1, 1, 4, 4), affine=torch.diag(torch.tensor([0.5, 2.0, 1.0, 1.0])))
+        >>> spacing_or_meta(None, torch.zeros(1, 2, 4, 4), t)
+        tensor([[0.5000, 2.0000]], dtype=torch.float64)
+        >>> spacing_or_meta((1.0, 1.0), t)
+        (1.0, 1.0)
+    """
+    if spacing is not None:
+        return spacing
+    for t in tensors:
+        found = spacing_from_meta(t, spatial_dims)
+        if found is not None:
+            return found
+    return None
 
 
 def item_spacing_from_meta(tensor: object, spatial_dims: int | None = None) -> Tensor | None:
