@@ -126,7 +126,9 @@ def _torch_edt_chunk(mask: Tensor, spacing: Tensor) -> Tensor:
         line_ok = torch.isfinite(f).any(dim, keepdim=True)
         for k in range(1, size):
             ck = s2 * (k * k)
-            if not bool(((g > ck) & line_ok).any()):
+            # the bound only grows with k, so testing every 4th offset is enough; it saves
+            # a reduction (and a device sync) on the other offsets
+            if (k <= 4 or k % 4 == 0) and not bool(((g > ck) & line_ok).any()):
                 break
             m = size - k
             # neighbours at i - k
