@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from functools import partial
 import warnings
 
 import numpy as np
@@ -29,8 +30,9 @@ from scipy import ndimage
 from edgewise.metrics import surface_distances
 
 
-def make_batch(batch: int, classes: int, shape: tuple[int, ...], seed: int,
-               kind: str = "scattered") -> tuple[torch.Tensor, torch.Tensor]:
+def make_batch(
+    batch: int, classes: int, shape: tuple[int, ...], seed: int, kind: str = "scattered"
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Target and a prediction whose boundaries are close to it but not equal.
 
     ``"scattered"``: thresholded smooth noise, several blobs per class spread over the whole
@@ -46,8 +48,12 @@ def make_batch(batch: int, classes: int, shape: tuple[int, ...], seed: int,
     for b in range(batch):
         for c in range(classes):
             if kind == "scattered":
-                field = ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32), sigma)
-                noise = ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32), sigma / 2)
+                field = ndimage.gaussian_filter(
+                    rng.standard_normal(shape).astype(np.float32), sigma
+                )
+                noise = ndimage.gaussian_filter(
+                    rng.standard_normal(shape).astype(np.float32), sigma / 2
+                )
                 level = np.quantile(field, 1 - (0.05 + 0.2 * c / max(classes - 1, 1)))
                 t[b, c] = field > level
                 p[b, c] = field + 0.3 * noise * field.std() / noise.std() > level
@@ -55,8 +61,10 @@ def make_batch(batch: int, classes: int, shape: tuple[int, ...], seed: int,
             centre = rng.uniform(-0.5, 0.5, len(shape))
             radii = rng.uniform(0.16, 0.5, len(shape))
             ellipsoid = sum(((g - x0) / r) ** 2 for g, x0, r in zip(grids, centre, radii))
-            bumps = [ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32), sigma)
-                     for _ in range(2)]
+            bumps = [
+                ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32), sigma)
+                for _ in range(2)
+            ]
             bumps = [0.3 * x / x.std() for x in bumps]
             t[b, c] = ellipsoid + bumps[0] < 1
             p[b, c] = ellipsoid + bumps[0] + 0.5 * bumps[1] < 1
@@ -105,9 +113,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, one repeat")
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=0,
-                        help="torch threads for both tools (0: torch's default); on a shared, "
-                             "oversubscribed machine 1 avoids thread-synchronisation stalls")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads for both tools (0: torch's default); on a shared, "
+        "oversubscribed machine 1 avoids thread-synchronisation stalls",
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -118,10 +130,14 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, repeats {repeats}")
-    header = (f"{'case':<27} {'mode':<6} {'dev':<4} {'edgewise s':>10} {'MONAI s':>8} {'speed-up':>8} "
-              f"{'CPU s ours':>10} {'CPU MONAI':>9} {'CPU ratio':>9}  max |diff| (HD95, ASSD, NSD)")
+    header = (
+        f"{'case':<27} {'mode':<6} {'dev':<4} {'edgewise s':>10} {'MONAI s':>8} {'speed-up':>8} "
+        f"{'CPU s ours':>10} {'CPU MONAI':>9} {'CPU ratio':>9}  max |diff| (HD95, ASSD, NSD)"
+    )
     print(header)
-    for (name, b, c, shape, spacing), kind in [(case, k) for k in ("organs", "scattered") for case in cases]:
+    for (name, b, c, shape, spacing), kind in [
+        (case, k) for k in ("organs", "scattered") for case in cases
+    ]:
         p_cpu, t_cpu = make_batch(b, c, shape, seed=0, kind=kind)
         # warm-up outside the timings: lookup tables, imports, allocator
         small_p, small_t = make_batch(1, 1, (12,) * len(shape), seed=1)
@@ -132,17 +148,23 @@ def main() -> None:
         for device in devices:
             p, t = p_cpu.to(device), t_cpu.to(device)
             for mode in ("voxel", "corner"):
-                t_ours, c_ours, v_ours = timed(lambda: ours(p, t, spacing, mode), repeats)
-                t_ref, c_ref, v_ref = timed(lambda: monai(p, t, spacing, mode == "corner"), repeats)
+                t_ours, c_ours, v_ours = timed(partial(ours, p, t, spacing, mode), repeats)
+                t_ref, c_ref, v_ref = timed(
+                    partial(monai, p, t, spacing, mode == "corner"), repeats
+                )
                 diffs = []
                 for k, (a, r) in enumerate(zip(v_ours, v_ref)):
                     if mode == "corner" and k < 2:
                         diffs.append("  n/a")
                         continue
                     diffs.append(f"{(a.double().cpu() - r.double().cpu()).abs().max().item():.1e}")
-                print(f"{label:<27} {mode:<6} {device:<4} {t_ours:>10.3f} {t_ref:>8.3f} "
-                      f"{t_ref / t_ours:>7.1f}x {c_ours:>10.3f} {c_ref:>9.3f} {c_ref / c_ours:>8.1f}x  "
-                      f"{', '.join(diffs)}", flush=True)
+                print(
+                    f"{label:<27} {mode:<6} {device:<4} {t_ours:>10.3f} {t_ref:>8.3f} "
+                    f"{t_ref / t_ours:>7.1f}x {c_ours:>10.3f} {c_ref:>9.3f} "
+                    f"{c_ref / c_ours:>8.1f}x  "
+                    f"{', '.join(diffs)}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

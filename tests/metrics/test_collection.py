@@ -59,8 +59,13 @@ def test_one_hot_helpers():
 
 
 def test_accumulate_and_summary(tmp_path):
-    m = SegmentationMetrics(("dice", "hd", "hd95", "assd", "nsd", "boundary_f1"), num_classes=2,
-                            include_background=False, tolerance=1.0, worst_k=2)
+    m = SegmentationMetrics(
+        ("dice", "hd", "hd95", "assd", "nsd", "boundary_f1"),
+        num_classes=2,
+        include_background=False,
+        tolerance=1.0,
+        worst_k=2,
+    )
     for shift in (0, 2, 4):
         p, t = _squares(2, shift)
         batch = m.update(p, t, case_ids=[f"s{shift}a", f"s{shift}b"])
@@ -79,8 +84,15 @@ def test_accumulate_and_summary(tmp_path):
     assert nsd_worst[0]["value"] < 1.0 and nsd_worst[0]["case"].startswith("s4")
     # the same values as the functional metrics
     p, t = _squares(1, 2)
-    assert values["hd95"][2, 0] == hausdorff_distance(
-        one_hot_from_labels(p, 2), one_hot_from_labels(t, 2), percentile=95, include_background=False)[0, 0]
+    assert (
+        values["hd95"][2, 0]
+        == hausdorff_distance(
+            one_hot_from_labels(p, 2),
+            one_hot_from_labels(t, 2),
+            percentile=95,
+            include_background=False,
+        )[0, 0]
+    )
 
     csv_path = m.to_csv(tmp_path / "out" / "per_case.csv")
     rows = list(csv.reader(open(csv_path)))
@@ -106,7 +118,9 @@ def test_missed_structure_is_not_averaged_away(tmp_path):
     assert s["hd95"]["classes"]["class_1"]["worst"][0]["case"] == "miss"
     data = json.loads(open(m.to_json(tmp_path / "s.json")).read())
     assert data["metrics"]["hd95"]["classes"]["class_1"]["mean"] == "inf"
-    capped = SegmentationMetrics(("hd95",), num_classes=2, include_background=False, max_distance="diagonal")
+    capped = SegmentationMetrics(
+        ("hd95",), num_classes=2, include_background=False, max_distance="diagonal"
+    )
     capped.update(torch.zeros_like(t), t)
     assert capped.compute()["hd95"].item() == pytest.approx(math.hypot(20, 20))
 
@@ -131,8 +145,9 @@ def _free_port() -> int:
 
 def _ddp_worker(rank: int, world: int, port: int, out_dir: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    torch.distributed.init_process_group("gloo", rank=rank, world_size=world,
-                                         timeout=__import__("datetime").timedelta(seconds=60))
+    torch.distributed.init_process_group(
+        "gloo", rank=rank, world_size=world, timeout=__import__("datetime").timedelta(seconds=60)
+    )
     try:
         m = SegmentationMetrics(("dice", "hd"), num_classes=2, include_background=False)
         p, t = _squares(1, rank + 1)
@@ -149,8 +164,13 @@ def _ddp_worker(rank: int, world: int, port: int, out_dir: str) -> None:
 
 
 def test_ddp_gather_two_gloo_processes(tmp_path):
-    ctx = mp.start_processes(_ddp_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2,
-                             join=False, start_method="spawn")
+    ctx = mp.start_processes(
+        _ddp_worker,
+        args=(2, _free_port(), str(tmp_path)),
+        nprocs=2,
+        join=False,
+        start_method="spawn",
+    )
     for _ in range(120):
         if ctx.join(timeout=1):
             break

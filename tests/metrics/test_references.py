@@ -42,13 +42,19 @@ def test_monai_voxel_mode(shape, spacing):
     torch.testing.assert_close(sd.hausdorff(), compute_hausdorff_distance(p, t, **kw).float())
     torch.testing.assert_close(
         sd.hausdorff(95, "linear_directed"),
-        compute_hausdorff_distance(p, t, percentile=95, **kw).float(), rtol=1e-5, atol=1e-5)
+        compute_hausdorff_distance(p, t, percentile=95, **kw).float(),
+        rtol=1e-5,
+        atol=1e-5,
+    )
     torch.testing.assert_close(
-        sd.average(), compute_average_surface_distance(p, t, symmetric=True, **kw).float())
+        sd.average(), compute_average_surface_distance(p, t, symmetric=True, **kw).float()
+    )
     torch.testing.assert_close(
-        sd.average(symmetric=False), compute_average_surface_distance(p, t, **kw).float())
+        sd.average(symmetric=False), compute_average_surface_distance(p, t, **kw).float()
+    )
     torch.testing.assert_close(
-        sd.surface_dice(1.5), compute_surface_dice(p, t, [1.5, 1.5], **kw).float())
+        sd.surface_dice(1.5), compute_surface_dice(p, t, [1.5, 1.5], **kw).float()
+    )
 
 
 @pytest.mark.parametrize("shape,spacing", CASES)
@@ -57,8 +63,9 @@ def test_monai_subvoxel_nsd_matches_default_mode(shape, spacing):
 
     p, t = _batch(shape, 2)
     ours = surface_distances(p, t, spacing=spacing).surface_dice([1.0, 2.0])
-    ref = compute_surface_dice(p, t, [1.0, 2.0], include_background=True, spacing=list(spacing),
-                               use_subvoxels=True)
+    ref = compute_surface_dice(
+        p, t, [1.0, 2.0], include_background=True, spacing=list(spacing), use_subvoxels=True
+    )
     torch.testing.assert_close(ours, ref.float())
 
 

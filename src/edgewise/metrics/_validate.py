@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Union
 
 import numpy as np
 import torch
 from torch import Tensor
 
-ArrayLike = Union[Tensor, np.ndarray]
-SpacingLike = Union[None, float, Sequence[float], np.ndarray, Tensor]
-Tolerance = Union[float, Sequence[float], Tensor]
+ArrayLike = Tensor | np.ndarray
+SpacingLike = None | float | Sequence[float] | np.ndarray | Tensor
+Tolerance = float | Sequence[float] | Tensor
 
 
 def as_tensor(x: ArrayLike, name: str) -> Tensor:
@@ -56,9 +55,7 @@ def select_channels(p: Tensor, t: Tensor, include_background: bool) -> tuple[Ten
     if include_background:
         return p, t
     if p.shape[1] < 2:
-        raise ValueError(
-            f"include_background=False needs at least 2 channels, got {p.shape[1]}"
-        )
+        raise ValueError(f"include_background=False needs at least 2 channels, got {p.shape[1]}")
     return p[:, 1:], t[:, 1:]
 
 
@@ -72,7 +69,9 @@ def spacing_tensor(spacing: SpacingLike, batch: int, ndim: int) -> Tensor:
     else:
         try:
             s = torch.as_tensor(
-                spacing.detach().cpu() if isinstance(spacing, Tensor) else np.asarray(spacing, dtype=np.float64),
+                spacing.detach().cpu()
+                if isinstance(spacing, Tensor)
+                else np.asarray(spacing, dtype=np.float64),
                 dtype=torch.float64,
             )
         except (TypeError, ValueError) as err:
@@ -95,13 +94,15 @@ def spacing_tensor(spacing: SpacingLike, batch: int, ndim: int) -> Tensor:
 def tolerance_tensor(tolerance: Tolerance, channels: int) -> Tensor:
     """``(C,)`` float64 tolerances in mm from a scalar or one value per (selected) class."""
     tol = torch.as_tensor(
-        tolerance.detach().cpu() if isinstance(tolerance, Tensor) else tolerance, dtype=torch.float64
+        tolerance.detach().cpu() if isinstance(tolerance, Tensor) else tolerance,
+        dtype=torch.float64,
     )
     if tol.dim() == 0:
         tol = tol.expand(channels)
     if tol.shape != (channels,):
         raise ValueError(
-            f"expected tolerance as a number or one value per class ({channels}), got shape {tuple(tol.shape)}"
+            f"expected tolerance as a number or one value per class ({channels}), "
+            f"got shape {tuple(tol.shape)}"
         )
     if not bool((tol >= 0).all()):
         raise ValueError(f"expected non-negative tolerance, got {tol.tolist()}")

@@ -19,7 +19,6 @@ from torch import Tensor
 from ._validate import ArrayLike, SpacingLike, Tolerance, as_tensor, check_choice
 from .convert import one_hot_from_labels
 from .distance import (
-    AssdMethod,
     EmptyPolicy,
     MaxDistance,
     PercentileMethod,
@@ -35,7 +34,15 @@ MetricName = Literal[
     "dice", "iou", "hd", "hd95", "assd", "masd", "nsd", "boundary_f1", "perimeter_error"
 ]
 METRIC_NAMES: tuple[str, ...] = (
-    "dice", "iou", "hd", "hd95", "assd", "masd", "nsd", "boundary_f1", "perimeter_error"
+    "dice",
+    "iou",
+    "hd",
+    "hd95",
+    "assd",
+    "masd",
+    "nsd",
+    "boundary_f1",
+    "perimeter_error",
 )
 _HIGHER_IS_BETTER = {"dice", "iou", "nsd", "boundary_f1"}
 _DISTANCE = {"hd", "hd95", "assd", "masd", "nsd", "boundary_f1"}
@@ -192,18 +199,28 @@ class SegmentationMetrics:
         spacing = self.spacing if spacing is None else spacing
         values: dict[str, Tensor] = {}
         if "dice" in self.metrics:
-            values["dice"] = dice(p, t, include_background=self.include_background, empty=self.empty)
+            values["dice"] = dice(
+                p, t, include_background=self.include_background, empty=self.empty
+            )
         if "iou" in self.metrics:
             values["iou"] = iou(p, t, include_background=self.include_background, empty=self.empty)
         if "perimeter_error" in self.metrics:
             values["perimeter_error"] = perimeter_error(
-                p, t, spacing=spacing, include_background=self.include_background,
-                border_is_surface=self.border_is_surface, empty=self.empty,
+                p,
+                t,
+                spacing=spacing,
+                include_background=self.include_background,
+                border_is_surface=self.border_is_surface,
+                empty=self.empty,
             )
         if _DISTANCE & set(self.metrics):
             sd = surface_distances(
-                p, t, spacing=spacing, include_background=self.include_background,
-                surface=self.surface, connectivity=self.connectivity,
+                p,
+                t,
+                spacing=spacing,
+                include_background=self.include_background,
+                surface=self.surface,
+                connectivity=self.connectivity,
                 border_is_surface=self.border_is_surface,
             )
             kw: dict[str, Any] = {"empty": self.empty, "max_distance": self.max_distance}
@@ -221,7 +238,9 @@ class SegmentationMetrics:
                 values["boundary_f1"] = sd.boundary_f1(self.tolerance, self.empty)
         batch, channels = next(iter(values.values())).shape
         if self._channels is not None and channels != self._channels:
-            raise ValueError(f"expected {self._channels} classes as in earlier batches, got {channels}")
+            raise ValueError(
+                f"expected {self._channels} classes as in earlier batches, got {channels}"
+            )
         self._channels = channels
         if case_ids is None:
             rank, world = _distributed()
@@ -252,7 +271,8 @@ class SegmentationMetrics:
             return self._cache
         channels = self._channels or 0
         local = {
-            name: torch.cat(v) if v else torch.zeros(0, channels) for name, v in self._values.items()
+            name: torch.cat(v) if v else torch.zeros(0, channels)
+            for name, v in self._values.items()
         }
         _, world = _distributed()
         if world > 1:
@@ -304,20 +324,37 @@ class SegmentationMetrics:
                 col = v[:, c].double().numpy()
                 valid = ~np.isnan(col)
                 x = np.sort(col[valid])
-                stats: dict[str, Any] = {"count": int(valid.sum()), "finite": int(np.isfinite(col).sum())}
+                stats: dict[str, Any] = {
+                    "count": int(valid.sum()),
+                    "finite": int(np.isfinite(col).sum()),
+                }
                 if x.size:
                     finite = bool(np.isfinite(x).all())
                     mean = float(x.mean()) if finite else float("inf")
                     std = float(x.std(ddof=1)) if finite and x.size > 1 else float("nan")
-                    stats.update(mean=mean, std=std, median=_quantile(x, 0.5),
-                                 q1=_quantile(x, 0.25), q3=_quantile(x, 0.75), min=float(x[0]), max=float(x[-1]))
+                    stats.update(
+                        mean=mean,
+                        std=std,
+                        median=_quantile(x, 0.5),
+                        q1=_quantile(x, 0.25),
+                        q3=_quantile(x, 0.75),
+                        min=float(x[0]),
+                        max=float(x[-1]),
+                    )
                     means.append(mean)
                 else:
-                    stats.update({k: float("nan") for k in ("mean", "std", "median", "q1", "q3", "min", "max")})
+                    stats.update(
+                        {
+                            k: float("nan")
+                            for k in ("mean", "std", "median", "q1", "q3", "min", "max")
+                        }
+                    )
                 higher = name in _HIGHER_IS_BETTER
                 rows = [r for r in range(len(col)) if valid[r]]
                 rows.sort(key=lambda r: col[r], reverse=not higher)
-                stats["worst"] = [{"case": ids[r], "value": float(col[r])} for r in rows[: self.worst_k]]
+                stats["worst"] = [
+                    {"case": ids[r], "value": float(col[r])} for r in rows[: self.worst_k]
+                ]
                 classes[cname] = stats
             result["metrics"][name] = {
                 "classes": classes,
@@ -334,7 +371,9 @@ class SegmentationMetrics:
             return None
         buf = io.StringIO()
         writer = csv.writer(buf)
-        columns = [(k, c, n) for k, v in values.items() for c, n in enumerate(self._names(v.shape[1]))]
+        columns = [
+            (k, c, n) for k, v in values.items() for c, n in enumerate(self._names(v.shape[1]))
+        ]
         writer.writerow(["case_id"] + [f"{k}/{n}" for k, _, n in columns])
         for row, case in enumerate(ids):
             writer.writerow([case] + [repr(float(values[k][row, c])) for k, c, _ in columns])
@@ -359,7 +398,9 @@ class SegmentationMetrics:
 
         options = {
             "include_background": self.include_background,
-            "tolerance": self.tolerance if isinstance(self.tolerance, (int, float)) else list(map(float, self.tolerance)),
+            "tolerance": self.tolerance
+            if isinstance(self.tolerance, (int, float))
+            else list(map(float, self.tolerance)),
             "surface": self.surface,
             "connectivity": self.connectivity,
             "border_is_surface": self.border_is_surface,

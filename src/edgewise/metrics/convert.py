@@ -47,7 +47,9 @@ def one_hot_from_labels(
     if x.dim() >= 4 and x.shape[1] == 1:
         x = x[:, 0]
     if x.dim() < 2:
-        raise ValueError(f"expected labels of shape (B, 1, *spatial) or (B, *spatial), got {tuple(x.shape)}")
+        raise ValueError(
+            f"expected labels of shape (B, 1, *spatial) or (B, *spatial), got {tuple(x.shape)}"
+        )
     valid = torch.ones_like(x, dtype=torch.bool) if ignore_index is None else x != ignore_index
     bad = valid & ((x < 0) | (x >= num_classes))
     if bool(bad.any()):

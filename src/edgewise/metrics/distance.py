@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal, Union
+from typing import Literal
 
 import torch
 from torch import Tensor
@@ -33,7 +33,13 @@ from ._validate import (
     spacing_tensor,
     tolerance_tensor,
 )
-from .surface import SurfaceModel, corner_codes, image_diagonal, surface_points, surfel_measure_table
+from .surface import (
+    SurfaceModel,
+    corner_codes,
+    image_diagonal,
+    surface_points,
+    surfel_measure_table,
+)
 
 __all__ = [
     "SurfaceDistances",
@@ -48,7 +54,7 @@ __all__ = [
 EmptyPolicy = Literal["worst", "nan"]
 PercentileMethod = Literal["weighted_directed", "linear_directed", "linear_pooled"]
 AssdMethod = Literal["pooled", "mean_of_directed"]
-MaxDistance = Union[None, float, Literal["diagonal"]]
+MaxDistance = None | float | Literal["diagonal"]
 
 # float32 distances may round a lattice distance equal to the tolerance to just above it
 _TIE = 1e-6
@@ -99,8 +105,9 @@ class SurfaceDistances:
     def _const(self, value: float) -> Tensor:
         return torch.tensor(value, dtype=torch.float64, device=self.device)
 
-    def _empty_value(self, i: int, worst: float, best: float, empty: EmptyPolicy,
-                     max_distance: MaxDistance) -> Tensor | None:
+    def _empty_value(
+        self, i: int, worst: float, best: float, empty: EmptyPolicy, max_distance: MaxDistance
+    ) -> Tensor | None:
         """Value for a pair with an empty surface, or None when both surfaces exist."""
         ep, et = self.pred_to_target[i].numel() == 0, self.target_to_pred[i].numel() == 0
         if not (ep or et):
@@ -120,7 +127,10 @@ class SurfaceDistances:
         check_choice(empty, "empty", ("worst", "nan"))
         if max_distance is not None and max_distance != "diagonal":
             if isinstance(max_distance, str) or not float(max_distance) > 0:
-                raise ValueError(f"expected max_distance None, 'diagonal' or a positive number, got {max_distance!r}")
+                raise ValueError(
+                    "expected max_distance None, 'diagonal' or a positive number, "
+                    f"got {max_distance!r}"
+                )
 
     # -- metrics -------------------------------------------------------------------------
     def hausdorff(
@@ -132,8 +142,11 @@ class SurfaceDistances:
     ) -> Tensor:
         """``(B, C)`` Hausdorff distance (``percentile=None``) or its percentile version."""
         self._check_empty(empty, max_distance)
-        check_choice(percentile_method, "percentile_method",
-                     ("weighted_directed", "linear_directed", "linear_pooled"))
+        check_choice(
+            percentile_method,
+            "percentile_method",
+            ("weighted_directed", "linear_directed", "linear_pooled"),
+        )
         if percentile is not None and not 0 <= percentile <= 100:
             raise ValueError(f"expected percentile in [0, 100] or None, got {percentile}")
         out = []
@@ -148,12 +161,18 @@ class SurfaceDistances:
             elif percentile_method == "weighted_directed":
                 rp = None if self.pred_ranks is None else self.pred_ranks[i]
                 rt = None if self.target_ranks is None else self.target_ranks[i]
-                out.append(torch.maximum(
-                    _weighted_percentile(dp, self.pred_weights[i], rp, percentile),
-                    _weighted_percentile(dt, self.target_weights[i], rt, percentile)))
+                out.append(
+                    torch.maximum(
+                        _weighted_percentile(dp, self.pred_weights[i], rp, percentile),
+                        _weighted_percentile(dt, self.target_weights[i], rt, percentile),
+                    )
+                )
             elif percentile_method == "linear_directed":
-                out.append(torch.maximum(_linear_percentile(dp, percentile),
-                                         _linear_percentile(dt, percentile)))
+                out.append(
+                    torch.maximum(
+                        _linear_percentile(dp, percentile), _linear_percentile(dt, percentile)
+                    )
+                )
             else:
                 out.append(_linear_percentile(torch.cat([dp, dt]), percentile))
         return self._finish(out)
@@ -222,7 +241,9 @@ class SurfaceDistances:
             precision = fp / self.pred_weights[i].sum()
             recall = ft / self.target_weights[i].sum()
             total = precision + recall
-            out.append(torch.where(total > 0, 2 * precision * recall / total.clamp_min(1e-300), 0.0))
+            out.append(
+                torch.where(total > 0, 2 * precision * recall / total.clamp_min(1e-300), 0.0)
+            )
         return self._finish(out)
 
 
@@ -338,7 +359,9 @@ def _directed_distances(surf, spacing: Tensor, n: int) -> Tensor:
     the partner has no surface. One distance transform per non-empty surface."""
     present = torch.tensor([c > 0 for c in surf.counts])
     partner = (surf.sample + n) % (2 * n)
-    out = torch.full(surf.sample.shape, float("inf"), dtype=torch.float64, device=surf.sample.device)
+    out = torch.full(
+        surf.sample.shape, float("inf"), dtype=torch.float64, device=surf.sample.device
+    )
     if not bool(present.any()):
         return out
     rows = torch.full((2 * n,), -1, dtype=torch.long)
@@ -408,8 +431,13 @@ def surface_distances(
         region = (slice(None), *crop)
         masks = torch.cat([p[bs, cs][region], t[bs, cs][region]])
         sample_spacing = spacing_b[(index // channels).cpu()].repeat(2, 1)
-        surf = surface_points(masks, sample_spacing, surface=surface, connectivity=connectivity,
-                              border_is_surface=border_is_surface)
+        surf = surface_points(
+            masks,
+            sample_spacing,
+            surface=surface,
+            connectivity=connectivity,
+            border_is_surface=border_is_surface,
+        )
         d = _directed_distances(surf, sample_spacing, len(chunk))
         rank = surf.rank if surf.rank is not None else torch.zeros_like(surf.sample)
         for parts, values in ((d_lists, d), (w_lists, surf.weights), (r_lists, rank)):
@@ -495,9 +523,15 @@ def hausdorff_distance(
         >>> hausdorff_distance(torch.roll(t, 3, dims=3), t, percentile=95)
         tensor([[3.]])
     """
-    sd = surface_distances(pred, target, spacing=spacing, include_background=include_background,
-                           surface=surface, connectivity=connectivity,
-                           border_is_surface=border_is_surface)
+    sd = surface_distances(
+        pred,
+        target,
+        spacing=spacing,
+        include_background=include_background,
+        surface=surface,
+        connectivity=connectivity,
+        border_is_surface=border_is_surface,
+    )
     return sd.hausdorff(percentile, percentile_method, empty, max_distance)
 
 
@@ -545,9 +579,15 @@ def average_surface_distance(
         >>> average_surface_distance(p, t)
         tensor([[0.5000]])
     """
-    sd = surface_distances(pred, target, spacing=spacing, include_background=include_background,
-                           surface=surface, connectivity=connectivity,
-                           border_is_surface=border_is_surface)
+    sd = surface_distances(
+        pred,
+        target,
+        spacing=spacing,
+        include_background=include_background,
+        surface=surface,
+        connectivity=connectivity,
+        border_is_surface=border_is_surface,
+    )
     return sd.average(symmetric, assd_method, empty, max_distance)
 
 
@@ -568,7 +608,8 @@ def surface_dice(
     Both surfaces pooled:
 
     .. math::
-        \mathrm{NSD} = \frac{\sum_{S_P} w\,[d_{P\to T} \le \tau] + \sum_{S_T} w\,[d_{T\to P} \le \tau]}
+        \mathrm{NSD} = \frac{\sum_{S_P} w\,[d_{P\to T} \le \tau]
+                             + \sum_{S_T} w\,[d_{T\to P} \le \tau]}
                             {\sum_{S_P} w + \sum_{S_T} w}
 
     With the default corner surface this is deepmind's ``compute_surface_dice_at_tolerance``
@@ -591,9 +632,15 @@ def surface_dice(
         >>> surface_dice(torch.roll(t, 1, dims=2), t, tolerance=1.0)
         tensor([[1.]])
     """
-    sd = surface_distances(pred, target, spacing=spacing, include_background=include_background,
-                           surface=surface, connectivity=connectivity,
-                           border_is_surface=border_is_surface)
+    sd = surface_distances(
+        pred,
+        target,
+        spacing=spacing,
+        include_background=include_background,
+        surface=surface,
+        connectivity=connectivity,
+        border_is_surface=border_is_surface,
+    )
     return sd.surface_dice(tolerance, empty)
 
 
@@ -639,9 +686,15 @@ def boundary_f1(
         >>> boundary_f1(t, t, tolerance=0.0)
         tensor([[1.]])
     """
-    sd = surface_distances(pred, target, spacing=spacing, include_background=include_background,
-                           surface=surface, connectivity=connectivity,
-                           border_is_surface=border_is_surface)
+    sd = surface_distances(
+        pred,
+        target,
+        spacing=spacing,
+        include_background=include_background,
+        surface=surface,
+        connectivity=connectivity,
+        border_is_surface=border_is_surface,
+    )
     return sd.boundary_f1(tolerance, empty)
 
 
@@ -695,8 +748,11 @@ def perimeter_error(
     lengths = table[rows[:, None], codes].sum(1).reshape(2, batch, channels)
     error = (lengths[0] - lengths[1]).abs()
     if relative:
-        error = torch.where(lengths[1] > 0, error / lengths[1].clamp_min(1e-300),
-                            torch.where(error > 0, float("inf"), 0.0))
+        error = torch.where(
+            lengths[1] > 0,
+            error / lengths[1].clamp_min(1e-300),
+            torch.where(error > 0, float("inf"), 0.0),
+        )
     if empty == "nan":
         has_empty = ~(p.flatten(2).any(2) & t.flatten(2).any(2))
         error = torch.where(has_empty, float("nan"), error)

@@ -11,7 +11,9 @@ from .distance import EmptyPolicy
 __all__ = ["dice", "iou"]
 
 
-def _counts(pred: ArrayLike, target: ArrayLike, include_background: bool) -> tuple[Tensor, Tensor, Tensor]:
+def _counts(
+    pred: ArrayLike, target: ArrayLike, include_background: bool
+) -> tuple[Tensor, Tensor, Tensor]:
     p, t = check_pair(pred, target)
     p, t = select_channels(p, t, include_background)
     intersection = (p & t).flatten(2).sum(-1)

@@ -76,7 +76,9 @@ def _face_segments(code: int, cycle: list[tuple[int, ...]], inside: int) -> list
     one by one when the face is ambiguous (two diagonal corners of each value)."""
     values = [_bit(code, c) for c in cycle]
     crossings = [
-        (i, _midpoint(cycle[i], cycle[(i + 1) % 4])) for i in range(4) if values[i] != values[(i + 1) % 4]
+        (i, _midpoint(cycle[i], cycle[(i + 1) % 4]))
+        for i in range(4)
+        if values[i] != values[(i + 1) % 4]
     ]
     if len(crossings) == 2:
         return [(crossings[0][1], crossings[1][1])]
@@ -127,7 +129,7 @@ def _area_vector(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     return np.cross(b - a, c - a) / 2
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _surface_elements(ndim: int) -> np.ndarray:
     """Per neighbour code, the surface elements in voxel units: ``(codes, k, ndim)``.
 
@@ -191,7 +193,9 @@ def _pad(mask: torch.Tensor, ndim: int, border_is_surface: bool) -> torch.Tensor
     if border_is_surface:
         return torch.nn.functional.pad(mask, (1, 1) * ndim, value=0)
     # replicate padding is not implemented for integer tensors in every backend
-    return torch.nn.functional.pad(mask.float()[None], (1, 1) * ndim, mode="replicate")[0].to(mask.dtype)
+    return torch.nn.functional.pad(mask.float()[None], (1, 1) * ndim, mode="replicate")[0].to(
+        mask.dtype
+    )
 
 
 def corner_codes(mask: torch.Tensor, ndim: int, border_is_surface: bool = True) -> torch.Tensor:
@@ -224,7 +228,9 @@ def _structure_offsets(ndim: int, connectivity: int) -> list[tuple[int, ...]]:
     ]
 
 
-def _boundary_voxels(mask: torch.Tensor, ndim: int, connectivity: int, border_is_surface: bool) -> torch.Tensor:
+def _boundary_voxels(
+    mask: torch.Tensor, ndim: int, connectivity: int, border_is_surface: bool
+) -> torch.Tensor:
     padded = _pad(mask, ndim, border_is_surface)
     shape = mask.shape[1:]
     eroded = mask.clone()
@@ -304,4 +310,3 @@ def image_diagonal(shape: tuple[int, ...], spacing: torch.Tensor) -> torch.Tenso
     """Length in mm of the image diagonal, per sample: ``(B,)`` for ``(B, ndim)`` spacing."""
     extent = torch.as_tensor(shape, dtype=spacing.dtype, device=spacing.device) * spacing
     return torch.sqrt((extent**2).sum(-1))
-
