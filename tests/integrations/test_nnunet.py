@@ -136,18 +136,24 @@ def test_no_spacing_adapter_drops_spacing():
 
 
 @needs_nnunet
+@pytest.mark.parametrize("ndim", [2, 3])
 @pytest.mark.parametrize("name", [n for n in TRAINERS if n != "nnUNetTrainerEdgewise"])
-def test_each_trainer_term_runs_on_deep_supervision_outputs(name):
+def test_each_trainer_term_runs_on_deep_supervision_outputs(name, ndim):
     # Each trainer's term, built from its class attributes as _build_loss does, on
-    # nnU-Net-shaped outputs (3 scales, float index targets).
+    # nnU-Net-shaped outputs (3 scales, float index targets), for 2d and 3d_fullres.
     from edgewise.integrations.nnunet import trainers
 
     cls = getattr(trainers, name)
     term = build_loss(cls.edgewise_loss, **cls.edgewise_loss_kwargs)
     compound = CompoundLoss({"ce": CrossEntropyLoss(), cls.edgewise_loss: term},
                             schedule=RampUp(cls.edgewise_max_weight, 0))
-    loss = DeepSupervisionLoss(compound, weights=[4 / 7, 2 / 7, 1 / 7], spacing=(0.8, 0.5))
-    out, tgt = _ds_batch()
+    loss = DeepSupervisionLoss(compound, weights=[4 / 7, 2 / 7, 1 / 7], spacing=(3.0, 0.8, 0.5))
+    if ndim == 2:
+        out, tgt = _ds_batch()
+    else:
+        g = torch.Generator().manual_seed(1)
+        out = [torch.randn(2, 3, s, s, s, generator=g, requires_grad=True) for s in (12, 6, 3)]
+        tgt = [torch.randint(0, 3, (2, 1, s, s, s), generator=g).float() for s in (12, 6, 3)]
     total = loss(out, tgt)
     assert total.dim() == 0 and torch.isfinite(total)
     total.backward()
