@@ -16,7 +16,7 @@ from lightning.pytorch.loggers.logger import rank_zero_experiment
 
 from edgewise.training._io import atomic_write_text
 
-__all__ = ["AtomicModelCheckpoint", "ResumableCSVLogger"]
+__all__ = ["AtomicModelCheckpoint", "PruneResumedEpochs", "ResumableCSVLogger"]
 
 
 class AtomicModelCheckpoint(ModelCheckpoint):
@@ -35,22 +35,31 @@ class AtomicModelCheckpoint(ModelCheckpoint):
 
 
 class _ResumableWriter(ExperimentWriter):
-    def __init__(self, log_dir: str, keep_before_epoch: int | None) -> None:
-        self._keep_before_epoch = keep_before_epoch
+    def __init__(self, log_dir: str, resume: bool) -> None:
+        self._resume = resume
         super().__init__(log_dir=log_dir)
 
     def _check_log_dir_exists(self) -> None:
-        # Lightning deletes an existing metrics.csv; a resumed run keeps the rows of the
-        # epochs it does not redo (and drops those of the epoch it restarts).
+        # Lightning deletes an existing metrics.csv; a resumed run appends to it.
         path = Path(self.metrics_file_path)
-        if self._keep_before_epoch is None or not path.is_file():
-            if path.is_file():
-                path.unlink()
+        if not path.is_file():
+            return
+        if not self._resume:
+            path.unlink()
+            return
+        with path.open(newline="") as f:
+            self.metrics_keys = sorted(csv.DictReader(f).fieldnames or [])
+
+    def prune_from_epoch(self, epoch: int) -> None:
+        """Drop rows of epochs ``>= epoch`` (an epoch the resumed run trains again)."""
+        self.save()
+        path = Path(self.metrics_file_path)
+        if not path.is_file():
             return
         with path.open(newline="") as f:
             reader = csv.DictReader(f)
             header = list(reader.fieldnames or [])
-            rows = [r for r in reader if _epoch_of(r) < self._keep_before_epoch]
+            rows = [r for r in reader if _epoch_of(r) < epoch]
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=header)
         writer.writeheader()
@@ -71,18 +80,34 @@ class ResumableCSVLogger(CSVLogger):
 
     Args:
         save_dir: the run folder.
-        keep_before_epoch: when resuming, rows of epochs ``< keep_before_epoch`` already
-            in ``metrics.csv`` are kept and new rows appended; ``None`` starts afresh.
+        resume: keep an existing ``metrics.csv`` and append to it (rows of epochs the
+            resumed run trains again are dropped by :class:`PruneResumedEpochs`);
+            otherwise start afresh.
     """
 
-    def __init__(self, save_dir: str | Path, keep_before_epoch: int | None = None) -> None:
+    def __init__(self, save_dir: str | Path, resume: bool = False) -> None:
         super().__init__(save_dir=str(save_dir), name="", version="")
-        self._keep_before_epoch = keep_before_epoch
+        self._resume = resume
 
     @property
     @rank_zero_experiment
     def experiment(self) -> ExperimentWriter:
         if self._experiment is None:
             self._fs.makedirs(self.root_dir, exist_ok=True)
-            self._experiment = _ResumableWriter(self.log_dir, self._keep_before_epoch)
+            self._experiment = _ResumableWriter(self.log_dir, self._resume)
         return self._experiment
+
+
+class PruneResumedEpochs(pl.Callback):
+    """On resume, drop logged rows of epochs after the checkpoint's epoch (they are redone).
+
+    Runs at ``on_train_start``, after the checkpoint is restored and before new rows.
+    """
+
+    def __init__(self, logger: ResumableCSVLogger, last_kept_epoch: int) -> None:
+        self.logger = logger
+        self.last_kept_epoch = int(last_kept_epoch)
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.is_global_zero:
+            self.logger.experiment.prune_from_epoch(self.last_kept_epoch + 1)

@@ -96,15 +96,6 @@ def _size_divisor(model_cfg: Mapping[str, Any]) -> int:
     return 1
 
 
-def _resume_epoch(ckpt_path: Path) -> int:
-    """First epoch a resumed run trains: the number of epochs whose training finished."""
-    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-    try:
-        return int(ckpt["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
-    except (KeyError, TypeError):
-        return int(ckpt["epoch"]) + 1
-
-
 def _check_fresh_dir(run_dir: Path) -> None:
     if run_dir.exists() and any(run_dir.iterdir()):
         raise FileExistsError(
@@ -144,16 +135,18 @@ def train(
     from lightning.pytorch.callbacks import LearningRateMonitor
     from lightning.pytorch.loggers import TensorBoardLogger
 
-    from edgewise.training.callbacks import AtomicModelCheckpoint, ResumableCSVLogger
+    from edgewise.training.callbacks import (
+        AtomicModelCheckpoint,
+        PruneResumedEpochs,
+        ResumableCSVLogger,
+    )
 
     cfg = validate_config(config)
     run_dir = run_dir_of(cfg, output_dir).resolve()
     ckpt_path = run_dir / "checkpoints" / "last.ckpt"
-    keep_before: int | None = None
     if resume:
         if not ckpt_path.is_file():
             raise FileNotFoundError(f"cannot resume: no checkpoint at {ckpt_path}")
-        keep_before = _resume_epoch(ckpt_path)
     elif _global_rank() == 0:
         _check_fresh_dir(run_dir)
     if _global_rank() == 0:
@@ -164,17 +157,29 @@ def train(
     parts = build_components(cfg)
     has_val = cfg["data"]["val_split"] is not None
     t = cfg["trainer"]
-    checkpoint = AtomicModelCheckpoint(
+    best = AtomicModelCheckpoint(
         dirpath=run_dir / "checkpoints",
         filename="best",
         monitor="val/dice" if has_val else None,
         mode="max",
         save_top_k=1,
-        save_last=True,
         auto_insert_metric_name=False,
         enable_version_counter=False,
     )
-    cbs: list[Any] = [checkpoint, *callbacks]
+    # A separate unmonitored callback: Lightning's save_last only writes when the
+    # monitored checkpoint improved, which would make resume lose epochs.
+    last = AtomicModelCheckpoint(
+        dirpath=run_dir / "checkpoints",
+        filename="last",
+        save_top_k=1,
+        auto_insert_metric_name=False,
+        enable_version_counter=False,
+    )
+    csv_logger = ResumableCSVLogger(run_dir, resume=resume)
+    cbs: list[Any] = [best, last, *callbacks]
+    if resume:
+        ckpt_epoch = int(torch.load(ckpt_path, map_location="cpu", weights_only=False)["epoch"])
+        cbs.append(PruneResumedEpochs(csv_logger, ckpt_epoch))
     if cfg["scheduler"]["name"] != "none":
         cbs.append(LearningRateMonitor(logging_interval="epoch"))
     trainer = pl.Trainer(
@@ -197,7 +202,7 @@ def train(
         enable_model_summary=False,
         callbacks=cbs,
         logger=[
-            ResumableCSVLogger(run_dir, keep_before_epoch=keep_before),
+            csv_logger,
             TensorBoardLogger(save_dir=str(run_dir), name="tensorboard", version="",
                               default_hp_metric=False),
         ],

@@ -11,8 +11,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", metavar="key=value",
                         help="dotted overrides, e.g. optimizer.lr=5e-4 trainer.max_epochs=50")
     parser.add_argument("--config", "-c", type=Path,
-                        help="YAML run configuration (optional with --resume: the run's "
-                             "saved config.yaml is used)")
+                        help="YAML run configuration (default: the built-in defaults; with "
+                             "--resume, the run's saved config.yaml)")
     parser.add_argument("--output", "-o", type=Path,
                         help="run folder (default: <output_root>/<name> from the config)")
     parser.add_argument("--resume", action="store_true",
@@ -25,11 +25,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         config_path = args.config
-        if config_path is None:
-            if not (args.resume and args.output):
-                print("edgewise train: --config is required (or --resume --output RUN_DIR)",
-                      file=sys.stderr)
-                return 2
+        if config_path is None and args.resume and args.output:
             config_path = args.output / "config.yaml"
         cfg = load_config(config_path, args.overrides)
         run_dir = train(cfg, output_dir=args.output, resume=args.resume)

@@ -1,0 +1,129 @@
+import csv
+import json
+import math
+
+import lightning.pytorch as pl
+import pytest
+import torch
+
+from edgewise.training import evaluate, train
+from edgewise.training.run import _case_metrics
+
+
+def _rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_train_and_evaluate_outputs(tmp_path, tiny_config):
+    cfg = tiny_config("data.options.num_classes=3", "data.options.kind=mixed",
+                      "trainer.max_epochs=2", "validation.hd95=true")
+    run_dir = train(cfg, output_dir=tmp_path / "run")
+    for name in ("config.yaml", "metrics.csv", "checkpoints/best.ckpt", "checkpoints/last.ckpt"):
+        assert (run_dir / name).is_file(), name
+    assert any((run_dir / "tensorboard").iterdir())
+    assert not list(run_dir.rglob("*.tmp"))
+    epochs = {int(r["epoch"]) for r in _rows(run_dir / "metrics.csv") if r.get("val/dice")}
+    assert epochs == {0, 1}
+
+    summary = evaluate(run_dir, split="test")
+    assert summary["num_cases"] == 2 and summary["classes"] == ["class1", "class2"]
+    rows = _rows(run_dir / "per_case.csv")
+    assert len(rows) == 2 * 2  # one row per case and foreground class
+    assert {r["case"] for r in rows} == {"synthetic_test_0000", "synthetic_test_0001"}
+    for r in rows:
+        assert 0.0 <= float(r["dice"]) <= 1.0
+        assert 0.0 <= float(r["nsd"]) <= 1.0 and 0.0 <= float(r["boundary_f1"]) <= 1.0
+        assert float(r["hd95"]) >= 0 and float(r["assd"]) >= 0  # inf allowed (empty masks)
+    on_disk = json.loads((run_dir / "summary.json").read_text())
+    assert on_disk["metrics"]["dice"]["class1"]["n"] == 2
+    dice1 = [float(r["dice"]) for r in rows if r["class"] == "class1"]
+    assert on_disk["metrics"]["dice"]["class1"]["mean"] == pytest.approx(sum(dice1) / 2, abs=1e-5)
+    assert len(list((run_dir / "overlays").glob("*.png"))) == 1
+
+
+def test_case_metrics_inside_the_mask():
+    label = torch.zeros(1, 12, 12, dtype=torch.long)
+    label[0, 3:7, 3:7] = 1
+    pred = label.clone()
+    pred[0, 10:12, 10:12] = 1  # false positives outside the evaluation mask
+    mask = torch.zeros(1, 12, 12, dtype=torch.bool)
+    mask[0, :9, :9] = True
+    case = {"pred": pred, "label": label, "mask": mask, "spacing": torch.tensor([1.0, 1.0])}
+    inside = _case_metrics(case, 2, tolerance=1.0)
+    assert inside["dice"][0] == pytest.approx(1.0) and inside["hd95"][0] == pytest.approx(0.0)
+    assert inside["nsd"][0] == pytest.approx(1.0)
+    case.pop("mask")
+    everywhere = _case_metrics(case, 2, tolerance=1.0)
+    assert everywhere["dice"][0] == pytest.approx(2 * 16 / (16 + 20))
+
+
+def test_sliced_3d_data_are_scored_as_volumes(tmp_path, tiny_config):
+    cfg = tiny_config("data.options={n: 2, n_val: 2, shape: [8, 16, 16], mode: slices, seed: 0}")
+    run_dir = train(cfg, output_dir=tmp_path / "run")
+    summary = evaluate(run_dir, overlays=1)
+    rows = _rows(run_dir / "per_case.csv")
+    assert len(rows) == 2 and summary["num_cases"] == 2  # 2 volumes, not 16 slices
+    assert {r["case"] for r in rows} == {"synthetic_test_0000", "synthetic_test_0001"}
+
+
+class _Crash(pl.Callback):
+    def on_train_epoch_end(self, trainer, module):
+        if trainer.current_epoch == 2:
+            raise RuntimeError("simulated crash")
+
+
+def test_resume_after_interruption(tmp_path, tiny_config):
+    cfg = tiny_config("trainer.max_epochs=4",
+                      "loss={terms: [{name: ce, weight: 1.0}, {name: boundary, weight: 0.01}],"
+                      " schedule: {name: rebalance, step: 0.01}}")
+    run_dir = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(cfg, output_dir=run_dir, callbacks=[_Crash()])
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False)
+    assert ckpt["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"] == 2
+    with pytest.raises(FileExistsError):
+        train(cfg, output_dir=run_dir)  # never overwrite a run without resume
+    train(cfg, output_dir=run_dir, resume=True)
+
+    rows = _rows(run_dir / "metrics.csv")
+    epoch_rows = [r for r in rows if r.get("train/loss_epoch")]
+    assert [int(r["epoch"]) for r in epoch_rows] == [0, 1, 2, 3]  # each epoch once
+    # Rebalance from [1, 0.01] by 0.01 per epoch: the schedule continued across the crash.
+    for r in epoch_rows:
+        e = int(r["epoch"])
+        assert float(r["weight/boundary"]) == pytest.approx(0.01 + 0.01 * e, abs=1e-6)
+        assert float(r["weight/ce"]) == pytest.approx(1.0 - 0.01 * e, abs=1e-6)
+    steps = [int(r["step"]) for r in rows if r.get("train/loss_step")]
+    assert steps == sorted(set(steps))  # no step logged twice
+    final = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False)
+    assert final["edgewise_loss"]["epoch"] == 4
+
+
+def test_resume_needs_a_checkpoint(tmp_path, tiny_config):
+    with pytest.raises(FileNotFoundError, match="last.ckpt"):
+        train(tiny_config(), output_dir=tmp_path / "none", resume=True)
+
+
+def test_bad_config_raises_before_any_output(tmp_path):
+    with pytest.raises(ValueError, match="'trainer.max_epoch'"):
+        train({"trainer": {"max_epoch": 3}}, output_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_failed_evaluation_keeps_previous_results(tmp_path, tiny_config, monkeypatch):
+    run_dir = train(tiny_config(), output_dir=tmp_path / "run")
+    evaluate(run_dir, overlays=0)
+    before = (run_dir / "summary.json").read_text(), (run_dir / "per_case.csv").read_text()
+
+    import edgewise.training.run as run_mod
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("metric failure")
+
+    monkeypatch.setattr(run_mod, "_case_metrics", broken)
+    with pytest.raises(RuntimeError):
+        evaluate(run_dir, overlays=0)
+    after = (run_dir / "summary.json").read_text(), (run_dir / "per_case.csv").read_text()
+    assert before == after
+    assert math.isfinite(json.loads(before[0])["mean"]["dice"])
