@@ -157,7 +157,15 @@ def _ddp_worker(rank: int, world: int, port: int, out_dir: str) -> None:
             p0, t0 = _squares(1, 1)
             m.update(p0, t0, case_ids=["case0"])
         values = m.compute()
-        torch.save({"ids": m.case_ids, "hd": values["hd"]}, os.path.join(out_dir, f"rank{rank}.pt"))
+        # a rank that saw no case still takes part in the gather
+        lonely = SegmentationMetrics(("dice",), num_classes=2, include_background=False)
+        if rank == 0:
+            lonely.update(p, t, case_ids=["only"])
+        lonely_dice = lonely.compute()["dice"]
+        torch.save(
+            {"ids": m.case_ids, "hd": values["hd"], "lonely": lonely_dice},
+            os.path.join(out_dir, f"rank{rank}.pt"),
+        )
         m.to_csv(os.path.join(out_dir, "per_case.csv"))
     finally:
         torch.distributed.destroy_process_group()
@@ -182,6 +190,7 @@ def test_ddp_gather_two_gloo_processes(tmp_path):
         got = torch.load(tmp_path / f"rank{rank}.pt")
         assert got["ids"] == ["case0", "case1"]
         assert got["hd"][:, 0].tolist() == [1.0, 2.0]
+        assert got["lonely"].shape == (1, 1)
     rows = list(csv.reader(open(tmp_path / "per_case.csv")))
     assert [r[0] for r in rows[1:]] == ["case0", "case1"]
 

@@ -349,3 +349,14 @@ def test_chunking_does_not_change_values(monkeypatch):
     for b in range(3):
         ref = deepmind(p[b, 1].numpy(), t[b, 1].numpy(), tuple(spacing[b].tolist()))
         assert whole.hausdorff(95)[b, 1].item() == pytest.approx(ref["hd95"], rel=1e-5)
+
+
+def test_surface_area_3d_matches_deepmind_surfels():
+    sdm = pytest.importorskip("surface_distance")
+    rng = np.random.default_rng(17)
+    t = blob(rng, (12, 14, 16))
+    spacing = (2.0, 1.0, 0.5)
+    ref = sdm.compute_surface_distances(t, t, spacing)["surfel_areas_gt"].sum()
+    empty = np.zeros_like(t)
+    area = perimeter_error(bc(empty), bc(t), spacing=spacing)
+    assert area.item() == pytest.approx(ref, rel=1e-6)

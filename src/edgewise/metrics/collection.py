@@ -281,12 +281,12 @@ class SegmentationMetrics:
                 parts, (self._ids, {k: v.numpy() for k, v in local.items()})
             )
             ids = [i for part in parts for i in part[0]]
+            # a rank without cases holds (0, 0) arrays: take the class count from the others
+            channels = max(arr.shape[1] for part in parts for arr in part[1].values())
             local = {
                 k: torch.cat([torch.from_numpy(part[1][k]).reshape(-1, channels) for part in parts])
                 for k in local
             }
-            if channels == 0:
-                channels = max((v.shape[1] for v in local.values()), default=0)
         else:
             ids = list(self._ids)
         first: dict[str, int] = {}
@@ -294,7 +294,7 @@ class SegmentationMetrics:
             first.setdefault(case, row)
         keep = torch.tensor(sorted(first.values()), dtype=torch.long)
         ids = [ids[int(i)] for i in keep]
-        values = {k: v[keep] if v.numel() else v for k, v in local.items()}
+        values = {k: v[keep] for k, v in local.items()}
         self._cache = (ids, values)
         return self._cache
 

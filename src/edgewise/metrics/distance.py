@@ -742,10 +742,14 @@ def perimeter_error(
     batch, channels = p.shape[:2]
     ndim = p.dim() - 2
     table = surfel_measure_table(spacing_tensor(spacing, batch, ndim).to(p.device))  # (B, codes)
-    masks = torch.stack([p, t]).flatten(0, 2)  # (2 * B * C, *spatial)
-    codes = corner_codes(masks, ndim, border_is_surface).flatten(1).long()
-    rows = torch.arange(batch, device=p.device).repeat_interleave(channels).repeat(2)
-    lengths = table[rows[:, None], codes].sum(1).reshape(2, batch, channels)
+    n_codes = table.shape[-1]
+    lengths = torch.empty(2, batch, channels, dtype=torch.float64, device=p.device)
+    for b in range(batch):
+        # a histogram of the codes per mask keeps memory at one case's corner grid
+        codes = corner_codes(torch.cat([p[b], t[b]]), ndim, border_is_surface).flatten(1).long()
+        offsets = torch.arange(2 * channels, device=p.device)[:, None] * n_codes
+        counts = torch.bincount((codes + offsets).flatten(), minlength=2 * channels * n_codes)
+        lengths[:, b] = (counts.view(2, channels, n_codes).double() * table[b]).sum(-1)
     error = (lengths[0] - lengths[1]).abs()
     if relative:
         error = torch.where(
