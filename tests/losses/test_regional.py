@@ -107,3 +107,21 @@ def test_ignore_index_regional():
     full = dice_loss(x[..., :2], t[..., :2], smooth_nr=0, smooth_dr=0)
     masked = dice_loss(x, t, ignore_index=9, smooth_nr=0, smooth_dr=0)
     torch.testing.assert_close(full, masked)
+
+
+def test_single_channel_probabilities_are_binary():
+    """C = 1 probabilities hold the foreground probability: background pixels must cost
+    -log(1 - p). Before the fix only -t log p was summed, so p = 1 everywhere scored 0."""
+    p = torch.tensor([[[[0.9, 0.9, 0.2]]]], dtype=torch.float64)
+    t = torch.tensor([[[[0.0, 1.0, 0.0]]]], dtype=torch.float64)
+    bce = [-math.log(0.1), -math.log(0.9), -math.log(0.8)]
+    none = cross_entropy_loss(p, t, softmax=False, reduction="none")
+    torch.testing.assert_close(none, torch.tensor(bce, dtype=torch.float64).view(1, 1, 1, 3))
+    assert cross_entropy_loss(p, t, softmax=False).item() == pytest.approx(sum(bce) / 3)
+    torch.testing.assert_close(cross_entropy_loss(p, t, softmax=False), F.binary_cross_entropy(p, t))
+    # the same values as a sigmoid head given logit(p)
+    torch.testing.assert_close(cross_entropy_loss(torch.logit(p), t, sigmoid=True),
+                               cross_entropy_loss(p, t, softmax=False))
+    # focal, gamma = 2, alpha = 0.25: positives weighted 0.25 * (1-p)^2, negatives 0.75 * p^2
+    focal = [0.75 * 0.9**2 * bce[0], 0.25 * 0.1**2 * bce[1], 0.75 * 0.2**2 * bce[2]]
+    assert focal_loss(p, t, softmax=False, alpha=0.25).item() == pytest.approx(sum(focal) / 3)

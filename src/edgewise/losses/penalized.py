@@ -48,7 +48,8 @@ def penalized_ce_loss(
     Args:
         dist_map: precomputed penalty ``(B, 1, *spatial)`` (or ``(B, *spatial)``).
         weight, ignore_index, softmax, sigmoid, to_onehot_y: as in ``cross_entropy_loss``.
-        reduction: ``"none"`` gives ``(B, *spatial)`` (``(B, C, *spatial)`` with sigmoid).
+        reduction: ``"none"`` gives ``(B, *spatial)`` (``(B, C, *spatial)`` with sigmoid or a
+            single channel).
 
     Reference:
         F. Calivá et al., "Distance map loss penalty term for semantic segmentation", MIDL 2019.
@@ -86,7 +87,8 @@ def penalized_ce_loss(
             if not bool(torch.isfinite(phi).all()):
                 raise ValueError("expected finite values in dist_map, got nan or inf")
         phi = phi.to(device=per.device, dtype=per.dtype)
-        factor = 1 + (phi if sigmoid else phi[:, 0])
+        # binary CE (sigmoid or one channel) keeps its channel axis, softmax CE has none
+        factor = 1 + (phi if per.dim() == phi.dim() else phi[:, 0])
         weighted = factor * per
         if reduction == "none":
             return weighted

@@ -84,7 +84,8 @@ def cross_entropy_parts(
     w = _weight_vector(weight, c, t)
     softmax, sigmoid = prep.softmax, prep.sigmoid
     logp, log1mp = _log_probs(input, softmax, sigmoid)
-    if sigmoid:
+    # one channel holds the foreground probability: its background term is log(1 - p)
+    if sigmoid or c == 1:
         per = -(t * logp + (1 - t) * log1mp)  # type: ignore[operator]
         if w is not None:
             per = per * w
@@ -126,7 +127,9 @@ def cross_entropy_loss(
     With an index target and ``softmax=True`` this equals :func:`torch.nn.functional.cross_entropy`
     (``"mean"`` divides by the summed weights of the valid pixels, as torch does); with
     ``sigmoid=True`` it equals ``binary_cross_entropy_with_logits`` on the one-hot target with
-    per-channel weights (mean over all elements).
+    per-channel weights (mean over all elements). A single channel of probabilities
+    (``C = 1``, ``softmax=sigmoid=False``) is the foreground probability: binary CE, as
+    :func:`torch.nn.functional.binary_cross_entropy`.
 
     Args:
         input: logits ``(B, C, *spatial)`` (or probabilities when ``softmax=sigmoid=False``).
@@ -137,7 +140,7 @@ def cross_entropy_loss(
         sigmoid: apply a per-channel sigmoid instead (multi-label / binary).
         to_onehot_y: ``None`` infers the target form from its shape.
         reduction: ``"none"`` gives the per-pixel loss ``(B, *spatial)`` (softmax/probabilities)
-            or ``(B, C, *spatial)`` (sigmoid); ``"mean"``/``"sum"`` a scalar.
+            or ``(B, C, *spatial)`` (sigmoid or a single channel); ``"mean"``/``"sum"`` a scalar.
         spacing: accepted and ignored.
 
     Example:
@@ -322,11 +325,13 @@ def focal_loss(
 
     ``gamma = 0`` and ``alpha = None`` give cross-entropy. ``alpha``: ``None`` (no weighting),
     a float (softmax: ``1 - alpha`` for channel 0 and ``alpha`` for the others, as MONAI;
-    sigmoid: weight of positives) or one value per class (softmax only).
+    sigmoid: weight of positives) or one value per class (softmax only). A single channel of
+    probabilities (``C = 1``, ``softmax=sigmoid=False``) takes the binary (sigmoid) form.
 
     Args:
         reduction: ``"none"`` gives ``(B, *spatial)`` (softmax/probabilities) or
-            ``(B, C, *spatial)`` (sigmoid); ``"mean"`` averages over (valid) pixels/elements.
+            ``(B, C, *spatial)`` (sigmoid or a single channel); ``"mean"`` averages over
+            (valid) pixels/elements.
 
     Example:
         >>> logits = torch.zeros(1, 2, 1, 2)
@@ -345,9 +350,10 @@ def focal_loss(
         softmax, sigmoid = prep.softmax, prep.sigmoid
         logp, log1mp = _log_probs(input, softmax, sigmoid)
         p = logp.exp()
-        if sigmoid:
+        if sigmoid or c == 1:
             if alpha is not None and not isinstance(alpha, (int, float)):
-                raise ValueError("sigmoid focal loss expects a float alpha (weight of positives)")
+                raise ValueError("binary (sigmoid or single-channel) focal loss expects a float alpha "
+                                 f"(weight of positives), got {alpha!r}")
             wpos, wneg = (1.0, 1.0) if alpha is None else (float(alpha), 1 - float(alpha))
             per = -(wpos * t * (1 - p).pow(gamma) * logp
                     + wneg * (1 - t) * p.pow(gamma) * log1mp)  # type: ignore[operator]
