@@ -253,3 +253,24 @@ def test_signed_cuda_matches_cpu(be):
     got = signed_distance(lab.cuda(), (2.5, 0.8, 0.8), num_classes=3, backend=be)
     assert got.device.type == "cuda"
     torch.testing.assert_close(got.cpu(), ref, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("be", CPU_BACKENDS)
+def test_onehot_partition_matches_index_map_for_every_map(be):
+    rng = np.random.default_rng(7)
+    lab = torch.from_numpy(rng.integers(0, 3, (2, 1, 6, 7, 5)))
+    lab[1] = 1  # class 1 fills sample 1
+    oh = as_one_hot(lab, num_classes=3).to(torch.uint8)
+    sp = (2.5, 0.8, 0.8)
+    for fn, kw in [
+        (signed_distance, {"convention": "livia"}),
+        (signed_distance, {}),
+        (unsigned_distance, {}),
+        (inside_distance, {}),
+    ]:
+        a = fn(lab, sp, num_classes=3, backend=be, **kw)
+        b = fn(oh, sp, backend=be, **kw)
+        torch.testing.assert_close(a, b)
+        assert torch.isfinite(a).all()
+        ref = fn(lab, sp, num_classes=3, backend="scipy", **kw)
+        torch.testing.assert_close(a, ref, rtol=1e-4, atol=1e-5)
