@@ -98,6 +98,8 @@ class SegmentationMetrics:
     ``(B, C)`` values with case ids. :meth:`compute` gathers them from every process when
     ``torch.distributed`` is initialised (call it on every rank); :meth:`summary`,
     :meth:`to_csv` and :meth:`to_json` build on it (only rank 0 writes files, atomically).
+    The metrics run on the inputs' device; the ``(B, C)`` values of each batch are then kept
+    on the CPU (a few numbers per case) for the summary and the exports.
 
     Args:
         metrics: names from ``"dice"``, ``"iou"``, ``"hd"``, ``"hd95"``, ``"assd"``
