@@ -12,7 +12,8 @@ Backends:
   argument. CPU only: data moves to numpy and back.
 - ``"scipy"``: ``scipy.ndimage.distance_transform_edt`` in a thread pool over samples (scipy
   releases the GIL). CPU only: data moves to numpy and back.
-- ``"cupy"``: ``cupyx.scipy.ndimage.distance_transform_edt`` through DLPack, CUDA only.
+- ``"cupy"``: ``cupyx.scipy.ndimage.distance_transform_edt`` through DLPack, CUDA only
+  (2D images with an axis longer than 1024 go to ``"torch"``: cuCIM issue #392).
 - ``"torch"``: exact separable transform in pure torch on any device (see :func:`_torch_edt`).
 """
 
@@ -232,6 +233,9 @@ def edt_samples(mask: Tensor, spacing: Tensor, backend: str) -> Tensor:
         return out
     sub = mask[todo]
     sp = spacing[todo.cpu()]
+    if backend == "cupy" and sub.ndim == 3 and max(spatial) > 1024:
+        # cuCIM issue #392 (PBA+ code shared with CuPy): wrong 2D output for axes > 1024
+        backend = "torch"
     if backend == "torch":
         res = _torch_edt(sub, sp)
     elif backend == "cupy":
