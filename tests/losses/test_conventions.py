@@ -106,3 +106,23 @@ def test_gradcheck_float64(name):
     loss = build_loss(name)
     xr = x.clone().requires_grad_(True)
     assert torch.autograd.gradcheck(lambda inp: loss(inp, t, **kwargs), (xr,), eps=1e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["boundary", "region_wise", "hausdorff_dt", "sdf", "penalized_ce"])
+def test_gradient_reaches_the_prediction_only(name):
+    """A precomputed map or a one-hot target that requires grad must not receive a gradient
+    (it did: maps and one-hot targets were used undetached); integer maps are refused."""
+    x, t = _data(torch.float64, shape=(6, 5), b=1)
+    shape = (1, 1, 6, 5) if name == "penalized_ce" else (1, 3, 6, 5)
+    dist_map = torch.rand(*shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    dist_map.requires_grad_(True)
+    onehot = torch.nn.functional.one_hot(t[:, 0], 3).permute(0, 3, 1, 2).double().requires_grad_(True)
+    xr = x.clone().requires_grad_(True)
+    loss = build_loss(name, **({"check": False} if name == "region_wise" else {}))
+    loss(xr, onehot, dist_map=dist_map).backward()
+    assert float(xr.grad.abs().sum()) > 0
+    assert dist_map.grad is None and onehot.grad is None
+    build_loss("dice")(xr, onehot).backward()
+    assert onehot.grad is None
+    with pytest.raises(TypeError, match="floating-point dist_map"):
+        loss(x, t, dist_map=(dist_map.detach() * 3).long())

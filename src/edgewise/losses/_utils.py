@@ -236,7 +236,8 @@ def prepare(
     else:
         if ignore_index is not None:
             raise ValueError("ignore_index needs an index target (B, 1, *spatial), got a one-hot target")
-        onehot = target.to(dtype)
+        # the target is ground truth: no gradient reaches it, whatever its requires_grad
+        onehot = target.detach().to(dtype)
         if not bool(torch.isfinite(onehot).all()) or bool((onehot < 0).any()) or bool((onehot > 1).any()):
             raise ValueError("expected one-hot target values in [0, 1], got values outside or nan")
     channels = select_channels(c, include_background, classes)
@@ -257,9 +258,20 @@ def binary_masks(onehot: Tensor, channels: list[int]) -> Tensor:
 
 def check_map(dist_map: Tensor, expected: tuple[int, ...], all_channels: tuple[int, ...],
               channels: list[int], name: str = "dist_map") -> Tensor:
-    """Accept a precomputed map for the selected channels or for all channels."""
+    """Accept a precomputed map for the selected channels or for all channels.
+
+    The map is ground truth: it is detached, so the gradient flows through the prediction
+    only. Integer maps are refused: distances cast to int lose their fractions (LIVIAETS
+    builds 2D maps with ``np.zeros_like`` of an int one-hot and gets 1 for 1.414).
+    """
     if not isinstance(dist_map, Tensor):
         raise TypeError(f"expected {name} to be a torch.Tensor, got {type(dist_map).__name__}")
+    if not dist_map.is_floating_point():
+        raise TypeError(
+            f"expected a floating-point {name} (distances cast to integers lose their fractions), "
+            f"got dtype {dist_map.dtype}"
+        )
+    dist_map = dist_map.detach()
     shape = tuple(dist_map.shape)
     if shape == expected:
         out = dist_map

@@ -79,7 +79,9 @@ def penalized_ce_loss(
         else:
             if not isinstance(dist_map, Tensor):
                 raise TypeError(f"expected dist_map to be a torch.Tensor, got {type(dist_map).__name__}")
-            phi = dist_map
+            if not dist_map.is_floating_point():
+                raise TypeError(f"expected a floating-point dist_map, got dtype {dist_map.dtype}")
+            phi = dist_map.detach()
             if tuple(phi.shape) == (b, *spatial):
                 phi = phi.unsqueeze(1)
             if tuple(phi.shape) != (b, 1, *spatial):
