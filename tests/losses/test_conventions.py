@@ -126,3 +126,18 @@ def test_gradient_reaches_the_prediction_only(name):
     assert onehot.grad is None
     with pytest.raises(TypeError, match="floating-point dist_map"):
         loss(x, t, dist_map=(dist_map.detach() * 3).long())
+
+
+@pytest.mark.parametrize("name", ["boundary", "region_wise", "hausdorff_dt", "sdf", "penalized_ce"])
+def test_1d_input_needs_a_map(name):
+    """edgewise.maps is 2D/3D: a 1D input used to fail inside the maps with a message about
+    one-hot shapes; now the loss says what it needs. A given map makes 1D work."""
+    x = torch.randn(2, 3, 9)
+    t = torch.zeros(2, 1, 9, dtype=torch.long)
+    t[..., 2:6] = 1
+    with pytest.raises(ValueError, match="2 or 3 spatial axes"):
+        build_loss(name)(x, t)
+    if name != "hausdorff_dt":
+        shape = (2, 1, 9) if name == "penalized_ce" else (2, 3, 9)
+        loss = build_loss(name, **({"check": False} if name == "region_wise" else {}))
+        assert torch.isfinite(loss(x, t, dist_map=torch.rand(shape)))

@@ -287,6 +287,15 @@ def check_map(dist_map: Tensor, expected: tuple[int, ...], all_channels: tuple[i
     return out
 
 
+def check_map_dims(input: Tensor, loss: str) -> None:
+    """Distance maps are computed for 2D and 3D images only (``edgewise.maps``)."""
+    if isinstance(input, Tensor) and input.dim() not in (4, 5):
+        raise ValueError(
+            f"{loss} computes distance maps for 2 or 3 spatial axes, got input of shape "
+            f"{tuple(input.shape)}: view a 1D signal as (B, C, 1, L), or pass dist_map="
+        )
+
+
 def spatial_mean(x: Tensor) -> Tensor:
     return x.flatten(2).mean(-1)
 

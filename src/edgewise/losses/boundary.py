@@ -13,6 +13,7 @@ from ._utils import (
     binary_masks,
     check_activation,
     check_map,
+    check_map_dims,
     check_reduction,
     check_spacing,
     no_autocast,
@@ -60,7 +61,7 @@ def boundary_loss(
     (``CompoundLoss`` with a ``Rebalance`` schedule, as the authors do).
 
     Args:
-        input: logits ``(B, C, *spatial)`` (2D or 3D; 1D works too).
+        input: logits ``(B, C, *spatial)`` (2D or 3D; 1D only with ``dist_map``).
         target: index ``(B, 1, *spatial)`` / ``(B, *spatial)`` or one-hot ``(B, C, *spatial)``.
         spacing: voxel size per axis (numpy order), a scalar, or per sample ``(B, ndim)``.
         dist_map: precomputed maps ``(B, C', *spatial)`` for the selected classes or
@@ -87,6 +88,8 @@ def boundary_loss(
     check_reduction(reduction)
     if convention not in ("boundary", "livia"):
         raise ValueError(f"expected convention in ('boundary', 'livia'), got {convention!r}")
+    if dist_map is None:
+        check_map_dims(input, "boundary_loss")
     prep = prepare(input, target, spacing=spacing, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
                    include_background=include_background, classes=classes)
     spacing = check_spacing(spacing, input.shape[0], input.dim() - 2)

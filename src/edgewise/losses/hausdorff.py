@@ -15,6 +15,7 @@ from ._utils import (
     binary_masks,
     check_activation,
     check_map,
+    check_map_dims,
     check_reduction,
     check_spacing,
     no_autocast,
@@ -91,6 +92,7 @@ def hausdorff_dt_loss(
         raise ValueError(f"expected distance in ('boundary', 'inside'), got {distance!r}")
     if alpha <= 0:
         raise ValueError(f"expected alpha > 0, got {alpha}")
+    check_map_dims(input, "hausdorff_dt_loss")  # d_p is always computed
     prep = prepare(input, target, spacing=spacing, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
                    include_background=include_background, classes=classes)
     spacing = check_spacing(spacing, input.shape[0], input.dim() - 2)

@@ -11,6 +11,7 @@ from ._utils import (
     Reduction,
     SpacingLike,
     check_activation,
+    check_map_dims,
     check_reduction,
     check_spacing,
     no_autocast,
@@ -60,6 +61,8 @@ def penalized_ce_loss(
         torch.Size([])
     """
     check_reduction(reduction)
+    if dist_map is None:
+        check_map_dims(input, "penalized_ce_loss")
     spacing = check_spacing(spacing, input.shape[0], input.dim() - 2)
     with no_autocast(input.device):
         per, denom, prep = cross_entropy_parts(input, target, weight=weight, ignore_index=ignore_index,

@@ -14,6 +14,7 @@ from ._utils import (
     SpacingLike,
     check_activation,
     check_map,
+    check_map_dims,
     check_reduction,
     check_spacing,
     no_autocast,
@@ -200,6 +201,8 @@ def region_wise_loss(
         torch.Size([])
     """
     check_reduction(reduction)
+    if dist_map is None and map_fn is None:
+        check_map_dims(input, "region_wise_loss (RRW maps)")
     prep = prepare(input, target, spacing=spacing, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
                    include_background=include_background, classes=classes)
     spacing = check_spacing(spacing, input.shape[0], input.dim() - 2)

@@ -12,6 +12,7 @@ from ._utils import (
     SpacingLike,
     binary_masks,
     check_map,
+    check_map_dims,
     check_reduction,
     check_spacing,
     no_autocast,
@@ -88,6 +89,8 @@ def signed_distance_loss(
         -0.3333
     """
     check_reduction(reduction)
+    if dist_map is None:
+        check_map_dims(input, "signed_distance_loss")
     prep = prepare(input, target, spacing=spacing, softmax=False, sigmoid=False, to_onehot_y=to_onehot_y,
                    include_background=include_background, classes=classes, activate=False)
     spacing = check_spacing(spacing, input.shape[0], input.dim() - 2)
