@@ -13,7 +13,8 @@ Conventions shared by every loss (details in ``docs/losses.md``):
   and selected class; exceptions: pixel-wise losses (CE, focal, penalised CE) give the
   per-pixel map, generalised Dice ``(B, 1)``.
 * ``forward(input, target, *, spacing=None)`` for every loss (regional ones ignore it);
-  distance-map losses also take ``dist_map=``.
+  distance-map losses also take ``dist_map=``, and without a spacing read it from a MONAI
+  ``MetaTensor`` target or input (per sample, from the affine).
 * Bad input raises ``ValueError``/``TypeError`` naming what was expected and what came.
 * The math runs in float32 (float64 stays float64) with autocast disabled.
 """

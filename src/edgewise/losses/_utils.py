@@ -118,6 +118,31 @@ def check_spacing(spacing: SpacingLike, batch: int, ndim: int) -> SpacingLike:
     return values
 
 
+def _is_metatensor(x: object) -> bool:
+    # Matched by class name: a MetaTensor exists only once MONAI is loaded, and this module
+    # must never import MONAI itself.
+    return isinstance(x, Tensor) and any(k.__name__ == "MetaTensor" for k in type(x).__mro__)
+
+
+def as_plain(x: Tensor) -> Tensor:
+    """A MONAI ``MetaTensor`` as a plain tensor (same data and autograd graph); others unchanged."""
+    return x.as_tensor() if _is_metatensor(x) else x  # type: ignore[attr-defined]
+
+
+def resolve_spacing(spacing: SpacingLike, input: Tensor, target: Tensor) -> SpacingLike:
+    """The spacing a distance-map loss uses: ``spacing`` when given, else the per-sample
+    spacing of a MONAI ``MetaTensor`` target (or input) read from its affine, else None.
+
+    The one place where losses read ``MetaTensor`` metadata; MONAI is imported only when such
+    an object was passed (``edgewise.integrations.metatensor`` does the reading).
+    """
+    if spacing is not None or not (_is_metatensor(target) or _is_metatensor(input)):
+        return spacing
+    from edgewise.integrations.metatensor import spacing_or_meta
+
+    return spacing_or_meta(None, target, input, spatial_dims=input.dim() - 2)
+
+
 @dataclass
 class Prepared:
     """Activated prediction and one-hot target, both ``(B, C, *spatial)`` in the compute dtype."""
@@ -159,15 +184,23 @@ def prepare(
     ignore_index: int | None = None,
     activate: bool = True,
     spacing: SpacingLike = None,
+    read_meta: bool = False,
 ) -> Prepared:
-    """Validate ``input`` and ``target`` and bring them to a common one-hot form."""
+    """Validate ``input`` and ``target`` and bring them to a common one-hot form.
+
+    ``read_meta=True`` (losses that use ``spacing``) takes the spacing of a MONAI
+    ``MetaTensor`` target or input when ``spacing`` is None (:func:`resolve_spacing`).
+    """
     softmax, sigmoid = check_activation(softmax, sigmoid)
     check_input(input)
     if not isinstance(target, Tensor):
         raise TypeError(f"expected target to be a torch.Tensor, got {type(target).__name__}")
     b, c = input.shape[:2]
     spatial = tuple(input.shape[2:])
+    if read_meta:
+        spacing = resolve_spacing(spacing, input, target)
     spacing = check_spacing(spacing, b, len(spatial))
+    input, target = as_plain(input), as_plain(target)
     if softmax and c == 1:
         raise ValueError(
             "softmax over a single channel is constant 1: use sigmoid=True for a binary "

@@ -15,7 +15,6 @@ from ._utils import (
     check_map,
     check_map_dims,
     check_reduction,
-    check_spacing,
     no_autocast,
     pick,
     prepare,
@@ -91,8 +90,8 @@ def boundary_loss(
     if dist_map is None:
         check_map_dims(input, "boundary_loss")
     prep = prepare(input, target, spacing=spacing, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
-                   include_background=include_background, classes=classes)
-    spacing = check_spacing(spacing, input.shape[0], input.dim() - 2)
+                   include_background=include_background, classes=classes, read_meta=True)
+    spacing = prep.spacing
     with no_autocast(input.device):
         p = pick(prep.probs, prep.channels)
         if dist_map is None:

@@ -17,7 +17,6 @@ from ._utils import (
     check_map,
     check_map_dims,
     check_reduction,
-    check_spacing,
     no_autocast,
     pick,
     prepare,
@@ -94,8 +93,8 @@ def hausdorff_dt_loss(
         raise ValueError(f"expected alpha > 0, got {alpha}")
     check_map_dims(input, "hausdorff_dt_loss")  # d_p is always computed
     prep = prepare(input, target, spacing=spacing, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
-                   include_background=include_background, classes=classes)
-    spacing = check_spacing(spacing, input.shape[0], input.dim() - 2)
+                   include_background=include_background, classes=classes, read_meta=True)
+    spacing = prep.spacing
     with no_autocast(input.device):
         p = pick(prep.probs, prep.channels)
         t = pick(prep.onehot, prep.channels)

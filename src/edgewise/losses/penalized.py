@@ -13,7 +13,6 @@ from ._utils import (
     check_activation,
     check_map_dims,
     check_reduction,
-    check_spacing,
     no_autocast,
 )
 from .regional import _EPS, cross_entropy_parts
@@ -63,11 +62,11 @@ def penalized_ce_loss(
     check_reduction(reduction)
     if dist_map is None:
         check_map_dims(input, "penalized_ce_loss")
-    spacing = check_spacing(spacing, input.shape[0], input.dim() - 2)
     with no_autocast(input.device):
         per, denom, prep = cross_entropy_parts(input, target, weight=weight, ignore_index=ignore_index,
                                                softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
-                                               spacing=spacing)
+                                               spacing=spacing, read_meta=True)
+        spacing = prep.spacing
         b, spatial = input.shape[0], tuple(input.shape[2:])
         if dist_map is None:
             from edgewise.maps import penalty_map

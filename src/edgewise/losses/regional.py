@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._utils import (
+    as_plain,
     Prepared,
     Reduction,
     SpacingLike,
@@ -75,10 +76,12 @@ def cross_entropy_parts(
     sigmoid: bool,
     to_onehot_y: bool | None,
     spacing: SpacingLike = None,
+    read_meta: bool = False,
 ) -> tuple[Tensor, Tensor, Prepared]:
     """Unreduced cross-entropy, the denominator of its ``"mean"`` (torch's semantics), the prepared inputs."""
     prep = prepare(input, target, spacing=spacing, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
-                   ignore_index=ignore_index, activate=False)
+                   ignore_index=ignore_index, activate=False, read_meta=read_meta)
+    input = as_plain(input)
     t = prep.onehot
     c = t.shape[1]
     w = _weight_vector(weight, c, t)
@@ -344,6 +347,7 @@ def focal_loss(
         raise ValueError(f"expected gamma >= 0, got {gamma}")
     prep = prepare(input, target, spacing=spacing, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
                    ignore_index=ignore_index, activate=False)
+    input = as_plain(input)
     with no_autocast(input.device):
         t = prep.onehot
         c = t.shape[1]

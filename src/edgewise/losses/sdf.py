@@ -14,7 +14,6 @@ from ._utils import (
     check_map,
     check_map_dims,
     check_reduction,
-    check_spacing,
     no_autocast,
     pick,
     prepare,
@@ -92,8 +91,8 @@ def signed_distance_loss(
     if dist_map is None:
         check_map_dims(input, "signed_distance_loss")
     prep = prepare(input, target, spacing=spacing, softmax=False, sigmoid=False, to_onehot_y=to_onehot_y,
-                   include_background=include_background, classes=classes, activate=False)
-    spacing = check_spacing(spacing, input.shape[0], input.dim() - 2)
+                   include_background=include_background, classes=classes, activate=False, read_meta=True)
+    spacing = prep.spacing
     with no_autocast(input.device):
         s = pick(prep.probs, prep.channels)
         if dist_map is None:
