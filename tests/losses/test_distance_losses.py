@@ -115,11 +115,36 @@ def test_boundary_absent_class_penalises_false_positives():
 def test_boundary_3d_and_per_sample_spacing():
     t = torch.zeros(2, 1, 6, 7, 8, dtype=torch.long)
     t[:, :, 2:4, 2:5, 3:6] = 1
+    t[0, :, 1:5, 1:3, 1:7] = 1
     x = torch.randn(2, 2, 6, 7, 8)
-    sp = torch.tensor([[1.0, 1.0, 1.0], [2.0, 1.0, 0.5]])
+    sp = torch.tensor([[0.8, 1.0, 3.0], [2.0, 1.0, 0.5]])
     per = boundary_loss(x, t, spacing=sp, reduction="none")
     assert per.shape == (2, 2)
-    torch.testing.assert_close(per[1], boundary_loss(x[1:], t[1:], spacing=(2.0, 1.0, 0.5), reduction="none")[0])
+    for i in range(2):
+        alone = boundary_loss(x[i:i + 1], t[i:i + 1], spacing=tuple(sp[i].tolist()), reduction="none")[0]
+        torch.testing.assert_close(per[i], alone)
+    # swapping the samples' spacings changes the values: each sample really uses its own row
+    swapped = boundary_loss(x, t, spacing=sp.flip(0), reduction="none")
+    assert not torch.allclose(swapped, per)
+
+
+def test_boundary_anisotropic_hand_map():
+    """3x3 square in a 5x5 image, spacing (2.0, 0.5) in array order (rows 2 apart): the map
+    written by hand from the boundary-set definition (0 on the ring of the square)."""
+    t = torch.zeros(1, 1, 5, 5, dtype=torch.long)
+    t[..., 1:4, 1:4] = 1
+    c = math.hypot(2.0, 0.5)
+    phi = torch.tensor([
+        [c, 2.0, 2.0, 2.0, c],
+        [0.5, 0.0, 0.0, 0.0, 0.5],
+        [0.5, 0.0, -0.5, 0.0, 0.5],
+        [0.5, 0.0, 0.0, 0.0, 0.5],
+        [c, 2.0, 2.0, 2.0, c],
+    ], dtype=torch.float64)
+    p = torch.rand(1, 1, 5, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    probs = torch.cat([1 - p, p], 1)
+    v = boundary_loss(probs, t, softmax=False, include_background=False, spacing=(2.0, 0.5))
+    assert v.item() == pytest.approx((p[0, 0] * phi).mean().item(), rel=1e-6)
 
 
 def test_boundary_alone_collapses_to_empty_foreground():

@@ -125,3 +125,64 @@ def test_single_channel_probabilities_are_binary():
     # focal, gamma = 2, alpha = 0.25: positives weighted 0.25 * (1-p)^2, negatives 0.75 * p^2
     focal = [0.75 * 0.9**2 * bce[0], 0.25 * 0.1**2 * bce[1], 0.75 * 0.2**2 * bce[2]]
     assert focal_loss(p, t, softmax=False, alpha=0.25).item() == pytest.approx(sum(focal) / 3)
+
+
+def test_focal_softmax_logits_hand_formula():
+    """Softmax focal loss from logits, written out with math on a 3-class, 2-pixel case."""
+    logits = [[1.0, -0.5], [0.2, 2.0], [-1.0, 0.3]]  # [class][pixel]
+    x = torch.tensor(logits, dtype=torch.float64).view(1, 3, 1, 2)
+    t = torch.tensor([[[[2, 1]]]])
+
+    def prob(c, j):
+        z = [math.exp(logits[k][j]) for k in range(3)]
+        return z[c] / sum(z)
+
+    def term(c, j, gamma):
+        return -((1 - prob(c, j)) ** gamma) * math.log(prob(c, j))
+
+    for gamma in (0.0, 0.5, 2.0):
+        expected = (term(2, 0, gamma) + term(1, 1, gamma)) / 2
+        assert focal_loss(x, t, gamma=gamma).item() == pytest.approx(expected, rel=1e-9)
+    # per-class alpha multiplies the true class's term; a float alpha is [1 - a, a, a]
+    assert focal_loss(x, t, alpha=[0.1, 0.3, 0.6]).item() == pytest.approx(
+        (0.6 * term(2, 0, 2.0) + 0.3 * term(1, 1, 2.0)) / 2, rel=1e-9)
+    t0 = torch.tensor([[[[0, 1]]]])
+    assert focal_loss(x, t0, alpha=0.25).item() == pytest.approx(
+        (0.75 * term(0, 0, 2.0) + 0.25 * term(1, 1, 2.0)) / 2, rel=1e-9)
+    none = focal_loss(x, t, reduction="none")
+    torch.testing.assert_close(none, torch.tensor([[[term(2, 0, 2.0), term(1, 1, 2.0)]]], dtype=torch.float64))
+
+
+def test_tversky_alpha_weighs_false_positives_beta_false_negatives():
+    # foreground channel: p = [0.9, 0.6, 0.1, 0.0], target [1, 0, 0, 1]
+    fg = torch.tensor([0.9, 0.6, 0.1, 0.0], dtype=torch.float64)
+    probs = torch.stack([1 - fg, fg]).view(1, 2, 1, 4)
+    t = torch.tensor([[[[1, 0, 0, 1]]]])
+    tp, fp, fn = 0.9, 0.7, 1.1  # fp = 0.6 + 0.1, fn = 0.1 + 1.0
+
+    def v(alpha, beta):
+        return tversky_loss(probs, t, softmax=False, alpha=alpha, beta=beta, include_background=False,
+                            smooth_nr=0, smooth_dr=0).item()
+
+    assert v(0.2, 0.8) == pytest.approx(1 - tp / (tp + 0.2 * fp + 0.8 * fn))
+    assert v(0.8, 0.2) == pytest.approx(1 - tp / (tp + 0.8 * fp + 0.2 * fn))
+    # fn > fp here, so weighting false negatives more gives the larger loss
+    assert v(0.2, 0.8) > v(0.8, 0.2)
+    assert v(1.0, 0.0) == pytest.approx(1 - tp / (tp + fp))  # 1 - precision
+    assert v(0.0, 1.0) == pytest.approx(1 - tp / (tp + fn))  # 1 - recall
+
+
+def test_gdl_absent_class_per_sample_weights():
+    """Sample 0 lacks class 2: its weight is sample 0's largest finite one, not sample 1's."""
+    t = torch.tensor([[[[0, 0, 0, 1]]], [[[0, 1, 2, 2]]]])
+    p = torch.full((2, 3, 1, 4), 1 / 3, dtype=torch.float64)
+    v = generalized_dice_loss(p, t, softmax=False, smooth_nr=0, smooth_dr=0, reduction="none")
+    # sample 0: counts [3, 1, 0] -> w [1/9, 1, 1]; tp_c = counts/3, sp_c = 4/3
+    w0, st0 = [1 / 9, 1.0, 1.0], [3, 1, 0]
+    num0 = 2 * sum(w * s / 3 for w, s in zip(w0, st0))
+    den0 = sum(w * (4 / 3 + s) for w, s in zip(w0, st0))
+    # sample 1: counts [1, 1, 2] -> w [1, 1, 1/4]
+    w1, st1 = [1.0, 1.0, 0.25], [1, 1, 2]
+    num1 = 2 * sum(w * s / 3 for w, s in zip(w1, st1))
+    den1 = sum(w * (4 / 3 + s) for w, s in zip(w1, st1))
+    torch.testing.assert_close(v, torch.tensor([[1 - num0 / den0], [1 - num1 / den1]], dtype=torch.float64))

@@ -142,3 +142,95 @@ def test_loss_from_config():
     for cfg_bad, msg in bad:
         with pytest.raises(ValueError, match=msg):
             loss_from_config(cfg_bad)
+
+
+def test_schedules_equal_the_reference_update_loops():
+    """Each reference scheduler re-implemented literally as its per-epoch update, applied at the
+    end of every epoch (LIVIAETS main.py calls the scheduler after epoch i); the closed forms
+    must give the weights in use during each epoch."""
+    epochs = 260
+    # LIVIAETS scheduler.StealWeight(0.01), start [1, 0.01]
+    w = [1.0, 0.01]
+    steal = []
+    for _ in range(epochs):
+        steal.append(list(w))
+        w = [max(0.1, w[0] - 0.01), w[1] + 0.01]
+    # LIVIAETS scheduler.AddWeightLoss([0, 0.05]) from [1, 0.01]
+    w = [1.0, 0.01]
+    add = []
+    for _ in range(epochs):
+        add.append(list(w))
+        w = [a + s for a, s in zip(w, [0.0, 0.05])]
+    # LIVIAETS keras_loss: alpha <- clip(alpha - 0.01, 0.01, 1) on epoch end, loss a*R + (1-a)*B
+    a = 1.0
+    convex = []
+    for _ in range(epochs):
+        convex.append([a, 1 - a])
+        a = min(max(a - 0.01, 0.01), 1.0)
+    # SegWithDistMap HD: a from 1, -0.001 per epoch, floor 0.001
+    a = 1.0
+    hd = []
+    for _ in range(epochs):
+        hd.append([a, 1 - a])
+        a = max(a - 0.001, 0.001)
+    # jmlipman RegionWiseLoss: alpha = np.max([(100 - e) / 100, 0.01]) at epoch e
+    gradual = [[max((100 - e) / 100, 0.01), 1 - max((100 - e) / 100, 0.01)] for e in range(epochs)]
+    cases = [
+        (Rebalance(initial=(1.0, 0.01), step=0.01, floor=0.1), steal),
+        (Increase([1.0, 0.01], [0.0, 0.05]), add),
+        (RebalanceConvex(step=0.01, floor=0.01), convex),
+        (RebalanceConvex(step=0.001, floor=0.001), hd),
+        (Gradual(epochs=100, floor=0.01), gradual),
+    ]
+    for schedule, expected in cases:
+        for e in range(epochs):
+            assert schedule(e) == _approx_tol(expected[e]), (schedule, e)
+    assert steal[95] == _approx_tol([0.1, 0.96]) and steal[259][1] == pytest.approx(2.6)
+
+
+def _approx_tol(values):
+    # the loops accumulate a rounding error of ~1e-15 per epoch
+    return [pytest.approx(v, abs=1e-9) for v in values]
+
+
+def test_compound_return_terms_keep_their_graph():
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(2, 3, 6, 6, generator=g, requires_grad=True)
+    t = torch.randint(0, 3, (2, 1, 6, 6), generator=g)
+    loss = CompoundLoss([("ce", CrossEntropyLoss()), ("dice", DiceLoss())], weights=[0.3, 1.7])
+    total, terms = loss(x, t, return_terms=True)
+    assert list(terms) == ["ce", "dice"]
+    assert all(v.requires_grad for v in terms.values())
+    torch.testing.assert_close(total, 0.3 * terms["ce"] + 1.7 * terms["dice"])
+    torch.testing.assert_close(terms["ce"], cross_entropy_loss(x, t))
+    # the dice term alone back-propagates: its graph is intact
+    (gx,) = torch.autograd.grad(terms["dice"], x)
+    (ref,) = torch.autograd.grad(dice_loss(x, t), x)
+    torch.testing.assert_close(gx, ref)
+
+
+def test_compound_resume_from_a_saved_state_dict():
+    import io
+
+    def make():
+        return CompoundLoss({"ce": CrossEntropyLoss(), "dice": DiceLoss()},
+                            schedule=RebalanceConvex(step=0.1, floor=0.05))
+
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(1, 3, 5, 5, generator=g)
+    t = torch.randint(0, 3, (1, 1, 5, 5), generator=g)
+    run = make()
+    for _ in range(4):
+        run.step()
+    buf = io.BytesIO()
+    torch.save(run.state_dict(), buf)
+    buf.seek(0)
+    resumed = make()
+    assert resumed.epoch == 0
+    resumed.load_state_dict(torch.load(buf))
+    assert resumed.epoch == 4 and resumed.weights == _approx([0.6, 0.4])
+    torch.testing.assert_close(resumed(x, t), 0.6 * cross_entropy_loss(x, t) + 0.4 * dice_loss(x, t))
+    for _ in range(6):
+        run.step()
+        resumed.step()
+    assert resumed.weights == run.weights == _approx([0.05, 0.95])
