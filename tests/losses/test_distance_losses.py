@@ -395,3 +395,15 @@ def test_active_contour_hand_value():
     w = p3[..., :-1, :-1, 1:] - p3[..., :-1, :-1, :-1]
     expected = torch.sqrt(d**2 + h**2 + w**2 + 1e-8).sum() / 125
     assert active_contour_loss(p3, t3, softmax=False).item() == pytest.approx(expected.item())
+
+
+def test_active_contour_flat_prediction_has_finite_gradient():
+    """A constant prediction has zero spatial differences: the length term is sqrt(0 + eps),
+    whose gradient is finite only with eps > 0 (eps = 0 gave nan and is now refused)."""
+    t = torch.zeros(1, 1, 6, 6, dtype=torch.long)
+    t[..., 2:4, 2:4] = 1
+    x = torch.zeros(1, 2, 6, 6, requires_grad=True)
+    active_contour_loss(x, t).backward()
+    assert torch.isfinite(x.grad).all() and float(x.grad.abs().sum()) > 0
+    with pytest.raises(ValueError, match="eps > 0"):
+        active_contour_loss(x, t, eps=0.0)

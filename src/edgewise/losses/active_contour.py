@@ -51,6 +51,7 @@ def active_contour_loss(
 
     Args:
         length_weight: :math:`\mu`.
+        eps: keeps the square root away from 0, where its slope is infinite (must be > 0).
         region_weight: :math:`\lambda`.
         reduction: ``"none"`` gives ``(B, C')``.
 
@@ -63,6 +64,8 @@ def active_contour_loss(
         torch.Size([])
     """
     check_reduction(reduction)
+    if not eps > 0:
+        raise ValueError(f"expected eps > 0 (sqrt has an infinite slope at 0: flat regions give nan gradients), got {eps}")
     if input.dim() not in (4, 5):
         raise ValueError(f"expected input of shape (B, C, H, W) or (B, C, D, H, W), got {tuple(input.shape)}")
     prep = prepare(input, target, spacing=spacing, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
@@ -102,6 +105,8 @@ class ActiveContourLoss(nn.Module):
         super().__init__()
         check_activation(softmax, sigmoid)
         check_reduction(reduction)
+        if not eps > 0:
+            raise ValueError(f"expected eps > 0, got {eps}")
         self.length_weight = length_weight
         self.region_weight = region_weight
         self.eps = eps
