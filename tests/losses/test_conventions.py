@@ -141,3 +141,21 @@ def test_1d_input_needs_a_map(name):
         shape = (2, 1, 9) if name == "penalized_ce" else (2, 3, 9)
         loss = build_loss(name, **({"check": False} if name == "region_wise" else {}))
         assert torch.isfinite(loss(x, t, dist_map=torch.rand(shape)))
+
+
+@pytest.mark.filterwarnings("ignore:region_wise_loss:RuntimeWarning")
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("name", NAMES)
+def test_cuda_matches_cpu_and_autocast_fp16(name):
+    x, t = _data()
+    loss = build_loss(name)
+    cpu = loss(x, t, spacing=(1.0, 0.5))
+    gpu = loss(x.cuda(), t.cuda(), spacing=(1.0, 0.5))
+    assert gpu.device.type == "cuda"
+    torch.testing.assert_close(gpu.cpu(), cpu, rtol=1e-4, atol=1e-5)
+    xh = x.cuda().half().requires_grad_(True)
+    with torch.autocast("cuda", dtype=torch.float16):
+        v = loss(xh, t.cuda())
+    assert v.dtype == torch.float32 and torch.isfinite(v)
+    v.backward()
+    assert torch.isfinite(xh.grad).all()

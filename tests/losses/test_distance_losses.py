@@ -101,6 +101,8 @@ def test_boundary_perfect_prediction_is_negative_and_dist_map():
                                boundary_loss(x, t, include_background=False))
     with pytest.raises(ValueError, match="dist_map"):
         boundary_loss(x, t, dist_map=maps[..., 1:])
+    with pytest.raises(ValueError, match="convention"):
+        BoundaryLoss(convention="kervadec")
 
 
 def test_boundary_absent_class_penalises_false_positives():

@@ -50,6 +50,10 @@ def test_schedules_hand_listed_values():
     assert FromCallable(lambda e: [1.0, e / 10])(3) == [1.0, 0.3]
     with pytest.raises(ValueError, match="non-negative integer epoch"):
         grad(-1)
+    # a wrong number of scales used to fail only when called (IndexError) or be truncated
+    for bad in (lambda: RebalanceConvex(scales=(1.0,)), lambda: Gradual(scales=(1.0, 1.0, 1.0))):
+        with pytest.raises(ValueError, match="2 scales"):
+            bad()
 
 
 def test_resume_is_exact():

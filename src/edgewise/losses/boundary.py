@@ -130,6 +130,8 @@ class BoundaryLoss(nn.Module):
         super().__init__()
         check_activation(softmax, sigmoid)
         check_reduction(reduction)
+        if convention not in ("boundary", "livia"):
+            raise ValueError(f"expected convention in ('boundary', 'livia'), got {convention!r}")
         self.include_background = include_background
         self.classes = classes
         self.convention = convention

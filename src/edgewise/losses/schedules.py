@@ -42,6 +42,13 @@ def _epoch(epoch: int) -> int:
     return epoch
 
 
+def _two_scales(scales: Sequence[float]) -> tuple[float, float]:
+    values = tuple(float(v) for v in scales)
+    if len(values) != 2:
+        raise ValueError(f"expected 2 scales (regional, boundary), got {len(values)}")
+    return values  # type: ignore[return-value]
+
+
 class Schedule:
     """Base class: ``schedule(epoch)`` returns one weight per term."""
 
@@ -126,6 +133,9 @@ class RebalanceConvex(Schedule):
     scales: Sequence[float] = (1.0, 1.0)
     num_terms: ClassVar[int] = 2
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scales", _two_scales(self.scales))
+
     def __call__(self, epoch: int) -> list[float]:
         e = _epoch(epoch)
         a = min(max(self.start - e * self.step, self.floor), 1.0)
@@ -144,6 +154,7 @@ class Gradual(Schedule):
     def __post_init__(self) -> None:
         if self.epochs <= 0:
             raise ValueError(f"expected epochs > 0, got {self.epochs}")
+        object.__setattr__(self, "scales", _two_scales(self.scales))
 
     def __call__(self, epoch: int) -> list[float]:
         e = _epoch(epoch)
