@@ -59,9 +59,26 @@ def select_channels(p: Tensor, t: Tensor, include_background: bool) -> tuple[Ten
     return p[:, 1:], t[:, 1:]
 
 
-def spacing_tensor(spacing: SpacingLike, batch: int, ndim: int) -> Tensor:
+def _meta_spacing(tensors: tuple[object, ...], ndim: int) -> Tensor | None:
+    # MetaTensors are matched by class name so that MONAI is never imported here; only when
+    # one was passed is edgewise.integrations.metatensor used to read its affine.
+    if not any(isinstance(x, Tensor) and any(k.__name__ == "MetaTensor" for k in type(x).__mro__)
+               for x in tensors):
+        return None
+    from edgewise.integrations.metatensor import spacing_or_meta
+
+    return spacing_or_meta(None, *tensors, spatial_dims=ndim)
+
+
+def spacing_tensor(spacing: SpacingLike, batch: int, ndim: int, *like: object) -> Tensor:
     """``(B, ndim)`` float64 CPU tensor from None, a scalar, a per-axis sequence or a per-sample
-    ``(B, ndim)`` array (array axis order)."""
+    ``(B, ndim)`` array (array axis order).
+
+    With ``spacing=None`` the first MONAI ``MetaTensor`` among ``like`` (the caller's target
+    and prediction) gives the per-sample spacing from its affine; otherwise 1.
+    """
+    if spacing is None and like:
+        spacing = _meta_spacing(like, ndim)
     if spacing is None:
         s = torch.ones(ndim, dtype=torch.float64)
     elif isinstance(spacing, (int, float)) and not isinstance(spacing, bool):

@@ -391,8 +391,9 @@ def surface_distances(
     Args:
         pred: one-hot prediction ``(B, C, *spatial)`` (2D or 3D), bool or 0/1, tensor or array.
         target: one-hot target of the same shape.
-        spacing: voxel spacing in mm in array axis order: None (1), a number, one per axis, or
-            per sample ``(B, ndim)``.
+        spacing: voxel spacing in mm in array axis order: None (1, or the per-sample spacing
+            of a MONAI ``MetaTensor`` target/prediction), a number, one per axis, or per
+            sample ``(B, ndim)``.
         include_background: keep channel 0; with False it is dropped (as MONAI).
         surface: ``"corner"`` (deepmind: corner points weighted by contour length/surfel
             area) or ``"voxel"`` (MONAI/medpy: boundary voxels, weight 1).
@@ -417,7 +418,7 @@ def surface_distances(
     check_choice(surface, "surface", ("corner", "voxel"))
     batch, channels = p.shape[:2]
     ndim = p.dim() - 2
-    spacing_b = spacing_tensor(spacing, batch, ndim)
+    spacing_b = spacing_tensor(spacing, batch, ndim, target, pred)
     boxes = [box for row in _bounding_boxes(p | t) for box in row]
     empty_f = torch.zeros(0, dtype=torch.float64, device=p.device)
     empty_r = torch.zeros(0, dtype=torch.long, device=p.device)
@@ -460,8 +461,9 @@ def surface_distances(
 
 
 _SURFACE_ARGS = """
-        spacing: voxel spacing in mm in array axis order: None (1), a number, one per axis, or
-            per sample ``(B, ndim)``.
+        spacing: voxel spacing in mm in array axis order: None (1, or the per-sample spacing
+            of a MONAI ``MetaTensor`` target/prediction), a number, one per axis, or per
+            sample ``(B, ndim)``.
         include_background: keep channel 0 (default); False drops it, as MONAI.
         surface: ``"corner"`` (default, deepmind) or ``"voxel"`` (MONAI/medpy).
         connectivity: voxel model's erosion structure, 1 (faces) to ``ndim`` (full).
@@ -719,7 +721,8 @@ def perimeter_error(
     Args:
         pred: one-hot prediction ``(B, C, *spatial)``, bool or 0/1.
         target: one-hot target, same shape.
-        spacing: voxel spacing in mm (array axis order), per axis or per sample ``(B, ndim)``.
+        spacing: voxel spacing in mm (array axis order), per axis or per sample ``(B, ndim)``;
+            None: 1, or the spacing of a MONAI ``MetaTensor`` target/prediction.
         include_background: keep channel 0 (default).
         border_is_surface: whether the image border counts as surface.
         relative: divide by the target's perimeter.
@@ -741,7 +744,7 @@ def perimeter_error(
     p, t = select_channels(p, t, include_background)
     batch, channels = p.shape[:2]
     ndim = p.dim() - 2
-    table = surfel_measure_table(spacing_tensor(spacing, batch, ndim).to(p.device))  # (B, codes)
+    table = surfel_measure_table(spacing_tensor(spacing, batch, ndim, target, pred).to(p.device))  # (B, codes)
     n_codes = table.shape[-1]
     lengths = torch.empty(2, batch, channels, dtype=torch.float64, device=p.device)
     for b in range(batch):
