@@ -70,11 +70,19 @@ def test_bad_input_raises_value_error(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_binary_sigmoid_head(name):
-    x, t = _data(c=1)
+    """A sigmoid head with logit z is the two-channel softmax head with logits [0, z]:
+    softmax([0, z])[1] = sigmoid(z). Per-class losses on the foreground channel and the
+    pixel-wise losses (which count each pixel once) must give the same value both ways."""
+    x, t = _data(torch.float64, c=1)
     t = (t > 0).long()
-    kwargs = {} if name == "sdf" else {"sigmoid": True}
-    v = build_loss(name, **kwargs)(x, t)
-    assert torch.isfinite(v)
+    if name == "sdf":
+        assert torch.isfinite(build_loss(name)(x, t))
+        return
+    sig = build_loss(name, sigmoid=True)(x, t)
+    two = torch.cat([torch.zeros_like(x), x], 1)
+    fg_only = {} if name in ("ce", "focal", "penalized_ce") else {"include_background": False}
+    ref = build_loss(name, **fg_only)(two, t)
+    torch.testing.assert_close(sig, ref)
 
 
 @pytest.mark.parametrize("name", NAMES)
