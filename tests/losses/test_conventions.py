@@ -93,6 +93,8 @@ def test_autocast_bf16_cpu_is_finite(name):
     with torch.autocast("cpu", dtype=torch.bfloat16):
         v = loss(xb.to(torch.bfloat16), t)
     assert v.dtype == torch.float32 and torch.isfinite(v)
+    # autocast is off inside the loss: the value is the float32 loss of the bf16-rounded input
+    torch.testing.assert_close(v, loss(x.to(torch.bfloat16).float(), t))
     v.backward()
     assert torch.isfinite(xb.grad).all()
 
