@@ -65,6 +65,18 @@ def test_dice_matches_monai():
     torch.testing.assert_close(dice_loss(x, t), ref, rtol=1e-5, atol=1e-6)
     ref_gdl = monai.losses.GeneralizedDiceLoss(softmax=True, to_onehot_y=True)(x, t)
     torch.testing.assert_close(generalized_dice_loss(x, t), ref_gdl, rtol=1e-5, atol=1e-6)
+    # a class absent from the whole batch and one absent from a sample; both class choices, both pools
+    x4 = torch.randn(2, 4, 6, 7, generator=g)
+    t4 = t.clone()
+    t4[1][t4[1] == 2] = 0
+    for bg in (True, False):
+        for pool in (False, True):
+            kw = {"softmax": True, "to_onehot_y": True, "include_background": bg, "batch": pool}
+            torch.testing.assert_close(generalized_dice_loss(x4, t4, include_background=bg, batch=pool),
+                                       monai.losses.GeneralizedDiceLoss(**kw)(x4, t4), rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(
+                tversky_loss(x4, t4, include_background=bg, batch=pool, alpha=0.3, beta=0.7),
+                monai.losses.TverskyLoss(alpha=0.3, beta=0.7, **kw)(x4, t4), rtol=1e-5, atol=1e-6)
 
 
 def test_gdl_hand_values_and_absent_class():
