@@ -334,6 +334,21 @@ def test_hausdorff_dt_matches_monai_boundary_definition():
     torch.testing.assert_close(hausdorff_dt_loss(x, t, distance="boundary"), ref, rtol=1e-5, atol=1e-6)
 
 
+def test_hausdorff_dt_precomputed_maps_equal_on_the_fly_with_absent_class():
+    """edgewise.maps fills an absent class with the image diagonal; fed back as dist_map it
+    weighed that class's errors by diagonal^2 (17.8 instead of 0.27 here)."""
+    from edgewise.maps import inside_distance, unsigned_distance
+
+    t = _labels(13)  # class 2 absent from sample 0
+    x = torch.randn(2, 3, 12, 10, dtype=torch.float64)
+    sp = (1.0, 0.6)
+    for distance, fn in (("boundary", unsigned_distance), ("inside", inside_distance)):
+        maps = fn(t, sp, num_classes=3)
+        torch.testing.assert_close(
+            hausdorff_dt_loss(x, t, spacing=sp, distance=distance, dist_map=maps, reduction="none"),
+            hausdorff_dt_loss(x, t, spacing=sp, distance=distance, reduction="none"))
+
+
 def test_hausdorff_dt_inside_definition():
     """SegWithDistMap's hd_loss with compute_dtm (distance inside the object), from scipy."""
     t = _labels(9, b=2, c=2)

@@ -71,7 +71,9 @@ def hausdorff_dt_loss(
     * ``distance="inside"``: distance inside the object only, 0 outside
       (:func:`edgewise.maps.inside_distance`; LIVIAETS, JunMa11/SegWithDistMap).
 
-    A class absent from the target (or from the thresholded prediction) has ``d = 0``.
+    A class absent from the target (or from the thresholded prediction) has ``d = 0``, also
+    when ``dist_map`` holds something else for it (:mod:`edgewise.maps` fills absent classes
+    with the image diagonal), so precomputed and on-the-fly maps give the same loss.
     Distances are in physical units with ``spacing``; values scale as ``distance^alpha``
     (they reach thousands on large images, which is expected).
 
@@ -98,10 +100,15 @@ def hausdorff_dt_loss(
     with no_autocast(input.device):
         p = pick(prep.probs, prep.channels)
         t = pick(prep.onehot, prep.channels)
+        masks = binary_masks(prep.onehot, prep.channels)
         if dist_map is None:
-            d_t = _distance(binary_masks(prep.onehot, prep.channels), spacing, distance)
+            d_t = _distance(masks, spacing, distance)
         else:
             d_t = check_map(dist_map, tuple(p.shape), tuple(prep.onehot.shape), prep.channels)
+            # same rule as the maps computed here: edgewise.maps gives an absent class the image
+            # diagonal, which would weigh every error of that class by diagonal^alpha
+            present = masks.flatten(2).any(-1)
+            d_t = d_t * present.view(*present.shape, *([1] * (masks.dim() - 2))).to(device=d_t.device)
         d_p = _distance(p.detach() > 0.5, spacing, distance)
         weight = d_p.to(p.dtype).pow(alpha) + d_t.to(device=p.device, dtype=p.dtype).pow(alpha)
         loss = spatial_mean((p - t).pow(2) * weight)
