@@ -393,6 +393,9 @@ def test_sdf_target_and_values():
     # s = 0: product term -(eps)/(sum g^2 + eps) ~ 0, L1 = mean|g| = 5/9
     assert signed_distance_loss(s, t).item() == pytest.approx(5 / 9, abs=1e-5)
     assert normalized_signed_distance(torch.zeros(1, 1, 4, 4, dtype=torch.bool)).eq(1).all()
+    torch.testing.assert_close(signed_distance_loss(s, t, dist_map=g), signed_distance_loss(s, t))
+    with pytest.raises(ValueError, match=r"normalised signed distance in \[-1, 1\]"):
+        signed_distance_loss(s, t, dist_map=signed_distance(t, num_classes=2, classes=[1]))
 
 
 def test_active_contour_hand_value():

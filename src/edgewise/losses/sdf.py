@@ -74,7 +74,8 @@ def signed_distance_loss(
     Args:
         input: predicted SDF ``(B, C, *spatial)``.
         target: index or one-hot target (``C = 1``: a binary mask).
-        dist_map: precomputed normalised SDF ``g`` for the selected or all classes.
+        dist_map: precomputed normalised SDF ``g`` for the selected or all classes (values in
+            ``[-1, 1]``; a raw signed distance raises ``ValueError``).
         reduction: ``"none"`` gives ``(B, C')``.
 
     Reference:
@@ -99,6 +100,14 @@ def signed_distance_loss(
             g = normalized_signed_distance(binary_masks(prep.onehot, prep.channels), spacing)
         else:
             g = check_map(dist_map, tuple(s.shape), tuple(prep.onehot.shape), prep.channels)
+            # a raw signed distance (edgewise.maps.signed_distance) instead of the normalised one
+            # would train the head towards values tanh cannot reach
+            top = float(g.abs().max()) if g.numel() else 0.0
+            if top > 1 + 1e-4:
+                raise ValueError(
+                    "expected dist_map as a normalised signed distance in [-1, 1] "
+                    f"(normalized_signed_distance), got values up to |{top:.4g}|"
+                )
         g = g.to(device=s.device, dtype=s.dtype)
         inter = spatial_sum(s * g)
         product = -(inter + smooth) / (inter + spatial_sum(s * s) + spatial_sum(g * g) + smooth)
