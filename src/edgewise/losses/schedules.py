@@ -103,7 +103,13 @@ class Increase(Schedule):
 
 @dataclass(frozen=True)
 class Rebalance(Schedule):
-    """LIVIAETS ``StealWeight``: ``[a, b] -> [max(floor, a - step), b + step]`` per epoch."""
+    """LIVIAETS ``StealWeight``: ``[a, b] -> [max(floor, a - step), b + step]`` per epoch.
+
+    Example:
+        >>> steal = Rebalance(initial=(1.0, 0.01), step=0.01)
+        >>> steal(0), steal(1), steal(120)
+        ([1.0, 0.01], [0.99, 0.02], [0.1, 1.21])
+    """
 
     initial: Sequence[float] = (1.0, 0.01)
     step: float = 0.01
