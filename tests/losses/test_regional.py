@@ -113,12 +113,20 @@ def test_tversky_hand_value():
     torch.testing.assert_close(TverskyLoss()(x, t), dice_loss(x, t))
 
 
-def test_ignore_index_regional():
-    x = torch.randn(1, 2, 1, 3)
-    t = torch.tensor([[[[0, 1, 9]]]])
-    full = dice_loss(x[..., :2], t[..., :2], smooth_nr=0, smooth_dr=0)
-    masked = dice_loss(x, t, ignore_index=9, smooth_nr=0, smooth_dr=0)
-    torch.testing.assert_close(full, masked)
+@pytest.mark.parametrize("fn", [dice_loss, generalized_dice_loss, tversky_loss, focal_loss, cross_entropy_loss])
+@pytest.mark.parametrize("sigmoid", [False, True])
+def test_ignore_index_regional(fn, sigmoid):
+    """Ignored pixels are as if cropped away, for the value and for the "mean" denominator."""
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(2, 3, 2, 4, generator=g, dtype=torch.float64)
+    t = torch.randint(0, 3, (2, 1, 2, 4), generator=g)
+    t[..., 3] = 9  # the last column is ignored
+    kw = {"sigmoid": True} if sigmoid else {}
+    if fn in (dice_loss, generalized_dice_loss, tversky_loss):
+        kw.update(smooth_nr=0, smooth_dr=0)
+    masked = fn(x, t, ignore_index=9, **kw)
+    cropped = fn(x[..., :3], t[..., :3], **kw)
+    torch.testing.assert_close(masked, cropped)
 
 
 def test_single_channel_probabilities_are_binary():
