@@ -33,3 +33,16 @@ def test_metatensor_spacing_equals_explicit_spacing():
     expected_perimeter = perimeter_error(p, t, spacing=per_sample)
     assert not torch.allclose(expected_perimeter, perimeter_error(p, t))
     torch.testing.assert_close(perimeter_error(p, batch), expected_perimeter)
+
+
+def test_collection_reads_metatensor_spacing_of_label_maps():
+    from edgewise.metrics import SegmentationMetrics
+
+    t = torch.zeros(1, 1, 16, 16, dtype=torch.long)
+    t[..., 4:10, 4:10] = 1
+    p = torch.roll(t, 2, dims=2)
+    aff = torch.diag(torch.tensor([0.5, 2.0, 1.0, 1.0], dtype=torch.float64))
+    metrics = SegmentationMetrics(num_classes=2, metrics=("hd",), include_background=False)
+    values = metrics.update(p, monai_data.MetaTensor(t, affine=aff))
+    # a 2-row shift at 0.5 mm per row is 1 mm; ignoring the affine would give 2
+    torch.testing.assert_close(values["hd"], torch.tensor([[1.0]]))

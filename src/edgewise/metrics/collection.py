@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ._validate import ArrayLike, SpacingLike, Tolerance, _meta_spacing, as_tensor, check_choice
+from ._validate import ArrayLike, SpacingLike, Tolerance, as_tensor, check_choice
 from .convert import one_hot_from_labels
 from .distance import (
     EmptyPolicy,
@@ -199,9 +199,6 @@ class SegmentationMetrics:
         p = self._one_hot(pred, "pred")
         t = self._one_hot(target, "target")
         spacing = self.spacing if spacing is None else spacing
-        if spacing is None:
-            # read before the one-hot conversion drops the MetaTensor's affine
-            spacing = _meta_spacing((target, pred), t.ndim - 2)
         values: dict[str, Tensor] = {}
         if "dice" in self.metrics:
             values["dice"] = dice(
