@@ -127,3 +127,69 @@ def test_failed_evaluation_keeps_previous_results(tmp_path, tiny_config, monkeyp
     after = (run_dir / "summary.json").read_text(), (run_dir / "per_case.csv").read_text()
     assert before == after
     assert math.isfinite(json.loads(before[0])["mean"]["dice"])
+
+
+class _LastCheckpointEpochs(pl.Callback):
+    """Records the epoch stored in last.ckpt when each epoch starts (after the previous save)."""
+
+    def __init__(self, path):
+        self.path = path
+        self.seen = []
+
+    def on_train_epoch_start(self, trainer, module):
+        if self.path.is_file():
+            self.seen.append(torch.load(self.path, weights_only=False)["epoch"])
+
+
+def test_last_checkpoint_every_epoch_when_validating_less_often(tmp_path, tiny_config):
+    # Lightning's checkpoint callback defers saving to validation when
+    # check_val_every_n_epoch > 1; last.ckpt must still follow every epoch.
+    run_dir = tmp_path / "run"
+    probe = _LastCheckpointEpochs(run_dir / "checkpoints" / "last.ckpt")
+    train(tiny_config("trainer.max_epochs=3", "trainer.check_val_every_n_epoch=2"),
+          output_dir=run_dir, callbacks=[probe])
+    assert probe.seen == [0, 1]
+    final = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False)
+    assert final["epoch"] == 2
+    assert torch.load(run_dir / "checkpoints" / "best.ckpt", weights_only=False)["epoch"] == 1
+
+
+def test_lightning_chatter_is_scoped():
+    import logging
+    import warnings
+
+    from edgewise.training.run import lightning_output
+
+    class Collect(logging.Handler):
+        def __init__(self):
+            super().__init__(logging.DEBUG)
+            self.messages = []
+
+        def emit(self, record):
+            self.messages.append(record.getMessage())
+
+    log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    seen = Collect()
+    log.addHandler(seen)
+    old_level = log.level
+    log.setLevel(logging.INFO)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")  # set before lightning_output's filter
+            with lightning_output(info=False):
+                log.info("Tip: try installing [litlogger](https://pypi.org/project/litlogger/)")
+                log.info("GPU available: False, used: False")
+                log.warning("a real warning")
+                warnings.warn("`isinstance(treespec, LeafSpec)` is deprecated", FutureWarning, stacklevel=1)
+                warnings.warn("another deprecation", FutureWarning, stacklevel=1)
+        assert seen.messages == ["a real warning"]
+        assert [str(w.message) for w in caught] == ["another deprecation"]
+        seen.messages.clear()
+        with lightning_output(info=True):
+            log.info("Tip: litlogger")
+            log.info("GPU available: False, used: False")
+        log.info("Tip: litlogger")  # outside the block: untouched
+        assert seen.messages == ["GPU available: False, used: False", "Tip: litlogger"]
+    finally:
+        log.removeHandler(seen)
+        log.setLevel(old_level)

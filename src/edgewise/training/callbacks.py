@@ -16,7 +16,8 @@ from lightning.pytorch.loggers.logger import rank_zero_experiment
 
 from edgewise.training._io import atomic_write_text
 
-__all__ = ["AtomicModelCheckpoint", "PruneResumedEpochs", "ResumableCSVLogger"]
+__all__ = ["AtomicModelCheckpoint", "PruneResumedEpochs", "ResumableCSVLogger",
+           "compact_progress_bar"]
 
 
 class AtomicModelCheckpoint(ModelCheckpoint):
@@ -111,3 +112,28 @@ class PruneResumedEpochs(pl.Callback):
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.is_global_zero:
             self.logger.experiment.prune_from_epoch(self.last_kept_epoch + 1)
+
+
+def _compact(metrics: dict[str, Any]) -> dict[str, Any]:
+    # The per-step loss and validation values; epoch means of the training loss repeat them.
+    out = {}
+    for key, value in metrics.items():
+        if key.endswith("_epoch") or key == "v_num":
+            continue
+        out[key.removeprefix("train/").removesuffix("_step")] = value
+    return out
+
+
+def compact_progress_bar() -> pl.Callback:
+    """Lightning's progress bar (rich when installed, else tqdm) without the epoch-mean
+    duplicates of step values, so the line fits an 80-column terminal."""
+    from lightning.pytorch.callbacks import RichProgressBar, TQDMProgressBar
+    from lightning.pytorch.callbacks.progress.rich_progress import _RICH_AVAILABLE
+
+    base = RichProgressBar if _RICH_AVAILABLE else TQDMProgressBar
+
+    class CompactProgressBar(base):  # type: ignore[valid-type, misc]
+        def get_metrics(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict:
+            return _compact(super().get_metrics(trainer, pl_module))
+
+    return CompactProgressBar()

@@ -191,7 +191,7 @@ class SegmentationModule(pl.LightningModule):
     # ---------------------------------------------------------------- training
     def on_train_epoch_start(self) -> None:
         # Keep the loss schedule on the trainer's epoch (resumed runs, manual restarts).
-        if hasattr(self.loss, "epoch") and getattr(self.loss, "epoch") != self.current_epoch:
+        if hasattr(self.loss, "epoch") and self.loss.epoch != self.current_epoch:
             self.loss.epoch = self.current_epoch
 
     def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> Tensor:
@@ -211,7 +211,9 @@ class SegmentationModule(pl.LightningModule):
     def on_train_epoch_end(self) -> None:
         weights = self.loss_weights()
         if weights:
-            self.log_dict({f"weight/{k}": v for k, v in weights.items()}, on_epoch=True)
+            # Identical on every rank; sync_dist makes that explicit for Lightning under DDP.
+            self.log_dict({f"weight/{k}": v for k, v in weights.items()}, on_epoch=True,
+                          sync_dist=True)
         step = getattr(self.loss, "step", None)
         if callable(step):
             step()
@@ -245,26 +247,20 @@ class SegmentationModule(pl.LightningModule):
         pred_oh = masked_onehot(pred, self.num_classes, mask)
         true_oh = masked_onehot(label, self.num_classes, mask)
         d = dice(pred_oh, true_oh)[:, 1:].float()  # (B, C-1), foreground only
-        for c, metric in enumerate(self.val_dice):
+        # Logging the metric objects lets Lightning compute them once per epoch; their
+        # compute() reduces over processes, so DDP validation numbers cover every rank.
+        for c, (name, metric) in enumerate(zip(self.class_names[1:], self.val_dice)):
             metric.update(d[:, c])
+            self.log(f"val/dice_{name}", metric, on_step=False, on_epoch=True, batch_size=bs)
         self.val_dice_mean.update(torch.nanmean(d, dim=1))
+        self.log("val/dice", self.val_dice_mean, on_step=False, on_epoch=True, prog_bar=True,
+                 batch_size=bs)
         if self.compute_hd95:
             kwargs = {"spacing": spacing} if spacing is not None else {}
             hd = hausdorff_distance(pred_oh, true_oh, percentile=95, **kwargs)[:, 1:].float()
             hd = torch.where(torch.isfinite(hd), hd, torch.full_like(hd, float("nan")))
             self.val_hd95.update(torch.nanmean(hd, dim=1))
-
-    def on_validation_epoch_end(self) -> None:
-        self.log("val/dice", self.val_dice_mean.compute(), prog_bar=True)
-        self.val_dice_mean.reset()
-        values = {}
-        for name, metric in zip(self.class_names[1:], self.val_dice):
-            values[f"val/dice_{name}"] = metric.compute()
-            metric.reset()
-        if self.compute_hd95:
-            values["val/hd95"] = self.val_hd95.compute()
-            self.val_hd95.reset()
-        self.log_dict(values)
+            self.log("val/hd95", self.val_hd95, on_step=False, on_epoch=True, batch_size=bs)
 
     # -------------------------------------------------------------- optimisers
     def configure_optimizers(self) -> Any:

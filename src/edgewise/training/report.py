@@ -116,19 +116,35 @@ def read_epoch_metrics(metrics_csv: str | Path) -> dict[str, dict[int, float]]:
 def plot_learning_curves(
     runs: Mapping[str, str | Path], path: str | Path,
     keys: Sequence[str] = ("train/loss_epoch", "val/dice"),
+    titles: Mapping[str, str] | None = None,
 ) -> Path:
-    """One panel per metric key, one line per run (``{label: metrics.csv}``)."""
+    """One panel per metric key, one line per run (``{label: metrics.csv}``).
+
+    ``titles`` maps a key to its panel title (default: the key). Runs without a key
+    are left out of its panel; a panel no run has says so.
+    """
+    from matplotlib.ticker import MaxNLocator
+
     plt = _pyplot()
+    titles = dict(titles or {})
     data = {label: read_epoch_metrics(p) for label, p in runs.items()}
-    fig, axes = plt.subplots(1, len(keys), figsize=(5.5 * len(keys), 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(keys), figsize=(5.0 * len(keys), 3.8), squeeze=False)
     for ax, key in zip(axes[0], keys):
+        drawn = False
         for label, series in data.items():
             s = series.get(key, {})
             if s:
                 epochs = sorted(s)
                 ax.plot([e + 1 for e in epochs], [s[e] for e in epochs], marker=".", label=label)
+                drawn = True
+        ax.set_title(titles.get(key, key))
         ax.set_xlabel("epoch")
-        ax.set_title(key)
+        ax.set_ylabel(key)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-        ax.legend()
+        if drawn:
+            ax.legend()
+        else:
+            ax.text(0.5, 0.5, "not logged", ha="center", va="center", transform=ax.transAxes)
+    fig.tight_layout()
     return _save_figure(fig, Path(path))

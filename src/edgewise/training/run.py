@@ -16,11 +16,14 @@ Run folder layout::
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import logging
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +45,56 @@ def _global_rank() -> int:
         if key in os.environ:
             return int(os.environ[key])
     return 0
+
+
+class _DropLightningChatter(logging.Filter):
+    """Drops Lightning's advertising tip; with ``info=False`` every INFO line too."""
+
+    def __init__(self, info: bool) -> None:
+        super().__init__()
+        self.info = info
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "litlogger" in record.getMessage():
+            return False
+        return self.info or record.levelno > logging.INFO
+
+
+@contextlib.contextmanager
+def lightning_output(info: bool = True) -> Iterator[None]:
+    """Scope in which Lightning's tip and a deprecation warning it raises itself are hidden.
+
+    With ``info=False`` Lightning's INFO lines (accelerator, "`Trainer.fit` stopped") are
+    hidden too. Warnings and errors stay; nothing is changed outside the ``with`` block.
+    """
+    loggers = [logging.getLogger(n) for n in ("lightning.pytorch.utilities.rank_zero",
+                                              "lightning.fabric.utilities.rank_zero")]
+    chatter = _DropLightningChatter(info)
+    for lg in loggers:
+        lg.addFilter(chatter)
+    try:
+        with warnings.catch_warnings():
+            # Raised by Lightning's own pytree helper under torch >= 2.9; nothing to act on.
+            warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)",
+                                    category=FutureWarning)
+            yield
+    finally:
+        for lg in loggers:
+            lg.removeFilter(chatter)
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int | None) -> Iterator[None]:
+    """``torch.set_num_threads(n)`` inside the block (nothing when ``n`` is None)."""
+    if n is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def run_dir_of(config: Mapping[str, Any], output_dir: str | os.PathLike | None) -> Path:
@@ -110,6 +163,7 @@ def train(
     resume: bool = False,
     *,
     callbacks: Sequence[Any] = (),
+    verbose: bool = True,
 ) -> Path:
     """Train a model from a run configuration and return its run folder.
 
@@ -122,6 +176,7 @@ def train(
             epochs kept in ``metrics.csv``). Raise a higher ``trainer.max_epochs`` to
             extend a finished run.
         callbacks: extra Lightning callbacks.
+        verbose: keep Lightning's INFO lines (accelerator, launch, stop reason).
 
     Returns:
         The run folder.
@@ -133,12 +188,14 @@ def train(
     """
     import lightning.pytorch as pl
     from lightning.pytorch.callbacks import LearningRateMonitor
+    from lightning.pytorch.callbacks.progress import ProgressBar
     from lightning.pytorch.loggers import TensorBoardLogger
 
     from edgewise.training.callbacks import (
         AtomicModelCheckpoint,
         PruneResumedEpochs,
         ResumableCSVLogger,
+        compact_progress_bar,
     )
 
     cfg = validate_config(config)
@@ -156,7 +213,6 @@ def train(
     pl.seed_everything(cfg["seed"], workers=True, verbose=False)
     parts = build_components(cfg)
     has_val = cfg["data"]["val_split"] is not None
-    t = cfg["trainer"]
     best = AtomicModelCheckpoint(
         dirpath=run_dir / "checkpoints",
         filename="best",
@@ -167,13 +223,16 @@ def train(
         enable_version_counter=False,
     )
     # A separate unmonitored callback: Lightning's save_last only writes when the
-    # monitored checkpoint improved, which would make resume lose epochs.
+    # monitored checkpoint improved, which would make resume lose epochs. Saved at every
+    # train-epoch end (after that epoch's validation), also when validation runs only
+    # every n epochs, where Lightning would otherwise save only after validation.
     last = AtomicModelCheckpoint(
         dirpath=run_dir / "checkpoints",
         filename="last",
         save_top_k=1,
         auto_insert_metric_name=False,
         enable_version_counter=False,
+        save_on_train_epoch_end=True,
     )
     csv_logger = ResumableCSVLogger(run_dir, resume=resume)
     cbs: list[Any] = [best, last, *callbacks]
@@ -182,33 +241,37 @@ def train(
         cbs.append(PruneResumedEpochs(csv_logger, ckpt_epoch))
     if cfg["scheduler"]["name"] != "none":
         cbs.append(LearningRateMonitor(logging_interval="epoch"))
-    trainer = pl.Trainer(
-        default_root_dir=run_dir,
-        max_epochs=t["max_epochs"],
-        accelerator=t["accelerator"],
-        devices=t["devices"],
-        num_nodes=t["num_nodes"],
-        strategy=t["strategy"],
-        precision=t["precision"],
-        deterministic=t["deterministic"],
-        gradient_clip_val=t["gradient_clip_val"],
-        accumulate_grad_batches=t["accumulate_grad_batches"],
-        log_every_n_steps=t["log_every_n_steps"],
-        check_val_every_n_epoch=t["check_val_every_n_epoch"],
-        limit_train_batches=t["limit_train_batches"],
-        limit_val_batches=t["limit_val_batches"] if has_val else 0,
-        num_sanity_val_steps=0,
-        enable_progress_bar=t["enable_progress_bar"],
-        enable_model_summary=False,
-        callbacks=cbs,
-        logger=[
-            csv_logger,
-            TensorBoardLogger(save_dir=str(run_dir), name="tensorboard", version="",
-                              default_hp_metric=False),
-        ],
-    )
-    trainer.fit(parts["module"], datamodule=parts["datamodule"],
-                ckpt_path=str(ckpt_path) if resume else None)
+    t = cfg["trainer"]
+    if t["enable_progress_bar"] and not any(isinstance(c, ProgressBar) for c in cbs):
+        cbs.append(compact_progress_bar())
+    with lightning_output(info=verbose), _torch_threads(t["num_threads"]):
+        trainer = pl.Trainer(
+            default_root_dir=run_dir,
+            max_epochs=t["max_epochs"],
+            accelerator=t["accelerator"],
+            devices=t["devices"],
+            num_nodes=t["num_nodes"],
+            strategy=t["strategy"],
+            precision=t["precision"],
+            deterministic=t["deterministic"],
+            gradient_clip_val=t["gradient_clip_val"],
+            accumulate_grad_batches=t["accumulate_grad_batches"],
+            log_every_n_steps=t["log_every_n_steps"],
+            check_val_every_n_epoch=t["check_val_every_n_epoch"],
+            limit_train_batches=t["limit_train_batches"],
+            limit_val_batches=t["limit_val_batches"] if has_val else 0,
+            num_sanity_val_steps=0,
+            enable_progress_bar=t["enable_progress_bar"],
+            enable_model_summary=False,
+            callbacks=cbs,
+            logger=[
+                csv_logger,
+                TensorBoardLogger(save_dir=str(run_dir), name="tensorboard", version="",
+                                  default_hp_metric=False),
+            ],
+        )
+        trainer.fit(parts["module"], datamodule=parts["datamodule"],
+                    ckpt_path=str(ckpt_path) if resume else None)
     return run_dir
 
 
