@@ -19,8 +19,8 @@ def test_every_paper_has_an_experiment():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_variants_expand_to_valid_configs(name):
-    from edgewise.losses import loss_from_config
     from edgewise.training import validate_config
+    from edgewise.training.run import build_loss
 
     variants = yaml.safe_load((EXPERIMENTS / f"{name}.yaml").read_text())["variants"]
     assert {"quick", "full"} <= set(variants)
@@ -30,7 +30,7 @@ def test_variants_expand_to_valid_configs(name):
         assert len({c.name for c in cells}) == len(cells)
         for cell in cells:
             cfg = validate_config(cell.config)
-            loss_from_config(cfg["loss"])
+            build_loss(cfg["loss"])
         if variant == "quick":
             # CPU smoke tests: synthetic data only, one seed, a handful of epochs
             assert {c.config["data"]["name"] for c in cells} == {"synthetic"}
@@ -49,3 +49,21 @@ def test_quick_datasets_build(name):
     ds = build_dataset(data["name"], "val", **{**data.get("options", {}), "n_val": 1})
     item = ds[0]
     assert item["image"].ndim == 3 and item["label"].shape[-2:] == item["image"].shape[-2:]
+
+
+def test_kervadec_compares_2d_and_3d_maps():
+    cells = {c.loss: c.config for c in expand_grid(load_experiment(EXPERIMENTS / "kervadec.yaml", "quick"))}
+    assert sorted(cells) == ["gdl", "gdl_bl", "gdl_bl3d"]
+    assert cells["gdl_bl3d"]["loss"]["terms"][1]["maps"] == "cached"
+    assert cells["gdl_bl3d"]["data"]["options"]["map_kind"] == "signed"
+    assert "maps" not in cells["gdl_bl"]["loss"]["terms"][1]
+    assert "map_cache" not in cells["gdl_bl"]["data"]["options"]
+    # same loss otherwise: only where the maps come from differs
+    strip = [{k: v for k, v in t.items() if k != "maps"} for t in cells["gdl_bl3d"]["loss"]["terms"]]
+    assert strip == cells["gdl_bl"]["loss"]["terms"]
+
+
+def test_caliva_sweeps_tolerances_1_to_4():
+    for variant in ("quick", "full"):
+        for cell in expand_grid(load_experiment(EXPERIMENTS / "caliva.yaml", variant)):
+            assert cell.config["evaluation"]["tolerances"] == [1, 2, 3, 4]

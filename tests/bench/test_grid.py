@@ -125,3 +125,20 @@ def test_run_name():
         run_name("drive", "../x", 0)
     with pytest.raises(ValueError, match="dataset label"):
         run_name("", "ce", 0)
+
+
+def test_resolve_roots_makes_data_paths_absolute(tmp_path):
+    from edgewise.bench.grid import resolve_roots
+
+    exp = {
+        "base": {"data": {"root": "data/x", "options": {"map_cache": "maps"}}},
+        "datasets": {"a": {"name": "synthetic", "root": "/abs/y"}},
+        "losses": {"bl": {"terms": [{"name": "ce"}],
+                          "overrides": {"data": {"options": {"map_cache": "cache3d"}}}}},
+    }
+    out = resolve_roots(exp, tmp_path)
+    assert out["base"]["data"]["root"] == str((tmp_path / "data/x").resolve())
+    assert out["base"]["data"]["options"]["map_cache"] == str((tmp_path / "maps").resolve())
+    assert out["datasets"]["a"]["root"] == "/abs/y"
+    assert out["losses"]["bl"]["overrides"]["data"]["options"]["map_cache"] == str((tmp_path / "cache3d").resolve())
+    assert exp["base"]["data"]["root"] == "data/x"  # the input is not changed

@@ -16,7 +16,8 @@ from edgewise.bench.runner import write_bench_file
 
 CASES = ["c0", "c1", "c2", "c3", "c4", "c5"]
 CLASSES = ["vessel", "artery"]
-METRICS = ("dice", "hd95", "assd", "nsd", "boundary_f1")
+# with the tolerance sweep of evaluate(..., tolerances=[1, 2])
+METRICS = ("dice", "hd95", "assd", "nsd", "boundary_f1", "nsd@1", "nsd@2", "boundary_f1@1", "boundary_f1@2")
 
 
 def _values(loss: str, seed: int) -> dict[tuple[str, str, str], float]:
@@ -27,7 +28,7 @@ def _values(loss: str, seed: int) -> dict[tuple[str, str, str], float]:
     for case in CASES:
         for cls in CLASSES:
             for m in METRICS:
-                base = 0.7 if m in ("dice", "nsd", "boundary_f1") else 3.0
+                base = 0.7 if m.partition("@")[0] in ("dice", "nsd", "boundary_f1") else 3.0
                 out[(case, cls, m)] = float(base + shift + rng.uniform(-0.05, 0.05))
     return out
 
@@ -128,6 +129,14 @@ def test_report_numbers(bench):
     assert "Runs finished: 5 of 6" in text and "failed: `syn/ce_bl/seed2`" in text
     assert (root / "figures" / "syn_curves.png").stat().st_size > 1000
     assert (root / "figures" / "syn_boxplots.png").stat().st_size > 1000
+    # the tolerance sweep: its own table per class group, values from summary.csv
+    assert "#### Foreground mean: boundary scores by tolerance (1, 2 mm)" in text
+    assert "| loss | seeds | NSD@1 ↑ | NSD@2 ↑ | BF1@1 ↑ | BF1@2 ↑ |" in text
+    sweep = [row("ce", "mean", m) for m in ("nsd@1", "nsd@2", "boundary_f1@1", "boundary_f1@2")]
+    cells = " | ".join(f"{float(r['mean']):.3f} ± {float(r['std']):.3f}" for r in sweep)
+    assert f"| **ce** | 3 | {cells} |" in text
+    assert "#### Class artery: boundary scores by tolerance (1, 2 mm)" in text
+    assert "NSD@1" not in text.split("#### Foreground mean")[0]  # not in the main table
     assert "![Learning curves on syn](figures/syn_curves.png)" in text
     assert "![Per-case values on syn](figures/syn_boxplots.png)" in text
 

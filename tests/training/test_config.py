@@ -79,6 +79,10 @@ def test_switching_optimizer_fills_its_own_defaults():
         ("data.split_options.tst={n: 2}", "data.split_options.tst"),
         ("evaluation.checkpoint=worst", "evaluation.checkpoint"),
         ("trainer.deterministic=maybe", "trainer.deterministic"),
+        ("evaluation.tolerances=[1, -2]", "evaluation.tolerances.1"),
+        ("evaluation.tolerances=[1, 1]", "evaluation.tolerances"),
+        ("evaluation.tolerances=2", "evaluation.tolerances"),
+        ("loss.terms.0.maps=3d", "loss.terms.0.maps"),
     ],
 )
 def test_bad_values_name_the_key(override, key):
@@ -135,3 +139,10 @@ def test_demo_yaml_matches_builtin_demo():
 
     assert load_config(REPO / "configs" / "demo.yaml") == validate_config(DEMO_CONFIG)
     assert demo_configs()["ce"]["loss"] == validate_config(DEMO_CONFIG)["loss"]
+
+
+def test_tolerance_sweep_and_map_source_keys():
+    cfg = load_config(overrides=["evaluation.tolerances=[1, 2.5]", "loss.terms.0.maps=cached"])
+    assert cfg["evaluation"]["tolerances"] == [1.0, 2.5]
+    assert cfg["loss"]["terms"][0]["maps"] == "cached"
+    assert load_config()["evaluation"]["tolerances"] is None

@@ -6,7 +6,7 @@ import lightning.pytorch as pl
 import pytest
 import torch
 
-from edgewise.training import evaluate, train
+from edgewise.training import evaluate, predict_cases, train
 from edgewise.training.run import _case_metrics
 
 
@@ -58,6 +58,62 @@ def test_case_metrics_inside_the_mask():
     assert everywhere["dice"][0] == pytest.approx(2 * 16 / (16 + 20))
 
 
+def test_case_metrics_tolerance_sweep_hand_case():
+    from edgewise.metrics import boundary_f1, surface_dice
+
+    label = torch.zeros(1, 20, 20, dtype=torch.long)
+    label[0, 5:12, 5:12] = 1
+    pred = torch.roll(label, 2, dims=1)  # every boundary point 2 px off along one axis
+    case = {"pred": pred, "label": label, "spacing": torch.tensor([1.0, 1.0])}
+    values = _case_metrics(case, 2, tolerance=1.0, tolerances=[1, 2, 3.5])
+    p = torch.nn.functional.one_hot(pred, 2).movedim(-1, 1)
+    t = torch.nn.functional.one_hot(label, 2).movedim(-1, 1)
+    for tol, key in ((1.0, "1"), (2.0, "2"), (3.5, "3.5")):
+        assert values[f"nsd@{key}"][0] == pytest.approx(surface_dice(p, t, tol)[0, 1].item())
+        assert values[f"boundary_f1@{key}"][0] == pytest.approx(boundary_f1(p, t, tol)[0, 1].item())
+    assert values["nsd@1"][0] < 1.0 and values["nsd@2"][0] == pytest.approx(1.0)
+    assert values["nsd"][0] == values["nsd@1"][0]  # the single tolerance is 1 here
+    assert values["boundary_f1@3.5"][0] == pytest.approx(1.0)
+
+
+def test_evaluate_tolerance_sweep(tmp_path, tiny_config):
+    from edgewise.metrics import boundary_f1, surface_dice
+    from edgewise.training.module import masked_onehot
+
+    cfg = tiny_config("data.options.num_classes=3", "data.options.kind=mixed",
+                      "trainer.max_epochs=2", "evaluation.tolerances=[1, 2, 3, 4]",
+                      "evaluation.overlays=0")
+    run_dir = train(cfg, output_dir=tmp_path / "run")
+    summary = evaluate(run_dir)
+    assert summary["tolerances_mm"] == [1.0, 2.0, 3.0, 4.0]
+    rows = _rows(run_dir / "per_case.csv")
+    assert list(rows[0])[2:] == ["dice", "hd95", "assd", "nsd", "boundary_f1",
+                                 "nsd@1", "nsd@2", "nsd@3", "nsd@4",
+                                 "boundary_f1@1", "boundary_f1@2", "boundary_f1@3", "boundary_f1@4"]
+    cases = predict_cases(run_dir)
+    assert [c["case"] for c in cases] == ["synthetic_test_0000", "synthetic_test_0001"]
+    for case in cases:
+        p = masked_onehot(case["pred"][None], 3)
+        t = masked_onehot(case["label"][None], 3)
+        for ci, cname in enumerate(["class1", "class2"]):
+            (row,) = [r for r in rows if r["case"] == case["case"] and r["class"] == cname]
+            for tol in (1, 2, 3, 4):
+                nsd = surface_dice(p, t, float(tol), spacing=case["spacing"][None])[0, ci + 1].item()
+                bf1 = boundary_f1(p, t, float(tol), spacing=case["spacing"][None])[0, ci + 1].item()
+                assert float(row[f"nsd@{tol}"]) == pytest.approx(nsd, abs=1e-5)
+                assert float(row[f"boundary_f1@{tol}"]) == pytest.approx(bf1, abs=1e-5)
+            assert row["nsd"] == row["nsd@1"] and row["boundary_f1"] == row["boundary_f1@1"]
+    bf3 = [float(r["boundary_f1@3"]) for r in rows if r["class"] == "class1"]
+    assert summary["metrics"]["boundary_f1@3"]["class1"]["mean"] == pytest.approx(sum(bf3) / 2, abs=1e-5)
+    # the argument overrides the config; predict_cases(n=1) is the first case of the full list
+    other = evaluate(run_dir, tolerances=[0.5], output_dir=tmp_path / "other")
+    assert set(other["metrics"]) == {"dice", "hd95", "assd", "nsd", "boundary_f1", "nsd@0.5", "boundary_f1@0.5"}
+    (first,) = predict_cases(run_dir, n=1)
+    assert first["case"] == cases[0]["case"] and torch.equal(first["pred"], cases[0]["pred"])
+    with pytest.raises(ValueError, match="non-negative integer"):
+        predict_cases(run_dir, n=-1)
+
+
 def test_sliced_3d_data_are_scored_as_volumes(tmp_path, tiny_config):
     cfg = tiny_config("data.options={n: 2, n_val: 2, shape: [8, 16, 16], mode: slices, seed: 0}")
     run_dir = train(cfg, output_dir=tmp_path / "run")
@@ -65,6 +121,8 @@ def test_sliced_3d_data_are_scored_as_volumes(tmp_path, tiny_config):
     rows = _rows(run_dir / "per_case.csv")
     assert len(rows) == 2 and summary["num_cases"] == 2  # 2 volumes, not 16 slices
     assert {r["case"] for r in rows} == {"synthetic_test_0000", "synthetic_test_0001"}
+    (case,) = predict_cases(run_dir, n=1)  # only the first volume's slices, re-stacked
+    assert case["case"] == "synthetic_test_0000" and case["pred"].shape == (1, 8, 16, 16)
 
 
 class _Crash(pl.Callback):

@@ -63,7 +63,7 @@ def box_plots(results: BenchResults, dataset: str, path: Path) -> Path | None:
     """One panel per metric: per-case values (foreground mean, averaged over seeds) per loss."""
     from edgewise.bench.report import MEAN, METRICS, _case_means
 
-    metrics = results.metrics()
+    metrics = results.metrics(sweep=False)
     losses = [loss for loss in results.losses(dataset) if results.runs_of(dataset, loss)]
     if not metrics or not losses:
         return None

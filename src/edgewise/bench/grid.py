@@ -168,16 +168,27 @@ def _validate(exp: Mapping[str, Any]) -> None:
 
 
 def resolve_roots(experiment: Mapping[str, Any], start: str | Path) -> dict[str, Any]:
-    """Make relative ``data.root`` paths (in ``base`` and each dataset) absolute from ``start``.
+    """Make relative ``data.root`` and ``data.options.map_cache`` paths (in ``base``, each
+    dataset and each loss's ``overrides``) absolute from ``start``.
 
     Runs read their data from other working directories (pool workers, Ray, a later
-    ``edgewise eval``), so a grid stores absolute roots.
+    ``edgewise eval``), so a grid stores absolute paths.
     """
     exp = copy.deepcopy(dict(experiment))
-    datas = [exp.get("base", {}).get("data")] + list(exp.get("datasets", {}).values())
+    datas = [(exp.get("base") or {}).get("data")] + list((exp.get("datasets") or {}).values())
+    datas += [((loss or {}).get("overrides") or {}).get("data") for loss in (exp.get("losses") or {}).values()]
+
+    def absolute(path: str) -> str:
+        return str((Path(start) / Path(path).expanduser()).resolve())
+
     for data in datas:
-        if isinstance(data, dict) and isinstance(data.get("root"), str):
-            data["root"] = str((Path(start) / Path(data["root"]).expanduser()).resolve())
+        if not isinstance(data, dict):
+            continue
+        if isinstance(data.get("root"), str):
+            data["root"] = absolute(data["root"])
+        options = data.get("options")
+        if isinstance(options, dict) and isinstance(options.get("map_cache"), str):
+            options["map_cache"] = absolute(options["map_cache"])
     return exp
 
 

@@ -3,7 +3,8 @@
 The panels of the first ``n`` test cases of a run (image, ground truth and prediction
 inside the evaluation mask, error map; a 3D case at its slice with most foreground, see
 :func:`edgewise.training.report.overlay_panels`) are computed once from the run's best
-checkpoint and cached in ``<run>/overlay_cases.npz``.
+checkpoint (:func:`edgewise.training.predict_cases`, the inference of ``evaluate``) and
+cached in ``<run>/overlay_cases.npz``.
 """
 
 from __future__ import annotations
@@ -38,29 +39,11 @@ def load_predictions(run_dir: str | Path, n_cases: int = 3) -> dict[str, dict[st
 
 
 def _predict(run_dir: Path, n_cases: int) -> dict[str, dict[str, np.ndarray]]:
-    import torch
-
-    from edgewise.training.datamodule import build_split
     from edgewise.training.report import overlay_panels
-    from edgewise.training.run import _predict_cases, load_run
+    from edgewise.training.run import predict_cases
 
-    # same dataset and inference as edgewise.training.evaluate on the test split
-    cfg, module, _ = load_run(run_dir, "best", map_location="cpu")
-    data_cfg = dict(cfg["data"])
-    options = dict(data_cfg.get("options") or {})
-    roi = None
-    if options.get("mode") == "patches":
-        # whole volumes, predicted by sliding windows of the training patch size
-        roi = options.pop("patch_size", None)
-        options["mode"] = "whole"
-        for k in ("samples_per_volume", "foreground_oversample"):
-            options.pop(k, None)
-        data_cfg["options"] = options
-    dataset = build_split(data_cfg, data_cfg["test_split"], role="test")
-    batch = data_cfg.get("val_batch_size") or data_cfg["batch_size"]
-    cases = _predict_cases(module, dataset, batch, roi, torch.device("cpu"))
     out = {}
-    for case in cases[:n_cases]:
+    for case in predict_cases(run_dir, "test", n=n_cases, checkpoint="best", device="cpu"):
         p = overlay_panels(case)
         out[str(case["case"])] = {
             "image": np.asarray(p["image"], dtype=np.float16),

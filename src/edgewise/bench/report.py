@@ -35,6 +35,38 @@ METRICS: dict[str, tuple[str, bool]] = {
     "boundary_f1": ("BF1", True),
 }
 MEAN = "mean"
+# tolerance sweep of edgewise.training.evaluate: per_case.csv columns "<metric>@<t>"
+SWEEP_METRICS = ("nsd", "boundary_f1")
+
+
+def is_sweep(metric: str) -> bool:
+    """Whether ``metric`` is a tolerance-sweep column such as ``nsd@2``."""
+    base, sep, tol = metric.partition("@")
+    return bool(sep) and base in SWEEP_METRICS and _is_number(tol)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def metric_info(metric: str) -> tuple[str, bool]:
+    """``(label, higher is better)``: ``"hd95" -> ("HD95", False)``, ``"nsd@2" -> ("NSD@2", True)``."""
+    if metric in METRICS:
+        return METRICS[metric]
+    base, _, tol = metric.partition("@")
+    label, higher = METRICS[base]
+    return f"{label}@{tol}", higher
+
+
+def _metric_order(metric: str) -> tuple[int, int, float]:
+    if metric in METRICS:
+        return (0, list(METRICS).index(metric), 0.0)
+    base, _, tol = metric.partition("@")
+    return (1, SWEEP_METRICS.index(base), float(tol))
 
 
 @dataclass
@@ -71,9 +103,16 @@ class BenchResults:
     def runs_of(self, dataset: str, loss: str) -> list[RunData]:
         return [r for r in self.runs if r.dataset == dataset and r.loss == loss]
 
-    def metrics(self) -> list[str]:
+    def metrics(self, sweep: bool = True) -> list[str]:
+        """Metrics present in the runs: the fixed ones, then (``sweep=True``) the tolerance
+        sweep ``nsd@<t>``, ``boundary_f1@<t>`` by metric and tolerance."""
         present = {m for r in self.runs for m in r.values}
-        return [m for m in METRICS if m in present]
+        return sorted((m for m in present if m in METRICS or (sweep and is_sweep(m))),
+                      key=_metric_order)
+
+    def sweep_metrics(self) -> list[str]:
+        """The tolerance-sweep metrics present (``nsd@1``, ``nsd@2``, ..., ``boundary_f1@1``, ...)."""
+        return [m for m in self.metrics() if is_sweep(m)]
 
     def classes(self, dataset: str) -> list[str]:
         seen: dict[str, None] = {}
@@ -112,14 +151,17 @@ def read_per_case(path: str | Path) -> dict[str, dict[str, dict[str, float]]]:
     """``per_case.csv`` (one row per case and class) -> ``values[metric][class][case]``.
 
     A ``mean`` pseudo-class holds each case's mean over its classes (non-finite values
-    left out; NaN when none is finite).
+    left out; NaN when none is finite). Tolerance-sweep columns (``nsd@2``, ...) are read
+    as metrics of their own.
     """
     values: dict[str, dict[str, dict[str, float]]] = {}
     with open(path, newline="") as f:
-        for row in csv.DictReader(f):
+        reader = csv.DictReader(f)
+        metrics = [m for m in reader.fieldnames or [] if m in METRICS or is_sweep(m)]
+        for row in reader:
             case, cls = row["case"], str(row["class"])
-            for metric in METRICS:
-                if metric in row and row[metric] not in ("", None):
+            for metric in metrics:
+                if row[metric] not in ("", None):
                     values.setdefault(metric, {}).setdefault(cls, {})[case] = float(row[metric])
     for per_class in values.values():
         cases = sorted({c for v in per_class.values() for c in v})
@@ -295,45 +337,58 @@ def _p(p: float) -> str:
 
 
 def _digits(metric: str) -> int:
-    return 3 if METRICS[metric][1] else 2
+    return 3 if metric_info(metric)[1] else 2
 
 
 def _tables(results: BenchResults, rows: Sequence[Mapping[str, Any]], ds: str, baseline: str) -> list[str]:
-    metrics = results.metrics()
-    index = {(r["loss"], r["class"], r["metric"]): r for r in rows if r["dataset"] == ds}
-    losses = results.losses(ds)
+    metrics = results.metrics(sweep=False)
+    sweep = results.sweep_metrics()
     classes = results.classes(ds)
     lines = []
     groups = [(MEAN, "Foreground mean")] + ([(c, f"Class {c}") for c in classes] if len(classes) > 1 else [])
     for cls, title in groups:
         lines += [f"### {title}", ""]
-        head = ["loss", "seeds"] + [f"{METRICS[m][0]} {'↑' if METRICS[m][1] else '↓'}" for m in metrics]
+        lines += _metric_tables(results, rows, ds, baseline, cls, metrics)
+        if sweep:
+            tols = list(dict.fromkeys(m.partition("@")[2] for m in sweep))
+            lines += [f"#### {title}: boundary scores by tolerance ({', '.join(tols)} mm)", ""]
+            lines += _metric_tables(results, rows, ds, baseline, cls, sweep)
+    return lines
+
+
+def _metric_tables(results: BenchResults, rows: Sequence[Mapping[str, Any]], ds: str, baseline: str,
+                   cls: str, metrics: Sequence[str]) -> list[str]:
+    """The values table of one class and its paired-test table against the baseline."""
+    index = {(r["loss"], r["class"], r["metric"]): r for r in rows if r["dataset"] == ds}
+    losses = results.losses(ds)
+    lines: list[str] = []
+    head = ["loss", "seeds"] + [f"{metric_info(m)[0]} {'↑' if metric_info(m)[1] else '↓'}" for m in metrics]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for loss in losses:
+        cells = [f"**{loss}**" if loss == baseline else loss]
+        first = index.get((loss, cls, metrics[0])) if metrics else None
+        cells.append(str(first["n_seeds"]) if first else "0")
+        for m in metrics:
+            r = index.get((loss, cls, m))
+            cells.append(_fmt(r["mean"], r["std"], _digits(m)) if r else "–")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    if len(losses) > 1:
+        lines += [f"Against {baseline} (difference of means over cases; p_W / p_t):", ""]
+        head = ["loss"] + [metric_info(m)[0] for m in metrics]
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for loss in losses:
-            cells = [f"**{loss}**" if loss == baseline else loss]
-            first = index.get((loss, cls, metrics[0])) if metrics else None
-            cells.append(str(first["n_seeds"]) if first else "0")
+            if loss == baseline:
+                continue
+            cells = [loss]
             for m in metrics:
                 r = index.get((loss, cls, m))
-                cells.append(_fmt(r["mean"], r["std"], _digits(m)) if r else "–")
+                if r is None or not r["n_pairs"]:
+                    cells.append("–")
+                else:
+                    cells.append(f"{r['mean_diff']:+.{_digits(m)}f} ({_p(r['p_wilcoxon'])} / {_p(r['p_ttest'])})")
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
-        if len(losses) > 1:
-            lines += [f"Against {baseline} (difference of means over cases; p_W / p_t):", ""]
-            head = ["loss"] + [METRICS[m][0] for m in metrics]
-            lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-            for loss in losses:
-                if loss == baseline:
-                    continue
-                cells = [loss]
-                for m in metrics:
-                    r = index.get((loss, cls, m))
-                    if r is None or not r["n_pairs"]:
-                        cells.append("–")
-                    else:
-                        cells.append(f"{r['mean_diff']:+.{_digits(m)}f} ({_p(r['p_wilcoxon'])} / {_p(r['p_ttest'])})")
-                lines.append("| " + " | ".join(cells) + " |")
-            lines.append("")
     return lines
 
 

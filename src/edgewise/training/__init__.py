@@ -5,7 +5,8 @@ Python API::
     from edgewise.training import load_config, train, evaluate
     cfg = load_config("configs/drive.yaml", ["data.root=/data/drive", "trainer.max_epochs=50"])
     run_dir = train(cfg, output_dir="runs/drive_ce")
-    summary = evaluate(run_dir, split="test")
+    summary = evaluate(run_dir, split="test", tolerances=[1, 2, 3, 4])
+    cases = predict_cases(run_dir, split="test", n=2)   # [{"case", "pred", "label", ...}]
 
 :class:`SegmentationModule` is the reusable LightningModule (any network, any
 ``CompoundLoss``). Attributes are imported lazily so ``import edgewise.training`` stays
@@ -25,6 +26,7 @@ __all__ = [
     "evaluate",
     "load_config",
     "load_run",
+    "predict_cases",
     "train",
     "validate_config",
 ]
@@ -39,6 +41,7 @@ _WHERE = {
     "train": "run",
     "evaluate": "run",
     "load_run": "run",
+    "predict_cases": "run",
 }
 
 

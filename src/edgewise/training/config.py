@@ -28,6 +28,7 @@ __all__ = [
     "parse_value",
     "validate_config",
     "dump_config",
+    "MAP_SOURCES",
 ]
 
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -68,8 +69,12 @@ DEFAULT_CONFIG: dict[str, Any] = {
         "num_threads": None,
     },
     "validation": {"hd95": False},
-    "evaluation": {"checkpoint": "best", "tolerance": 1.0, "overlays": 4},
+    "evaluation": {"checkpoint": "best", "tolerance": 1.0, "tolerances": None, "overlays": 4},
 }
+
+#: how a loss term gets its distance maps (``loss.terms.<i>.maps``): computed from each
+#: batch's labels, or the dataset's cached whole-volume maps (``item["dist_map"]``).
+MAP_SOURCES = ("on_the_fly", "cached")
 
 # Keys allowed per optimiser / scheduler name, beside "name" (and "lr", "weight_decay").
 _OPTIMIZER_KEYS: dict[str, dict[str, Any]] = {
@@ -178,6 +183,17 @@ def _mapping(key: str, value: Any) -> dict:
     return dict(value)
 
 
+def _tolerances(key: str, value: Any) -> list[float] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list | tuple) or not value:
+        raise _fail(key, "null or a non-empty list of tolerances in mm", value)
+    out = [_float(0.0)(f"{key}.{i}", v) for i, v in enumerate(value)]
+    if len(set(out)) != len(out):
+        raise _fail(key, "distinct tolerances", value)
+    return out
+
+
 def _split_options(key: str, value: Any) -> dict:
     out = _mapping(key, value)
     for role, opts in out.items():
@@ -265,6 +281,7 @@ _CHECKS: dict[str, _Check] = {
     "validation.hd95": _bool,
     "evaluation.checkpoint": _str(["best", "last"]),
     "evaluation.tolerance": _float(0.0),
+    "evaluation.tolerances": _tolerances,
     "evaluation.overlays": _int(0),
 }
 
@@ -445,8 +462,10 @@ def _check_loss(loss: dict) -> None:
         if not isinstance(term, Mapping) or not isinstance(term.get("name"), str):
             raise _fail(key, "a mapping with a 'name'", term)
         for k in term:
-            if k not in ("name", "weight", "args"):
-                raise ValueError(f"unknown config key '{key}.{k}' (expected name, weight, args)")
+            if k not in ("name", "weight", "args", "maps"):
+                raise ValueError(f"unknown config key '{key}.{k}' (expected name, weight, args, maps)")
+        if "maps" in term:
+            term["maps"] = _str(MAP_SOURCES)(f"{key}.maps", term["maps"])
         if "weight" in term:
             term["weight"] = _float()(f"{key}.weight", term["weight"])
         if "args" in term:

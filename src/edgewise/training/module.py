@@ -100,6 +100,12 @@ class SegmentationModule(pl.LightningModule):
     HD95 with ``compute_hd95=True``) is computed inside the mask and logged as
     ``val/dice`` (mean over foreground classes) and ``val/dice_<class>``.
 
+    With ``cached_maps=["boundary"]`` the batch's ``"dist_map"`` (the dataset's
+    precomputed whole-volume maps, ``map_cache=`` of :func:`edgewise.data.build_dataset`)
+    is handed to those terms of the :class:`~edgewise.losses.CompoundLoss` instead of
+    letting them compute maps from each batch's labels:
+    ``loss(logits, label, spacing=spacing, dist_map={"boundary": batch["dist_map"]})``.
+
     Subclass it to change the forward pass (deep supervision, sliding windows) or the
     batch layout; override :meth:`unpack_batch` for a different batch structure.
 
@@ -113,6 +119,8 @@ class SegmentationModule(pl.LightningModule):
         compute_hd95: also log ``val/hd95`` (foreground mean over finite values).
         size_divisor: inputs are zero-padded up to a multiple of it and logits cropped
             back, so U-Nets accept any image size.
+        cached_maps: names of loss terms that receive ``batch["dist_map"]`` as their
+            ``dist_map=`` (the loss must be a ``CompoundLoss`` with those term names).
 
     Example:
         >>> import torch
@@ -134,6 +142,7 @@ class SegmentationModule(pl.LightningModule):
         class_names: Sequence[str] | None = None,
         compute_hd95: bool = False,
         size_divisor: int = 1,
+        cached_maps: Sequence[str] = (),
     ) -> None:
         super().__init__()
         if not isinstance(network, nn.Module):
@@ -143,6 +152,12 @@ class SegmentationModule(pl.LightningModule):
         if class_names is not None and len(class_names) != num_classes:
             raise ValueError(
                 f"expected {num_classes} class names, got {len(class_names)}: {list(class_names)}"
+            )
+        cached_maps = [str(n) for n in cached_maps]
+        term_names = getattr(loss, "names", None)
+        if cached_maps and (term_names is None or set(cached_maps) - set(term_names)):
+            raise ValueError(
+                f"expected cached_maps among the loss's term names {term_names}, got {cached_maps}"
             )
         self.network = network
         self.loss = loss
@@ -154,6 +169,7 @@ class SegmentationModule(pl.LightningModule):
         ]
         self.compute_hd95 = compute_hd95
         self.size_divisor = int(size_divisor)
+        self.cached_maps = cached_maps
         self.save_hyperparameters(ignore=["network", "loss"])
         self.val_dice = nn.ModuleList(
             [MeanMetric(nan_strategy="ignore") for _ in range(num_classes - 1)]
@@ -183,10 +199,20 @@ class SegmentationModule(pl.LightningModule):
         """Return ``(image, label, spacing, mask)`` from a batch."""
         return batch["image"], batch["label"], batch.get("spacing"), batch.get("mask")
 
-    def compute_loss(self, logits: Tensor, label: Tensor, spacing: Tensor | None) -> Tensor:
-        if spacing is None:
-            return self.loss(logits, label)
-        return self.loss(logits, label, spacing=spacing)
+    def compute_loss(
+        self, logits: Tensor, label: Tensor, spacing: Tensor | None, dist_map: Tensor | None = None
+    ) -> Tensor:
+        kwargs: dict[str, Any] = {}
+        if spacing is not None:
+            kwargs["spacing"] = spacing
+        if self.cached_maps:
+            if dist_map is None:
+                raise ValueError(
+                    f"loss terms {self.cached_maps} take cached maps, but the batch has no "
+                    "'dist_map': give the dataset a map_cache (data.options.map_cache)"
+                )
+            kwargs["dist_map"] = {name: dist_map for name in self.cached_maps}
+        return self.loss(logits, label, **kwargs)
 
     # ---------------------------------------------------------------- training
     def on_train_epoch_start(self) -> None:
@@ -197,7 +223,7 @@ class SegmentationModule(pl.LightningModule):
     def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> Tensor:
         image, label, spacing, _ = self.unpack_batch(batch)
         logits = self(image)
-        loss = self.compute_loss(logits, label, spacing)
+        loss = self.compute_loss(logits, label, spacing, batch.get("dist_map"))
         bs = image.shape[0]
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=bs,
                  sync_dist=True)
@@ -241,8 +267,8 @@ class SegmentationModule(pl.LightningModule):
         image, label, spacing, mask = self.unpack_batch(batch)
         logits = self(image)
         bs = image.shape[0]
-        self.log("val/loss", self.compute_loss(logits, label, spacing), on_epoch=True,
-                 batch_size=bs, sync_dist=True)
+        self.log("val/loss", self.compute_loss(logits, label, spacing, batch.get("dist_map")),
+                 on_epoch=True, batch_size=bs, sync_dist=True)
         pred = logits.argmax(1, keepdim=True)
         pred_oh = masked_onehot(pred, self.num_classes, mask)
         true_oh = masked_onehot(label, self.num_classes, mask)

@@ -33,10 +33,30 @@ import torch
 from edgewise.training._io import atomic_write_json, atomic_write_text
 from edgewise.training.config import dump_config, load_config, validate_config
 
-__all__ = ["train", "evaluate", "build_components", "load_run", "METRIC_NAMES"]
+__all__ = ["train", "evaluate", "predict_cases", "build_components", "build_loss", "load_run",
+           "METRIC_NAMES", "SWEEP_METRICS", "metric_names"]
 
 #: metrics written by :func:`evaluate`, in column order.
 METRIC_NAMES = ("dice", "hd95", "assd", "nsd", "boundary_f1")
+#: metrics also written per tolerance of ``evaluation.tolerances``, as ``<metric>@<t>``.
+SWEEP_METRICS = ("nsd", "boundary_f1")
+
+
+def tolerance_label(tolerance: float) -> str:
+    """``1.0 -> "1"``, ``0.5 -> "0.5"``: the ``<t>`` of the ``nsd@<t>`` column names."""
+    return f"{float(tolerance):g}"
+
+
+def metric_names(tolerances: Sequence[float] | None = None) -> list[str]:
+    """Columns of ``per_case.csv``: :data:`METRIC_NAMES`, then ``nsd@<t>`` and
+    ``boundary_f1@<t>`` for each tolerance of the sweep.
+
+    Example:
+        >>> metric_names([1, 2])[5:]
+        ['nsd@1', 'nsd@2', 'boundary_f1@1', 'boundary_f1@2']
+    """
+    sweep = [f"{m}@{tolerance_label(t)}" for m in SWEEP_METRICS for t in (tolerances or ())]
+    return [*METRIC_NAMES, *sweep]
 
 
 def _global_rank() -> int:
@@ -106,7 +126,6 @@ def run_dir_of(config: Mapping[str, Any], output_dir: str | os.PathLike | None) 
 
 def build_components(config: Mapping[str, Any]) -> dict[str, Any]:
     """Datamodule, network, loss and LightningModule for a resolved configuration."""
-    from edgewise.losses import loss_from_config
     from edgewise.models import build_model
     from edgewise.training.datamodule import SegmentationDataModule
     from edgewise.training.module import SegmentationModule
@@ -122,7 +141,9 @@ def build_components(config: Mapping[str, Any]) -> dict[str, Any]:
         spatial_dims=spatial_dims,
         **config["model"]["args"],
     )
-    loss = loss_from_config(config["loss"])
+    loss, cached = build_loss(config["loss"])
+    if cached:
+        _check_cached_maps(config, cached, num_classes)
     module = SegmentationModule(
         network,
         loss,
@@ -133,8 +154,94 @@ def build_components(config: Mapping[str, Any]) -> dict[str, Any]:
         or None,
         compute_hd95=config["validation"]["hd95"],
         size_divisor=_size_divisor(config["model"]),
+        cached_maps=[name for name, _, _ in cached],
     )
     return {"datamodule": dm, "network": network, "loss": loss, "module": module}
+
+
+def build_loss(loss_cfg: Mapping[str, Any]) -> tuple[Any, list[tuple[str, int, dict[str, Any]]]]:
+    """The ``CompoundLoss`` of a ``loss`` section, and its terms that take cached maps.
+
+    A term with ``maps: cached`` gets the dataset's precomputed ``dist_map`` (see
+    :class:`~edgewise.training.module.SegmentationModule`); ``maps`` is a training option,
+    not a loss argument, so it is removed before :func:`edgewise.losses.loss_from_config`.
+
+    Returns:
+        ``(loss, [(term name in the CompoundLoss, index in loss.terms, term config), ...])``
+        for the cached terms.
+    """
+    from edgewise.losses import loss_from_config
+
+    terms = [dict(t) for t in loss_cfg["terms"]]
+    sources = [t.pop("maps", "on_the_fly") for t in terms]
+    loss = loss_from_config({**loss_cfg, "terms": terms})
+    cached = [(name, i, term) for i, (name, term, src) in enumerate(zip(loss.names, terms, sources))
+              if src == "cached"]
+    return loss, cached
+
+
+# loss name -> (map kind of edgewise.maps.MapCache it reads, its map parameter and the
+# matching MapCache option, default)
+_MAP_KINDS: dict[str, tuple[str, str | None, str | None, str | None]] = {
+    "boundary": ("signed", "convention", "convention", "boundary"),
+    "region_wise": ("rrw", None, None, None),
+    "rrw": ("rrw", None, None, None),
+    "penalized_ce": ("penalty", None, None, None),
+}
+
+
+def _check_cached_maps(config: Mapping[str, Any], cached: Sequence[tuple[str, int, Mapping[str, Any]]],
+                       num_classes: int) -> None:
+    """The cached maps the dataset yields must be the maps each ``maps: cached`` term expects:
+    same kind and convention, and channels it can select its classes from."""
+    data = config["data"]
+    roles = ["train"] + (["val"] if data["val_split"] is not None else [])
+    for role in roles:
+        opts = {**data["options"], **data["split_options"].get(role, {})}
+        for name, index, term in cached:
+            key = f"loss.terms.{index}"
+            args = dict(term.get("args") or {})
+            if opts.get("map_cache") is None:
+                raise ValueError(
+                    f"{key}.maps: 'cached' needs the dataset's cached maps: set "
+                    f"data.options.map_cache to a folder (the {role} split has none)"
+                )
+            kind = opts.get("map_kind", "signed")
+            map_opts = dict(opts.get("map_options") or {})
+            loss_name = term["name"]
+            if loss_name == "hausdorff_dt":
+                expected = {"boundary": "unsigned", "inside": "inside"}[args.get("distance", "boundary")]
+                param = None
+            elif loss_name in _MAP_KINDS:
+                expected, param, map_param, default = _MAP_KINDS[loss_name]
+            else:
+                raise ValueError(
+                    f"{key}.maps: 'cached' is supported for boundary, hausdorff_dt, region_wise "
+                    f"and penalized_ce, got {loss_name!r}"
+                )
+            if kind != expected:
+                raise ValueError(
+                    f"{key}.maps: term {name!r} ({loss_name}) needs cached maps of kind "
+                    f"{expected!r}, data.options.map_kind is {kind!r}"
+                )
+            if param is not None and args.get(param, default) != map_opts.get(map_param, default):
+                raise ValueError(
+                    f"{key}.maps: term {name!r} uses {param}={args.get(param, default)!r}, the cached "
+                    f"maps {map_param}={map_opts.get(map_param, default)!r} "
+                    f"(data.options.map_options.{map_param})"
+                )
+            map_classes = map_opts.get("classes")
+            if map_classes is not None and loss_name != "penalized_ce":
+                if args.get("classes") is not None:
+                    wanted = [int(c) for c in args["classes"]]
+                else:
+                    wanted = list(range(0 if args.get("include_background", True) else 1, num_classes))
+                if [int(c) for c in map_classes] != wanted:
+                    raise ValueError(
+                        f"{key}.maps: term {name!r} uses classes {wanted}, the cached maps have "
+                        f"classes {list(map_classes)} (data.options.map_options.classes); cache "
+                        "all classes (no map_options.classes) or exactly the term's"
+                    )
 
 
 def _size_divisor(model_cfg: Mapping[str, Any]) -> int:
@@ -307,26 +414,68 @@ def _sliding_or_full(module: Any, image: torch.Tensor, roi: Sequence[int] | None
                                     overlap=0.25, mode="gaussian")
 
 
+def _eval_dataset(cfg: Mapping[str, Any], split: str) -> tuple[Any, Sequence[int] | None, int, str]:
+    """``(dataset, sliding-window size or None, batch size, split name)`` for evaluating
+    a run: a model trained on patches is applied to whole volumes by sliding windows of
+    the patch size; cached distance maps (a training input) are not loaded."""
+    from edgewise.training.datamodule import build_split
+
+    data_cfg = dict(cfg["data"])
+    split_name = data_cfg["test_split"] if split == "test" else split
+    roi = None
+    options = dict(data_cfg.get("options") or {})
+    for k in ("map_cache", "map_kind", "map_options"):
+        options.pop(k, None)
+    if options.get("mode") == "patches":
+        roi = options.get("patch_size")
+        options["mode"] = "whole"
+        for k in ("patch_size", "samples_per_volume", "foreground_oversample"):
+            options.pop(k, None)
+    data_cfg["options"] = options
+    data_cfg["split_options"] = {
+        role: {k: v for k, v in opts.items() if k not in ("map_cache", "map_kind", "map_options")}
+        for role, opts in (data_cfg.get("split_options") or {}).items()
+    }
+    role = "test" if split == "test" else "val" if split == data_cfg["val_split"] else None
+    dataset = build_split(data_cfg, split_name, role=role)
+    batch = data_cfg.get("val_batch_size") or data_cfg["batch_size"]
+    return dataset, roi, int(batch), split_name
+
+
 @torch.no_grad()
 def _predict_cases(module: Any, dataset: Any, batch_size: int, roi: Sequence[int] | None,
-                   device: torch.device) -> list[dict[str, Any]]:
-    """Predict every item; re-stack slices into volumes. One dict per case (CPU tensors)."""
+                   device: torch.device, n: int | None = None) -> list[dict[str, Any]]:
+    """Predict the items of the first ``n`` cases (all with None); re-stack slices into
+    volumes. One dict per case (CPU tensors)."""
     from torch.utils.data import DataLoader
 
     mode = getattr(dataset, "mode", "whole")
     loader = DataLoader(dataset, batch_size=1 if roi is not None else batch_size, shuffle=False)
     items: list[dict[str, Any]] = []
+    seen: list[str] = []
     for batch in loader:
-        logits = _sliding_or_full(module, batch["image"].to(device), roi)
+        # Items come in case order (slices of a case are consecutive): stop at case n + 1.
+        keep = []
+        for b, case_id in enumerate(batch["case"]):
+            if case_id not in seen:
+                if n is not None and len(seen) == n:
+                    break
+                seen.append(case_id)
+            keep.append(b)
+        if not keep:
+            break
+        logits = _sliding_or_full(module, batch["image"][keep].to(device), roi)
         pred = logits.argmax(1, keepdim=True).cpu()
-        for b in range(pred.shape[0]):
-            item = {"case": batch["case"][b], "pred": pred[b], "label": batch["label"][b],
+        for j, b in enumerate(keep):
+            item = {"case": batch["case"][b], "pred": pred[j], "label": batch["label"][b],
                     "image": batch["image"][b], "spacing": batch["spacing"][b]}
             if "mask" in batch:
                 item["mask"] = batch["mask"][b]
             if "slice" in batch:
                 item["slice"] = int(batch["slice"][b])
             items.append(item)
+        if len(keep) < len(batch["case"]):
+            break
     if mode != "slices":
         return items
     # Slices of 3D volumes: one 3D case each, on the original grid with its spacing.
@@ -351,28 +500,72 @@ def _predict_cases(module: Any, dataset: Any, batch_size: int, roi: Sequence[int
     return cases
 
 
-def _case_metrics(case: Mapping[str, Any], num_classes: int, tolerance: float) -> dict[str, np.ndarray]:
-    from edgewise.metrics import (
-        average_surface_distance,
-        boundary_f1,
-        dice,
-        hausdorff_distance,
-        surface_dice,
-    )
+def _predict_run(run_dir: str | os.PathLike, split: str, n: int | None, checkpoint: str,
+                 device: str | None) -> tuple[list[dict[str, Any]], Any, dict[str, Any], str]:
+    """``(cases, dataset, checkpoint metadata, split name)`` of a run's predictions."""
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    cfg, module, meta = load_run(run_dir, checkpoint, map_location="cpu")
+    module.to(dev)
+    dataset, roi, batch, split_name = _eval_dataset(cfg, split)
+    return _predict_cases(module, dataset, batch, roi, dev, n), dataset, meta, split_name
+
+
+def predict_cases(
+    run_dir: str | os.PathLike,
+    split: str = "test",
+    n: int | None = None,
+    checkpoint: str = "best",
+    *,
+    device: str | None = None,
+) -> list[dict[str, Any]]:
+    """Predictions of a trained run on a split, one dict per case, as :func:`evaluate` scores them.
+
+    2D slices of 3D volumes are re-stacked onto the original volume grid (with the volume's
+    spacing); a model trained on patches is applied to whole volumes by sliding windows.
+
+    Args:
+        run_dir: a folder written by :func:`train`.
+        split: ``"test"`` (``data.test_split``) or a dataset split name.
+        n: only the first ``n`` cases (in dataset order); None for all.
+        checkpoint: ``"best"`` or ``"last"``.
+        device: torch device for inference (default CUDA when available).
+
+    Returns:
+        ``[{"case": str, "pred": (1, *spatial) int64, "label": (1, *spatial) int64,
+        "image": (C, *spatial) float32, "spacing": (ndim,) float32, "mask": (1, *spatial)
+        bool (when the dataset has one)}, ...]`` on the CPU.
+    """
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 0):
+        raise ValueError(f"expected n to be None or a non-negative integer, got {n!r}")
+    if checkpoint not in ("best", "last"):
+        raise ValueError(f"expected checkpoint 'best' or 'last', got {checkpoint!r}")
+    if n == 0:
+        return []
+    return _predict_run(run_dir, split, n, checkpoint, device)[0]
+
+
+def _case_metrics(case: Mapping[str, Any], num_classes: int, tolerance: float,
+                  tolerances: Sequence[float] = ()) -> dict[str, np.ndarray]:
+    """Per foreground class: :data:`METRIC_NAMES` at ``tolerance`` and the sweep metrics
+    ``<metric>@<t>`` for each of ``tolerances``, all from one surface-distance pass."""
+    from edgewise.metrics import dice, surface_distances
     from edgewise.training.module import masked_onehot
 
     mask = case.get("mask")
     mask = None if mask is None else mask[None]
     p = masked_onehot(case["pred"][None], num_classes, mask)
     t = masked_onehot(case["label"][None], num_classes, mask)
-    sp = case["spacing"][None].double()
+    sd = surface_distances(p, t, spacing=case["spacing"][None].double())
     out = {
         "dice": dice(p, t),
-        "hd95": hausdorff_distance(p, t, spacing=sp, percentile=95),
-        "assd": average_surface_distance(p, t, spacing=sp),
-        "nsd": surface_dice(p, t, spacing=sp, tolerance=tolerance),
-        "boundary_f1": boundary_f1(p, t, spacing=sp, tolerance=tolerance),
+        "hd95": sd.hausdorff(95),
+        "assd": sd.average(),
+        "nsd": sd.surface_dice(tolerance),
+        "boundary_f1": sd.boundary_f1(tolerance),
     }
+    for tol in tolerances:
+        out[f"nsd@{tolerance_label(tol)}"] = sd.surface_dice(float(tol))
+        out[f"boundary_f1@{tolerance_label(tol)}"] = sd.boundary_f1(float(tol))
     return {k: v[0, 1:].double().cpu().numpy() for k, v in out.items()}
 
 
@@ -403,11 +596,14 @@ def evaluate(
     checkpoint: str | None = None,
     output_dir: str | os.PathLike | None = None,
     device: str | None = None,
+    tolerances: Sequence[float] | None = None,
 ) -> dict[str, Any]:
     """Evaluate a finished run on a split: per-case metrics, a summary and overlays.
 
     Metrics per case and foreground class, inside the evaluation mask when the dataset
-    gives one: Dice, HD95, ASSD (mm), NSD and boundary F1 at ``evaluation.tolerance`` mm.
+    gives one: Dice, HD95, ASSD (mm), NSD and boundary F1 at ``evaluation.tolerance`` mm
+    (columns ``nsd``, ``boundary_f1``), plus ``nsd@<t>`` and ``boundary_f1@<t>`` for each
+    tolerance ``t`` (mm) of a sweep, all from one surface-distance computation per case.
     2D slices of 3D volumes are re-stacked per case and scored in 3D with the volume's
     spacing. A model trained on patches is applied by sliding windows.
 
@@ -419,10 +615,13 @@ def evaluate(
         output_dir: where to write; default the run folder for the test split,
             ``<run_dir>/eval_<split>`` otherwise.
         device: torch device (default CUDA when available).
+        tolerances: the sweep's tolerances in mm, e.g. ``[1, 2, 3, 4]`` (default
+            ``evaluation.tolerances``; none when that is null).
 
     Returns:
         The summary written to ``summary.json``: ``{"split", "checkpoint", "epoch",
-        "num_cases", "classes", "metrics": {metric: {class: stats}}, "mean":
+        "num_cases", "classes", "tolerance_mm", "tolerances_mm", "metrics": {metric:
+        {class: stats}}, "mean":
         {metric: mean over foreground classes of the per-class means}}``. Non-finite
         values (HD95 of an empty structure) are counted in ``n_nan``/``n_inf`` and
         left out of the means.
@@ -437,36 +636,26 @@ def evaluate(
     out_dir = Path(output_dir) if output_dir is not None else (
         run_dir if split == "test" else run_dir / f"eval_{split}"
     )
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    cfg, module, meta = load_run(run_dir, checkpoint, map_location="cpu")
-    module.to(dev)
+    if tolerances is None:
+        tolerances = ev["tolerances"] or []
+    elif len(tolerances):
+        from edgewise.training.config import _tolerances
 
-    from edgewise.training.datamodule import build_split
-
-    data_cfg = dict(cfg["data"])
-    split_name = data_cfg["test_split"] if split == "test" else split
-    roi = None
-    options = dict(data_cfg.get("options") or {})
-    if options.get("mode") == "patches":
-        roi = options.get("patch_size")
-        options["mode"] = "whole"
-        for k in ("patch_size", "samples_per_volume", "foreground_oversample"):
-            options.pop(k, None)
-        data_cfg["options"] = options
-    dataset = build_split(data_cfg, split_name, role="test" if split == "test" else "val" if split == data_cfg["val_split"] else None)
+        tolerances = _tolerances("tolerances", list(tolerances))
+    tolerances = [float(t) for t in tolerances]
+    names = metric_names(tolerances)
+    cases, dataset, meta, split_name = _predict_run(run_dir, split, None, checkpoint, device)
     num_classes = int(dataset.num_classes)
     class_names = list(dataset.class_names)[1:]
-    batch = data_cfg.get("val_batch_size") or data_cfg["batch_size"]
-    cases = _predict_cases(module, dataset, batch, roi, dev)
 
     rows: list[dict[str, Any]] = []
     per_metric: dict[str, dict[str, list[float]]] = {m: {c: [] for c in class_names}
-                                                     for m in METRIC_NAMES}
+                                                     for m in names}
     for case in cases:
-        values = _case_metrics(case, num_classes, ev["tolerance"])
+        values = _case_metrics(case, num_classes, ev["tolerance"], tolerances)
         for ci, cname in enumerate(class_names):
             row: dict[str, Any] = {"case": case["case"], "class": cname}
-            for m in METRIC_NAMES:
+            for m in names:
                 x = float(values[m][ci])
                 row[m] = _fmt(x)
                 per_metric[m][cname].append(x)
@@ -474,16 +663,16 @@ def evaluate(
 
     summary: dict[str, Any] = {
         "run": str(run_dir), "split": split_name, **meta, "num_cases": len(cases),
-        "classes": class_names, "tolerance_mm": ev["tolerance"],
+        "classes": class_names, "tolerance_mm": ev["tolerance"], "tolerances_mm": tolerances,
         "metrics": {m: {c: _stats(v) for c, v in per.items()} for m, per in per_metric.items()},
     }
     summary["mean"] = {
         m: (float(np.mean(means)) if (means := [s["mean"] for s in summary["metrics"][m].values()
                                                 if s["mean"] is not None]) else None)
-        for m in METRIC_NAMES
+        for m in names
     }
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=["case", "class", *METRIC_NAMES], lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=["case", "class", *names], lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     out_dir.mkdir(parents=True, exist_ok=True)

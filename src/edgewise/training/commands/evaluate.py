@@ -16,18 +16,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="checkpoint to evaluate (default from the config: best)")
     parser.add_argument("--output", "-o", type=Path, default=None,
                         help="where to write per_case.csv, summary.json and overlays")
+    parser.add_argument("--tolerances", type=float, nargs="+", default=None, metavar="MM",
+                        help="also score NSD and boundary F1 at each of these tolerances "
+                             "(default from the config: evaluation.tolerances)")
 
 
 def format_summary(summary: dict) -> str:
-    from edgewise.training.run import METRIC_NAMES
+    from edgewise.training.run import metric_names
 
+    names = metric_names(summary.get("tolerances_mm"))
+    w = max(13, *(len(m) + 2 for m in names))
     lines = [f"{summary['split']}: {summary['num_cases']} cases, checkpoint epoch "
-             f"{summary['epoch']}", "class        " + "".join(f"{m:>13}" for m in METRIC_NAMES)]
+             f"{summary['epoch']}", "class        " + "".join(f"{m:>{w}}" for m in names)]
     for cname in summary["classes"]:
         cells = []
-        for m in METRIC_NAMES:
+        for m in names:
             s = summary["metrics"][m][cname]
-            cells.append(f"{s['mean']:13.4f}" if s["mean"] is not None else f"{'n/a':>13}")
+            cells.append(f"{s['mean']:{w}.4f}" if s["mean"] is not None else f"{'n/a':>{w}}")
         lines.append(f"{cname[:12]:<13}" + "".join(cells))
     return "\n".join(lines)
 
@@ -37,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         summary = evaluate(args.run_dir, split=args.split, overlays=args.overlays,
-                           checkpoint=args.checkpoint, output_dir=args.output)
+                           checkpoint=args.checkpoint, output_dir=args.output,
+                           tolerances=args.tolerances)
     except (ValueError, FileNotFoundError) as exc:
         print(f"edgewise eval: error: {exc}", file=sys.stderr)
         return 2
