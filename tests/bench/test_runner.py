@@ -77,3 +77,24 @@ def test_ray_backend(tmp_path):
     (res,) = run_grid(_cells(1), tmp_path, backend="ray", jobs=1, progress=False)
     assert res.outcome == "ran", res.error
     assert cell_status(tmp_path / "syn/ce/seed0") == "done"
+
+
+def test_log_handlers_follow_each_cell_log(tmp_path):
+    import logging
+
+    from edgewise.bench.runner import _redirect_output
+
+    logger = logging.getLogger("edgewise_test_cell_logs")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        with _redirect_output(tmp_path / "a.log"):
+            logger.addHandler(logging.StreamHandler())  # made inside a cell, as Lightning does
+            logger.info("first cell")
+        with _redirect_output(tmp_path / "b.log"):
+            logger.info("second cell")
+        assert (tmp_path / "a.log").read_text() == "first cell\n"
+        assert (tmp_path / "b.log").read_text() == "second cell\n"
+    finally:
+        for h in list(logger.handlers):
+            logger.removeHandler(h)

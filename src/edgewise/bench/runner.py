@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
 import sys
@@ -153,19 +154,38 @@ def _redirect_output(log_path: Path) -> Iterator[None]:
     sys.stderr.flush()
     log_path.parent.mkdir(parents=True, exist_ok=True)
     saved = os.dup(1), os.dup(2)
+    outer = sys.stdout, sys.stderr
     with open(log_path, "a") as log:
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
+        # Logging handlers keep the stream they were created with (Lightning makes its own
+        # on import, inside the first cell): point them at this cell's log, and back after,
+        # or the next cell's messages go to a closed file.
+        moved = {h: h.stream for h in _stream_handlers() if h.stream in outer}
+        for h in moved:
+            h.setStream(log)
         try:
             with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
                 yield
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
+            for h in _stream_handlers():
+                if h.stream is log:
+                    h.setStream(moved.get(h, outer[1]))
             os.dup2(saved[0], 1)
             os.dup2(saved[1], 2)
             os.close(saved[0])
             os.close(saved[1])
+
+
+def _stream_handlers() -> list[logging.StreamHandler]:
+    """Console handlers of every logger (file handlers excluded)."""
+    loggers = [logging.getLogger()] + [
+        lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)
+    ]
+    return [h for lg in loggers for h in lg.handlers
+            if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)]
 
 
 def _worker_init(device_queue: Any, threads: int) -> None:
