@@ -298,7 +298,7 @@ class SegmentationDataset(Dataset):
         self._raw_shapes: dict[int, tuple[int, ...]] = {}
         self._index: list[tuple[int, int]] = []
         if mode == "slices":
-            for ci, case in enumerate(self.cases):
+            for ci in range(len(self.cases)):
                 n = self.raw_shape(ci)[self.slice_axis]
                 self._index.extend((ci, s) for s in range(n))
         elif mode == "patches":

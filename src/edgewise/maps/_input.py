@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Union
 
 import numpy as np
 import torch
@@ -12,8 +11,8 @@ from torch import Tensor
 
 from ._edt import resolve_backend
 
-SpacingLike = Union[float, Sequence[float], Tensor, np.ndarray, None]
-TensorLike = Union[Tensor, np.ndarray]
+SpacingLike = float | Sequence[float] | Tensor | np.ndarray | None
+TensorLike = Tensor | np.ndarray
 
 
 def to_tensor(x: TensorLike, name: str) -> Tensor:
