@@ -199,6 +199,14 @@ class SegmentationModule(pl.LightningModule):
         """Return ``(image, label, spacing, mask)`` from a batch."""
         return batch["image"], batch["label"], batch.get("spacing"), batch.get("mask")
 
+    def batch_dist_map(self, batch: Any) -> Tensor | None:
+        """Cached ground-truth maps of a batch (``batch["dist_map"]``), if it carries any.
+
+        Subclasses whose batches are not dictionaries (and override :meth:`unpack_batch`)
+        get ``None`` unless they override this too.
+        """
+        return batch.get("dist_map") if isinstance(batch, Mapping) else None
+
     def compute_loss(
         self, logits: Tensor, label: Tensor, spacing: Tensor | None, dist_map: Tensor | None = None
     ) -> Tensor:
@@ -223,7 +231,7 @@ class SegmentationModule(pl.LightningModule):
     def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> Tensor:
         image, label, spacing, _ = self.unpack_batch(batch)
         logits = self(image)
-        loss = self.compute_loss(logits, label, spacing, batch.get("dist_map"))
+        loss = self.compute_loss(logits, label, spacing, self.batch_dist_map(batch))
         bs = image.shape[0]
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=bs,
                  sync_dist=True)
@@ -267,7 +275,7 @@ class SegmentationModule(pl.LightningModule):
         image, label, spacing, mask = self.unpack_batch(batch)
         logits = self(image)
         bs = image.shape[0]
-        self.log("val/loss", self.compute_loss(logits, label, spacing, batch.get("dist_map")),
+        self.log("val/loss", self.compute_loss(logits, label, spacing, self.batch_dist_map(batch)),
                  on_epoch=True, batch_size=bs, sync_dist=True)
         pred = logits.argmax(1, keepdim=True)
         pred_oh = masked_onehot(pred, self.num_classes, mask)
