@@ -21,10 +21,10 @@ import contextlib
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 Reduction = Literal["none", "mean", "sum"]
 SpacingLike = float | Sequence[float] | Tensor | None
@@ -57,6 +57,41 @@ def check_activation(softmax: bool | None, sigmoid: bool) -> tuple[bool, bool]:
             "(or softmax=False, sigmoid=False when the input already holds probabilities)"
         )
     return (not sigmoid if softmax is None else bool(softmax)), bool(sigmoid)
+
+
+class LossBase(nn.Module):
+    """Base of the distance and contour loss modules: holds the options they share with their function.
+
+    ``__init__(**shared)`` checks ``softmax`` with ``sigmoid`` (when the loss has them) and
+    ``reduction``, then keeps each option as an attribute of the same name. :meth:`shared`
+    gives them back as keyword arguments for the plain function, read at call time so that an
+    attribute changed after construction is used. A ``spacing`` option is kept as
+    ``self.spacing``, the fallback of :meth:`spacing_or_default`, and left out of :meth:`shared`.
+    """
+
+    include_background: bool
+    classes: Sequence[int] | None
+    softmax: bool | None
+    sigmoid: bool
+    to_onehot_y: bool | None
+    reduction: Reduction
+    spacing: SpacingLike
+
+    def __init__(self, **shared: Any) -> None:
+        super().__init__()
+        if "softmax" in shared:
+            check_activation(shared["softmax"], shared["sigmoid"])
+        check_reduction(shared["reduction"])
+        for name, value in shared.items():
+            setattr(self, name, value)
+        self._shared = tuple(name for name in shared if name != "spacing")
+
+    def shared(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self._shared}
+
+    def spacing_or_default(self, spacing: SpacingLike) -> SpacingLike:
+        """The ``spacing`` given to ``forward``, else the one given to the constructor."""
+        return spacing if spacing is not None else self.spacing
 
 
 def reduce(x: Tensor, reduction: str) -> Tensor:
@@ -154,6 +189,10 @@ class Prepared:
     channels: list[int]
     valid: Tensor | None  # (B, 1, *spatial) bool when ignore_index is used
     spacing: SpacingLike = None  # validated
+
+    def selected(self) -> tuple[Tensor, Tensor]:
+        """Prediction and target of the selected channels, ``(B, C', *spatial)`` each."""
+        return pick(self.probs, self.channels), pick(self.onehot, self.channels)
 
 
 def select_channels(
@@ -318,6 +357,12 @@ def check_map(dist_map: Tensor, expected: tuple[int, ...], all_channels: tuple[i
     if not bool(torch.isfinite(out).all()):
         raise ValueError(f"expected finite values in {name}, got nan or inf")
     return out
+
+
+def check_image_dims(input: Tensor) -> None:
+    """Losses built from neighbourhoods or erosions work on 2D and 3D images only."""
+    if input.dim() not in (4, 5):
+        raise ValueError(f"expected input of shape (B, C, H, W) or (B, C, D, H, W), got {tuple(input.shape)}")
 
 
 def check_map_dims(input: Tensor, loss: str) -> None:

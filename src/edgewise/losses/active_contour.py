@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from ._utils import (
+    LossBase,
     Reduction,
     SpacingLike,
-    check_activation,
+    check_image_dims,
     check_reduction,
     no_autocast,
-    pick,
     prepare,
     reduce,
     spatial_sum,
@@ -66,13 +66,11 @@ def active_contour_loss(
     check_reduction(reduction)
     if not eps > 0:
         raise ValueError(f"expected eps > 0 (sqrt has an infinite slope at 0: flat regions give nan gradients), got {eps}")
-    if input.dim() not in (4, 5):
-        raise ValueError(f"expected input of shape (B, C, H, W) or (B, C, D, H, W), got {tuple(input.shape)}")
+    check_image_dims(input)
     prep = prepare(input, target, spacing=spacing, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
                    include_background=include_background, classes=classes)
     with no_autocast(input.device):
-        p = pick(prep.probs, prep.channels)
-        t = pick(prep.onehot, prep.channels)
+        p, t = prep.selected()
         nd = p.dim() - 2
         base = p[(..., *([slice(None, -1)] * nd))]
         sq = torch.zeros_like(base)
@@ -86,7 +84,7 @@ def active_contour_loss(
         return reduce((length_weight * length + region_weight * region) / n, reduction)
 
 
-class ActiveContourLoss(nn.Module):
+class ActiveContourLoss(LossBase):
     """Module form of :func:`active_contour_loss`."""
 
     def __init__(
@@ -102,25 +100,14 @@ class ActiveContourLoss(nn.Module):
         to_onehot_y: bool | None = None,
         reduction: Reduction = "mean",
     ) -> None:
-        super().__init__()
-        check_activation(softmax, sigmoid)
-        check_reduction(reduction)
+        super().__init__(include_background=include_background, classes=classes, softmax=softmax,
+                         sigmoid=sigmoid, to_onehot_y=to_onehot_y, reduction=reduction)
         if not eps > 0:
             raise ValueError(f"expected eps > 0, got {eps}")
         self.length_weight = length_weight
         self.region_weight = region_weight
         self.eps = eps
-        self.include_background = include_background
-        self.classes = classes
-        self.softmax = softmax
-        self.sigmoid = sigmoid
-        self.to_onehot_y = to_onehot_y
-        self.reduction = reduction
 
     def forward(self, input: Tensor, target: Tensor, *, spacing: SpacingLike = None) -> Tensor:
-        return active_contour_loss(
-            input, target, spacing=spacing, length_weight=self.length_weight, region_weight=self.region_weight,
-            eps=self.eps, include_background=self.include_background, classes=self.classes,
-            softmax=self.softmax, sigmoid=self.sigmoid, to_onehot_y=self.to_onehot_y,
-            reduction=self.reduction,
-        )
+        return active_contour_loss(input, target, spacing=spacing, length_weight=self.length_weight,
+                                   region_weight=self.region_weight, eps=self.eps, **self.shared())

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from torch import Tensor, nn
+from torch import Tensor
 
 from ._utils import (
+    LossBase,
     Reduction,
     SpacingLike,
     binary_masks,
-    check_activation,
     check_map,
     check_map_dims,
     check_reduction,
@@ -105,7 +105,7 @@ def boundary_loss(
         return reduce(loss, reduction)
 
 
-class BoundaryLoss(nn.Module):
+class BoundaryLoss(LossBase):
     """Module form of :func:`boundary_loss`; ``forward(input, target, *, spacing=None, dist_map=None)``.
 
     Example:
@@ -127,25 +127,13 @@ class BoundaryLoss(nn.Module):
         to_onehot_y: bool | None = None,
         reduction: Reduction = "mean",
     ) -> None:
-        super().__init__()
-        check_activation(softmax, sigmoid)
-        check_reduction(reduction)
+        super().__init__(include_background=include_background, classes=classes, spacing=spacing,
+                         softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y, reduction=reduction)
         if convention not in ("boundary", "livia"):
             raise ValueError(f"expected convention in ('boundary', 'livia'), got {convention!r}")
-        self.include_background = include_background
-        self.classes = classes
         self.convention = convention
-        self.spacing = spacing
-        self.softmax = softmax
-        self.sigmoid = sigmoid
-        self.to_onehot_y = to_onehot_y
-        self.reduction = reduction
 
     def forward(self, input: Tensor, target: Tensor, *, spacing: SpacingLike = None,
                 dist_map: Tensor | None = None) -> Tensor:
-        return boundary_loss(
-            input, target, spacing=spacing if spacing is not None else self.spacing,
-            dist_map=dist_map, include_background=self.include_background, classes=self.classes,
-            convention=self.convention, softmax=self.softmax, sigmoid=self.sigmoid,
-            to_onehot_y=self.to_onehot_y, reduction=self.reduction,
-        )
+        return boundary_loss(input, target, spacing=self.spacing_or_default(spacing), dist_map=dist_map,
+                             convention=self.convention, **self.shared())

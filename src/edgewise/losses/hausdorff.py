@@ -7,18 +7,18 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from ._utils import (
+    LossBase,
     Reduction,
     SpacingLike,
     binary_masks,
-    check_activation,
     check_map,
+    check_image_dims,
     check_map_dims,
     check_reduction,
     no_autocast,
-    pick,
     prepare,
     reduce,
     spatial_mean,
@@ -98,8 +98,7 @@ def hausdorff_dt_loss(
                    include_background=include_background, classes=classes, read_meta=True)
     spacing = prep.spacing
     with no_autocast(input.device):
-        p = pick(prep.probs, prep.channels)
-        t = pick(prep.onehot, prep.channels)
+        p, t = prep.selected()
         masks = binary_masks(prep.onehot, prep.channels)
         if dist_map is None:
             d_t = _distance(masks, spacing, distance)
@@ -175,15 +174,13 @@ def hausdorff_er_loss(
         True
     """
     check_reduction(reduction)
-    if input.dim() not in (4, 5):
-        raise ValueError(f"expected input of shape (B, C, H, W) or (B, C, D, H, W), got {tuple(input.shape)}")
+    check_image_dims(input)
     if k < 1:
         raise ValueError(f"expected k >= 1 erosions, got {k}")
     prep = prepare(input, target, spacing=spacing, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
                    include_background=include_background, classes=classes)
     with no_autocast(input.device):
-        p = pick(prep.probs, prep.channels)
-        t = pick(prep.onehot, prep.channels)
+        p, t = prep.selected()
         b, c = p.shape[:2]
         spatial = p.shape[2:]
         bound = (p - t).pow(2).reshape(b * c, 1, *spatial)
@@ -204,7 +201,7 @@ def hausdorff_er_loss(
         return reduce(loss, reduction)
 
 
-class HausdorffDTLoss(nn.Module):
+class HausdorffDTLoss(LossBase):
     """Module form of :func:`hausdorff_dt_loss`."""
 
     def __init__(
@@ -220,33 +217,20 @@ class HausdorffDTLoss(nn.Module):
         to_onehot_y: bool | None = None,
         reduction: Reduction = "mean",
     ) -> None:
-        super().__init__()
-        check_activation(softmax, sigmoid)
-        check_reduction(reduction)
+        super().__init__(include_background=include_background, classes=classes, spacing=spacing,
+                         softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y, reduction=reduction)
         if distance not in ("boundary", "inside"):
             raise ValueError(f"expected distance in ('boundary', 'inside'), got {distance!r}")
         self.alpha = alpha
         self.distance = distance
-        self.include_background = include_background
-        self.classes = classes
-        self.spacing = spacing
-        self.softmax = softmax
-        self.sigmoid = sigmoid
-        self.to_onehot_y = to_onehot_y
-        self.reduction = reduction
 
     def forward(self, input: Tensor, target: Tensor, *, spacing: SpacingLike = None,
                 dist_map: Tensor | None = None) -> Tensor:
-        return hausdorff_dt_loss(
-            input, target, spacing=spacing if spacing is not None else self.spacing,
-            dist_map=dist_map, alpha=self.alpha, distance=self.distance,
-            include_background=self.include_background, classes=self.classes,
-            softmax=self.softmax, sigmoid=self.sigmoid, to_onehot_y=self.to_onehot_y,
-            reduction=self.reduction,
-        )
+        return hausdorff_dt_loss(input, target, spacing=self.spacing_or_default(spacing), dist_map=dist_map,
+                                 alpha=self.alpha, distance=self.distance, **self.shared())
 
 
-class HausdorffERLoss(nn.Module):
+class HausdorffERLoss(LossBase):
     """Module form of :func:`hausdorff_er_loss`."""
 
     def __init__(
@@ -261,21 +245,10 @@ class HausdorffERLoss(nn.Module):
         to_onehot_y: bool | None = None,
         reduction: Reduction = "mean",
     ) -> None:
-        super().__init__()
-        check_activation(softmax, sigmoid)
-        check_reduction(reduction)
+        super().__init__(include_background=include_background, classes=classes, softmax=softmax,
+                         sigmoid=sigmoid, to_onehot_y=to_onehot_y, reduction=reduction)
         self.alpha = alpha
         self.k = k
-        self.include_background = include_background
-        self.classes = classes
-        self.softmax = softmax
-        self.sigmoid = sigmoid
-        self.to_onehot_y = to_onehot_y
-        self.reduction = reduction
 
     def forward(self, input: Tensor, target: Tensor, *, spacing: SpacingLike = None) -> Tensor:
-        return hausdorff_er_loss(
-            input, target, spacing=spacing, alpha=self.alpha, k=self.k, include_background=self.include_background,
-            classes=self.classes, softmax=self.softmax, sigmoid=self.sigmoid,
-            to_onehot_y=self.to_onehot_y, reduction=self.reduction,
-        )
+        return hausdorff_er_loss(input, target, spacing=spacing, alpha=self.alpha, k=self.k, **self.shared())

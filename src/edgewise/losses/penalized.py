@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from ._utils import (
+    LossBase,
     Reduction,
     SpacingLike,
-    check_activation,
     check_map_dims,
     check_reduction,
     no_autocast,
@@ -101,7 +101,7 @@ def penalized_ce_loss(
         return weighted.sum() / denom.clamp_min(_EPS)
 
 
-class DistancePenalizedCELoss(nn.Module):
+class DistancePenalizedCELoss(LossBase):
     """Module form of :func:`penalized_ce_loss`.
 
     Example:
@@ -121,22 +121,12 @@ class DistancePenalizedCELoss(nn.Module):
         to_onehot_y: bool | None = None,
         reduction: Reduction = "mean",
     ) -> None:
-        super().__init__()
-        check_activation(softmax, sigmoid)
-        check_reduction(reduction)
+        super().__init__(spacing=spacing, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
+                         reduction=reduction)
         self.weight = weight
         self.ignore_index = ignore_index
-        self.spacing = spacing
-        self.softmax = softmax
-        self.sigmoid = sigmoid
-        self.to_onehot_y = to_onehot_y
-        self.reduction = reduction
 
     def forward(self, input: Tensor, target: Tensor, *, spacing: SpacingLike = None,
                 dist_map: Tensor | None = None) -> Tensor:
-        return penalized_ce_loss(
-            input, target, spacing=spacing if spacing is not None else self.spacing,
-            dist_map=dist_map, weight=self.weight, ignore_index=self.ignore_index,
-            softmax=self.softmax, sigmoid=self.sigmoid, to_onehot_y=self.to_onehot_y,
-            reduction=self.reduction,
-        )
+        return penalized_ce_loss(input, target, spacing=self.spacing_or_default(spacing), dist_map=dist_map,
+                                 weight=self.weight, ignore_index=self.ignore_index, **self.shared())

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from torch import Tensor, nn
+from torch import Tensor
 
 from ._utils import (
+    LossBase,
     Reduction,
     SpacingLike,
-    check_activation,
+    check_image_dims,
     check_reduction,
     no_autocast,
-    pick,
     prepare,
     reduce,
     spatial_sum,
@@ -80,20 +80,18 @@ def perimeter_loss(
         0.0
     """
     check_reduction(reduction)
-    if input.dim() not in (4, 5):
-        raise ValueError(f"expected input of shape (B, C, H, W) or (B, C, D, H, W), got {tuple(input.shape)}")
+    check_image_dims(input)
     prep = prepare(input, target, spacing=spacing, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
                    include_background=include_background, classes=classes)
     with no_autocast(input.device):
-        p = pick(prep.probs, prep.channels)
-        t = pick(prep.onehot, prep.channels)
+        p, t = prep.selected()
         d = p.dim() - 2
         n = float(p[0, 0].numel())
         diff = soft_perimeter(p) - soft_perimeter(t)
         return reduce(diff * diff / n ** (2 * (d - 1) / d), reduction)
 
 
-class PerimeterLoss(nn.Module):
+class PerimeterLoss(LossBase):
     """Module form of :func:`perimeter_loss`."""
 
     def __init__(
@@ -106,19 +104,8 @@ class PerimeterLoss(nn.Module):
         to_onehot_y: bool | None = None,
         reduction: Reduction = "mean",
     ) -> None:
-        super().__init__()
-        check_activation(softmax, sigmoid)
-        check_reduction(reduction)
-        self.include_background = include_background
-        self.classes = classes
-        self.softmax = softmax
-        self.sigmoid = sigmoid
-        self.to_onehot_y = to_onehot_y
-        self.reduction = reduction
+        super().__init__(include_background=include_background, classes=classes, softmax=softmax,
+                         sigmoid=sigmoid, to_onehot_y=to_onehot_y, reduction=reduction)
 
     def forward(self, input: Tensor, target: Tensor, *, spacing: SpacingLike = None) -> Tensor:
-        return perimeter_loss(
-            input, target, spacing=spacing, include_background=self.include_background, classes=self.classes,
-            softmax=self.softmax, sigmoid=self.sigmoid, to_onehot_y=self.to_onehot_y,
-            reduction=self.reduction,
-        )
+        return perimeter_loss(input, target, spacing=spacing, **self.shared())

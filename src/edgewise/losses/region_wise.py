@@ -7,12 +7,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from ._utils import (
+    LossBase,
     Reduction,
     SpacingLike,
-    check_activation,
     check_map,
     check_map_dims,
     check_reduction,
@@ -227,7 +227,7 @@ def region_wise_loss(
         return reduce(loss, reduction)
 
 
-class RegionWiseLoss(nn.Module):
+class RegionWiseLoss(LossBase):
     """Module form of :func:`region_wise_loss`.
 
     The maps of the first call are checked with :func:`check_stability` (``check=True``);
@@ -252,17 +252,9 @@ class RegionWiseLoss(nn.Module):
         reduction: Reduction = "mean",
         check: bool = True,
     ) -> None:
-        super().__init__()
-        check_activation(softmax, sigmoid)
-        check_reduction(reduction)
+        super().__init__(include_background=include_background, classes=classes, spacing=spacing,
+                         softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y, reduction=reduction)
         self.map_fn = map_fn
-        self.include_background = include_background
-        self.classes = classes
-        self.spacing = spacing
-        self.softmax = softmax
-        self.sigmoid = sigmoid
-        self.to_onehot_y = to_onehot_y
-        self.reduction = reduction
         self.check = check
         self._checked = False
 
@@ -270,9 +262,5 @@ class RegionWiseLoss(nn.Module):
                 dist_map: Tensor | None = None) -> Tensor:
         do_check = self.check and not self._checked
         self._checked = self._checked or do_check
-        return region_wise_loss(
-            input, target, spacing=spacing if spacing is not None else self.spacing,
-            dist_map=dist_map, map_fn=self.map_fn, include_background=self.include_background,
-            classes=self.classes, softmax=self.softmax, sigmoid=self.sigmoid,
-            to_onehot_y=self.to_onehot_y, reduction=self.reduction, check=do_check,
-        )
+        return region_wise_loss(input, target, spacing=self.spacing_or_default(spacing), dist_map=dist_map,
+                                map_fn=self.map_fn, check=do_check, **self.shared())

@@ -23,7 +23,6 @@ from ._utils import (
     check_activation,
     check_reduction,
     no_autocast,
-    pick,
     prepare,
     reduce,
 )
@@ -219,8 +218,7 @@ def dice_loss(
                    include_background=include_background, classes=classes,
                    ignore_index=ignore_index)
     with no_autocast(input.device):
-        p = pick(prep.probs, prep.channels)
-        t = pick(prep.onehot, prep.channels)
+        p, t = prep.selected()
         if prep.valid is not None:
             p = p * prep.valid
         tp, sp, st = _overlaps(p, t, batch)
@@ -283,8 +281,7 @@ def generalized_dice_loss(
                    include_background=include_background, classes=classes,
                    ignore_index=ignore_index)
     with no_autocast(input.device):
-        p = pick(prep.probs, prep.channels)
-        t = pick(prep.onehot, prep.channels)
+        p, t = prep.selected()
         if prep.valid is not None:
             p = p * prep.valid
         tp, sp, st = _overlaps(p, t, batch)
@@ -422,8 +419,7 @@ def tversky_loss(
                    include_background=include_background, classes=classes,
                    ignore_index=ignore_index)
     with no_autocast(input.device):
-        p = pick(prep.probs, prep.channels)
-        t = pick(prep.onehot, prep.channels)
+        p, t = prep.selected()
         if prep.valid is not None:
             p = p * prep.valid
         tp, sp, st = _overlaps(p, t, batch)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from ._utils import (
+    LossBase,
     Reduction,
     SpacingLike,
     binary_masks,
@@ -115,7 +116,7 @@ def signed_distance_loss(
         return reduce(loss, reduction)
 
 
-class SignedDistanceLoss(nn.Module):
+class SignedDistanceLoss(LossBase):
     """Module form of :func:`signed_distance_loss`."""
 
     def __init__(
@@ -128,19 +129,11 @@ class SignedDistanceLoss(nn.Module):
         smooth: float = 1e-5,
         reduction: Reduction = "mean",
     ) -> None:
-        super().__init__()
-        check_reduction(reduction)
-        self.include_background = include_background
-        self.classes = classes
-        self.spacing = spacing
-        self.to_onehot_y = to_onehot_y
+        super().__init__(include_background=include_background, classes=classes, spacing=spacing,
+                         to_onehot_y=to_onehot_y, reduction=reduction)
         self.smooth = smooth
-        self.reduction = reduction
 
     def forward(self, input: Tensor, target: Tensor, *, spacing: SpacingLike = None,
                 dist_map: Tensor | None = None) -> Tensor:
-        return signed_distance_loss(
-            input, target, spacing=spacing if spacing is not None else self.spacing,
-            dist_map=dist_map, include_background=self.include_background, classes=self.classes,
-            to_onehot_y=self.to_onehot_y, smooth=self.smooth, reduction=self.reduction,
-        )
+        return signed_distance_loss(input, target, spacing=self.spacing_or_default(spacing), dist_map=dist_map,
+                                    smooth=self.smooth, **self.shared())
