@@ -14,7 +14,9 @@ from scipy import ndimage
 
 from edgewise.maps import (
     as_one_hot,
+    available_backends,
     boundary_set,
+    edt,
     inside_distance,
     signed_distance,
     unsigned_distance,
@@ -274,3 +276,20 @@ def test_onehot_partition_matches_index_map_for_every_map(be):
         assert torch.isfinite(a).all()
         ref = fn(lab, sp, num_classes=3, backend="scipy", **kw)
         torch.testing.assert_close(a, ref, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.skipif("edt" not in available_backends(), reason="needs the edt package")
+def test_stacked_2d_edt_path_equals_scipy_with_mixed_spacing_and_full_empty_classes():
+    # 2D batches go through one stacked edt call per spacing group; nothing may leak
+    # between the stacked masks, whatever their spacing or content.
+    g = torch.Generator().manual_seed(3)
+    lab = torch.randint(0, 4, (4, 1, 23, 17), generator=g)
+    lab[0] = 0                       # class 0 fills sample 0, classes 1-3 are absent there
+    lab[1, :, :12] = 2               # a large region touching the border
+    sp = torch.tensor([[0.5, 2.0], [1.0, 1.0], [0.5, 2.0], [3.0, 0.25]])
+    got = signed_distance(lab, sp, num_classes=4, backend="edt")
+    want = signed_distance(lab, sp, num_classes=4, backend="scipy")
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+    mask = torch.rand(4, 23, 17, generator=g) > 0.6
+    torch.testing.assert_close(edt(mask, sp, backend="edt"), edt(mask, sp, backend="scipy"),
+                               rtol=1e-4, atol=1e-4)
