@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edgewise._io import atomic_write
+
 __all__ = ["load_predictions"]
 
 CACHE_NAME = "overlay_cases.npz"
@@ -32,9 +34,7 @@ def load_predictions(run_dir: str | Path, n_cases: int = 3) -> dict[str, dict[st
     arrays: dict[str, np.ndarray] = {"cases": np.array(list(panels))}
     for i, per in enumerate(panels.values()):
         arrays.update({f"{i}/{p}": per[p] for p in _PANELS})
-    tmp = cache.with_name(f".{CACHE_NAME}.tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(cache)
+    atomic_write(cache, lambda f: np.savez_compressed(f, **arrays))
     return panels
 
 

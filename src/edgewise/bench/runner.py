@@ -34,6 +34,7 @@ from typing import Any, Literal
 
 import yaml
 
+from edgewise._io import atomic_write_text
 from edgewise.bench.grid import Cell
 
 __all__ = ["CellResult", "cell_files", "cell_status", "run_cell", "run_grid", "write_bench_file"]
@@ -85,10 +86,7 @@ def write_bench_file(bench_dir: str | Path, experiment: dict[str, Any], cells: S
         "cells": [{"name": c.name, "dataset": c.dataset, "loss": c.loss, "seed": c.seed} for c in cells],
     }
     path = bench_dir / BENCH_FILE
-    tmp = path.with_suffix(".yaml.tmp")
-    tmp.write_text(yaml.safe_dump(doc, sort_keys=False))
-    tmp.replace(path)
-    return path
+    return atomic_write_text(path, yaml.safe_dump(doc, sort_keys=False))
 
 
 def cell_files(bench_dir: str | Path, name: str) -> tuple[Path, Path]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
+
+from edgewise._io import atomic_write
 
 from .distance import inside_distance, signed_distance, unsigned_distance
 from .penalty import penalty_map, rrw_map
@@ -139,21 +140,9 @@ class MapCache:
                     f"map values up to {np.abs(maps).max():.4g} do not fit in {self.dtype}: "
                     "use MapCache(root, dtype=np.float32)"
                 )
-            self._write(target, maps.astype(self.dtype))
+            stored = maps.astype(self.dtype)
+            atomic_write(target, lambda f: np.save(f, stored))
         return np.load(target, mmap_mode="r")
-
-    def _write(self, target: Path, array: np.ndarray) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-", suffix=".npy")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, array)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
 
 
 def _canonical(value: Any) -> Any:

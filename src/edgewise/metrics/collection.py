@@ -7,7 +7,6 @@ import io
 import json
 import math
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -15,6 +14,8 @@ from typing import Any, Literal
 import numpy as np
 import torch
 from torch import Tensor
+
+from edgewise._io import atomic_write_text
 
 from ._validate import ArrayLike, SpacingLike, Tolerance, as_tensor, check_choice
 from .convert import one_hot_from_labels
@@ -71,23 +72,6 @@ def _json_number(x: float) -> float | str | None:
     if math.isinf(x):
         return "inf" if x > 0 else "-inf"
     return x
-
-
-def _atomic_write(path: str | os.PathLike[str], text: str) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 class SegmentationMetrics:
@@ -379,7 +363,7 @@ class SegmentationMetrics:
         writer.writerow(["case_id"] + [f"{k}/{n}" for k, _, n in columns])
         for row, case in enumerate(ids):
             writer.writerow([case] + [repr(float(values[k][row, c])) for k, c, _ in columns])
-        return _atomic_write(path, buf.getvalue())
+        return atomic_write_text(path, buf.getvalue())
 
     def to_json(self, path: str | os.PathLike[str]) -> Path | None:
         """The :meth:`summary` plus the options, as strict JSON (``inf`` written as the string
@@ -411,4 +395,4 @@ class SegmentationMetrics:
             "max_distance": self.max_distance,
         }
         payload = clean({"options": options, **summary})
-        return _atomic_write(path, json.dumps(payload, indent=2, allow_nan=False) + "\n")
+        return atomic_write_text(path, json.dumps(payload, indent=2, allow_nan=False) + "\n")

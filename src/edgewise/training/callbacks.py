@@ -14,7 +14,7 @@ from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
 
-from edgewise.training._io import atomic_write_text
+from edgewise._io import atomic_write_text
 
 __all__ = ["AtomicModelCheckpoint", "PruneResumedEpochs", "ResumableCSVLogger",
            "compact_progress_bar"]

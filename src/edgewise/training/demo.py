@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from edgewise.training._io import atomic_write_text
+from edgewise._io import atomic_write_text
 from edgewise.training.config import validate_config
 
 __all__ = ["DEMO_CONFIG", "DEMO_VARIANTS", "demo_configs", "run_demo", "format_table"]

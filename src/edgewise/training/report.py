@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from edgewise.training._io import atomic_write
+from edgewise._io import atomic_write
 
 __all__ = ["save_overlays", "overlay_panels", "plot_learning_curves", "read_epoch_metrics"]
 

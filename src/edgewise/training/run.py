@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from edgewise.training._io import atomic_write_json, atomic_write_text
+from edgewise._io import atomic_write_json, atomic_write_text
 from edgewise.training.config import dump_config, load_config, validate_config
 
 __all__ = ["train", "evaluate", "predict_cases", "build_components", "build_loss", "load_run",
