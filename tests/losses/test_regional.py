@@ -206,3 +206,15 @@ def test_gdl_absent_class_per_sample_weights():
     num1 = 2 * sum(w * s / 3 for w, s in zip(w1, st1))
     den1 = sum(w * (4 / 3 + s) for w, s in zip(w1, st1))
     torch.testing.assert_close(v, torch.tensor([[1 - num0 / den0], [1 - num1 / den1]], dtype=torch.float64))
+
+
+def test_dice_squared_pred_matches_monai():
+    monai_losses = pytest.importorskip("monai.losses")
+    g = torch.Generator().manual_seed(5)
+    logits = torch.randn(2, 3, 7, 6, generator=g)
+    target = torch.randint(0, 3, (2, 1, 7, 6), generator=g)
+    for batch in (False, True):
+        ours = dice_loss(logits, target, squared_pred=True, batch=batch)
+        ref = monai_losses.DiceLoss(softmax=True, to_onehot_y=True, squared_pred=True,
+                                    batch=batch)(logits, target)
+        torch.testing.assert_close(ours, ref)

@@ -163,13 +163,16 @@ def cross_entropy_loss(
         return per.sum() / denom.clamp_min(_EPS)
 
 
-def _overlaps(probs: Tensor, onehot: Tensor, batch: bool) -> tuple[Tensor, Tensor, Tensor]:
+def _overlaps(
+    probs: Tensor, onehot: Tensor, batch: bool, squared: bool = False
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Sums of ``p * t``, ``p`` and ``t`` (of ``p**2`` and ``t**2`` when ``squared``)."""
     dims = list(range(2, probs.dim()))
     if batch:
         dims = [0, *dims]
     tp = (probs * onehot).sum(dims)
-    sp = probs.sum(dims)
-    st = onehot.sum(dims)
+    sp = (probs * probs if squared else probs).sum(dims)
+    st = (onehot * onehot if squared else onehot).sum(dims)
     if batch:
         tp, sp, st = tp[None], sp[None], st[None]
     return tp, sp, st
@@ -221,13 +224,7 @@ def dice_loss(
         p, t = prep.selected()
         if prep.valid is not None:
             p = p * prep.valid
-        tp, sp, st = _overlaps(p, t, batch)
-        if squared_pred:
-            dims = list(range(2, p.dim())) if not batch else [0, *range(2, p.dim())]
-            sp = (p * p).sum(dims)
-            st = (t * t).sum(dims)
-            if batch:
-                sp, st = sp[None], st[None]
+        tp, sp, st = _overlaps(p, t, batch, squared=squared_pred)
         loss = 1 - (2 * tp + smooth_nr) / (sp + st + smooth_dr)
         w = _weight_vector(weight, len(prep.channels), loss, name="weight")
         if w is not None:
