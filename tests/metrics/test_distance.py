@@ -388,14 +388,17 @@ def _brute_force_directed(surf, spacing: torch.Tensor, n: int) -> np.ndarray:
     ],
 )
 @pytest.mark.parametrize("surface", ["corner", "voxel"])
-@pytest.mark.parametrize("local_offsets", [300, 6])
-def test_cpu_nearest_surface_is_exact(shape, spacing, surface, local_offsets, monkeypatch):
+@pytest.mark.parametrize("local_offsets,query_cost", [(300, 512), (300, 1), (6, 10**9)])
+def test_cpu_nearest_surface_is_exact(
+    shape, spacing, surface, local_offsets, query_cost, monkeypatch
+):
     """The CPU route (lattice shells, then a k-d tree for the points left) equals brute force
     and the dense-transform route, whichever route settles a point; empty partners give inf."""
     import edgewise.metrics.distance as distance
     from edgewise.metrics.surface import surface_points
 
     monkeypatch.setattr(distance, "_LOCAL_OFFSETS", local_offsets)
+    monkeypatch.setattr(distance, "_QUERY_COST", query_cost)  # 1: leave the shells early
     distance._offset_shells.cache_clear()
     rng = np.random.default_rng(len(shape) + local_offsets)
     n = 3

@@ -387,9 +387,13 @@ def _nearest_surface_dense(surf: Surface, spacing: Tensor, n: int) -> Tensor:
     return out
 
 
-# lattice offsets tried around each point before the k-d tree: a point still unmatched after
-# about this many look-ups costs as much as one tree query
+# lattice offsets tried around each point at most before the k-d tree
 _LOCAL_OFFSETS = 300
+# look-ups worth one k-d tree query (a query for a far point costs ~1.5 us, a look-up a few
+# ns): the shells stop early when they settle fewer points than one per this many look-ups,
+# so surfaces far apart go to the tree almost at once (measured: a 3D batch shifted by 12
+# voxels 1.56 s -> 1.14 s; unchanged when the surfaces are close)
+_QUERY_COST = 512
 
 
 @functools.cache
@@ -470,16 +474,24 @@ def _nearest_surface_cpu(surf: Surface, spacing: Tensor, n: int) -> Tensor:
         lookup = partner[idx] * strides[0]
         for axis in range(len(grid)):
             lookup += (coords[idx, axis] + margin[axis]) * strides[axis + 1]
+        # judged over windows of at least 8 look-ups per point, as single shells vary in size
+        window_points, window_lookups, window_hits = idx.size, 0, 0
         for length, offsets in shells:
             steps = (offsets * strides[1:]).sum(1)
             hit = flat[lookup + steps[0]]
             for step in steps[1:]:
                 hit |= flat[lookup + step]
+            window_lookups += idx.size * len(steps)
             if hit.any():
                 out[idx[hit]] = length
+                window_hits += int(hit.sum())
                 idx, lookup = idx[~hit], lookup[~hit]
                 if idx.size == 0:
                     break
+            if window_lookups >= 8 * window_points:
+                if window_hits * _QUERY_COST < window_lookups:
+                    break
+                window_points, window_lookups, window_hits = idx.size, 0, 0
         unmatched.append(idx)
     left = np.concatenate(unmatched) if unmatched else todo[:0]
     if left.size:
