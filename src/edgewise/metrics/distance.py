@@ -502,7 +502,9 @@ def _nearest_surface_cpu(surf: Surface, spacing: Tensor, n: int) -> Tensor:
             seeds = coords[starts[j] : starts[j + 1]]
             scale = spacing_np[j]
             tree = cKDTree(seeds * scale, leafsize=32, balanced_tree=False, compact_nodes=False)
-            nearest = tree.query(coords[queries] * scale, k=1, workers=workers)[1]
+            # scipy starts fresh threads per query: worth it only for many points
+            threads = workers if queries.size > 20_000 else 1
+            nearest = tree.query(coords[queries] * scale, k=1, workers=threads)[1]
             out[queries] = np.sqrt((((coords[queries] - seeds[nearest]) * scale) ** 2).sum(1))
     return torch.from_numpy(out)
 
