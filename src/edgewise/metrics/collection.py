@@ -78,7 +78,7 @@ class SegmentationMetrics:
     """Per-case, per-class segmentation metrics accumulated over an epoch.
 
     Each :meth:`update` computes the selected metrics for a batch (one surface extraction and
-    one distance transform per surface for all distance metrics together) and stores the
+    one nearest-surface search for all distance metrics together) and stores the
     ``(B, C)`` values with case ids. :meth:`compute` gathers them from every process when
     ``torch.distributed`` is initialised (call it on every rank); :meth:`summary`,
     :meth:`to_csv` and :meth:`to_json` build on it (only rank 0 writes files, atomically).
