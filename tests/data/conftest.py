@@ -1,27 +1,12 @@
-"""Writers of tiny datasets in the official layouts, and the shared-data locator."""
+"""Writers of tiny datasets in the official layouts."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-
-def shared_data() -> Path | None:
-    env = os.environ.get("EDGEWISE_SHARED_DATA")
-    root = Path(env) if env else Path(__file__).resolve().parents[1] / ".." / ".." / "shared" / "data"
-    return root.resolve() if root.is_dir() else None
-
-
-@pytest.fixture
-def shared() -> Path:
-    root = shared_data()
-    if root is None:
-        pytest.skip("shared data folder (../shared/data or $EDGEWISE_SHARED_DATA) is absent")
-    return root
 
 
 def write_nifti(path: Path, data: np.ndarray, zooms: tuple[float, ...]) -> None:
