@@ -15,6 +15,8 @@ from scipy import ndimage
 from edgewise.data import read_nifti
 from edgewise.metrics import surface_distances
 
+from ._helpers import assert_matches_monai_voxel_mode
+
 pytestmark = [
     pytest.mark.data,
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
@@ -73,28 +75,8 @@ def test_real_masks_match_deepmind(shared, name):
 
 @pytest.mark.parametrize("name", list(SAMPLES))
 def test_real_masks_match_monai_voxel_mode(shared, name):
-    from monai.metrics import (
-        compute_average_surface_distance,
-        compute_hausdorff_distance,
-        compute_surface_dice,
-    )
-
     target, spacing = _load(shared, name)
     preds = _predictions(target)
     p = torch.from_numpy(np.stack(preds)[:, None])
     t = torch.from_numpy(np.stack([target] * len(preds))[:, None])
-    sd = surface_distances(p, t, spacing=spacing, surface="voxel")
-    kw = {"include_background": True, "spacing": list(spacing)}
-    torch.testing.assert_close(sd.hausdorff(), compute_hausdorff_distance(p, t, **kw).float())
-    torch.testing.assert_close(
-        sd.hausdorff(95, "linear_directed"),
-        compute_hausdorff_distance(p, t, percentile=95, **kw).float(),
-        rtol=1e-5,
-        atol=1e-5,
-    )
-    torch.testing.assert_close(
-        sd.average(), compute_average_surface_distance(p, t, symmetric=True, **kw).float()
-    )
-    torch.testing.assert_close(
-        sd.surface_dice(2.0), compute_surface_dice(p, t, [2.0], **kw).float()
-    )
+    assert_matches_monai_voxel_mode(p, t, spacing, 2.0)

@@ -8,7 +8,7 @@ import torch
 
 from edgewise.metrics import surface_distances
 
-from ._helpers import blob
+from ._helpers import assert_matches_monai_voxel_mode, blob
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore::UserWarning", "ignore::DeprecationWarning", "ignore::FutureWarning"
@@ -30,31 +30,8 @@ def _batch(ndim_shape, seed, b=2):
 
 @pytest.mark.parametrize("shape,spacing", CASES)
 def test_monai_voxel_mode(shape, spacing):
-    from monai.metrics import (
-        compute_average_surface_distance,
-        compute_hausdorff_distance,
-        compute_surface_dice,
-    )
-
     p, t = _batch(shape, 1)
-    sd = surface_distances(p, t, spacing=spacing, surface="voxel")
-    kw = {"include_background": True, "spacing": list(spacing)}
-    torch.testing.assert_close(sd.hausdorff(), compute_hausdorff_distance(p, t, **kw).float())
-    torch.testing.assert_close(
-        sd.hausdorff(95, "linear_directed"),
-        compute_hausdorff_distance(p, t, percentile=95, **kw).float(),
-        rtol=1e-5,
-        atol=1e-5,
-    )
-    torch.testing.assert_close(
-        sd.average(), compute_average_surface_distance(p, t, symmetric=True, **kw).float()
-    )
-    torch.testing.assert_close(
-        sd.average(symmetric=False), compute_average_surface_distance(p, t, **kw).float()
-    )
-    torch.testing.assert_close(
-        sd.surface_dice(1.5), compute_surface_dice(p, t, [1.5, 1.5], **kw).float()
-    )
+    assert_matches_monai_voxel_mode(p, t, spacing, 1.5)
 
 
 @pytest.mark.parametrize("shape,spacing", CASES)
