@@ -171,3 +171,15 @@ def test_cuda_matches_cpu_and_autocast_fp16(name):
     assert v.dtype == torch.float32 and torch.isfinite(v)
     v.backward()
     assert torch.isfinite(xh.grad).all()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_options_are_attributes_read_at_call_time(name):
+    """Every loss module keeps its options as attributes of the same name, and a changed
+    attribute is used by the next call (as with MONAI's modules)."""
+    x, t = _data()
+    loss = build_loss(name)
+    assert loss.reduction == "mean"
+    loss.reduction = "none"
+    changed = loss(x, t)
+    torch.testing.assert_close(changed, build_loss(name, reduction="none")(x, t))

@@ -13,14 +13,14 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from ._utils import (
+    LossBase,
     as_plain,
     Prepared,
     Reduction,
     SpacingLike,
-    check_activation,
     check_reduction,
     no_autocast,
     prepare,
@@ -426,22 +426,17 @@ def tversky_loss(
         return reduce(loss, reduction)
 
 
-class _LossModule(nn.Module):
-    """Holds options; ``forward`` forwards them to the plain function."""
+class _LossModule(LossBase):
+    """Keeps the options as attributes (read at call time); ``forward`` passes them to the
+    plain function ``_fn``."""
 
     _fn = staticmethod(cross_entropy_loss)
 
-    def __init__(self, **options: object) -> None:
-        super().__init__()
-        check_activation(options.get("softmax"), bool(options.get("sigmoid", False)))  # type: ignore[arg-type]
-        check_reduction(str(options.get("reduction", "mean")))
-        self.options = options
-
     def forward(self, input: Tensor, target: Tensor, *, spacing: SpacingLike = None) -> Tensor:
-        return type(self)._fn(input, target, spacing=spacing, **self.options)
+        return type(self)._fn(input, target, spacing=spacing, **self.shared())
 
     def extra_repr(self) -> str:
-        return ", ".join(f"{k}={v!r}" for k, v in self.options.items())
+        return ", ".join(f"{k}={v!r}" for k, v in self.shared().items())
 
 
 class CrossEntropyLoss(_LossModule):
