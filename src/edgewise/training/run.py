@@ -97,6 +97,9 @@ def lightning_output(info: bool = True) -> Iterator[None]:
             # Raised by Lightning's own pytree helper under torch >= 2.9; nothing to act on.
             warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)",
                                     category=FutureWarning)
+            # A resumed run writes into its own checkpoints/ (train() refuses any other
+            # non-empty folder), which Lightning reports as if it were a mistake.
+            warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
             yield
     finally:
         for lg in loggers:
