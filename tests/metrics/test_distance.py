@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+import itertools
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -436,8 +436,6 @@ def test_offset_shells_are_complete_balls():
         radius = lengths[-1]
         s = np.asarray(spacing)
         box = [range(-int(radius / v) - 1, int(radius / v) + 2) for v in s]
-        import itertools
-
         ball = {
             o
             for o in itertools.product(*box)

@@ -63,14 +63,6 @@ MaxDistance = None | float | Literal["diagonal"]
 _TIE = 1e-6
 
 
-def _distance_to(points: Tensor, spacing: Tensor) -> Tensor:
-    """Distance from every grid element to the nearest True element of each ``points`` sample
-    (all samples non-empty), on the input's device."""
-    from ..maps import edt
-
-    return edt(~points, spacing, spatial_dims=points.dim() - 1)
-
-
 @dataclass
 class SurfaceDistances:
     """Directed surface distances of every (case, class) pair, computed once and shared by all
@@ -312,22 +304,24 @@ def _bounding_boxes(union: Tensor) -> list[list[tuple[int, int] | None]]:
     return boxes
 
 
-# elements of the crops of one chunk: bounds the memory of the batched distance transform
+# elements of the crops of one chunk: bounds the memory of its surface grids (and of the
+# padded copy on CPU, of the batched distance transform on CUDA)
 _CHUNK_ELEMENTS = 1 << 25
-# grid elements whose transform costs about as much as the fixed overhead of a separate chunk
+# grid elements whose per-element work (surface extraction, padding or transform) costs
+# about as much as the fixed overhead of a separate chunk
 _SMALL = 1 << 16
 
 
 def _chunks(boxes: list[list[tuple[int, int]] | None], shape: tuple[int, ...]):
     """Groups consecutive non-empty pairs that can share one crop (the union of their bounding
     boxes plus one voxel of margin): a pair joins the current group while the shared crop
-    wastes at most a quarter of the work of separate crops (or less than the per-call overhead
-    of one more transform) and the group stays within the element budget. Yields
+    wastes at most a quarter of the per-element work of separate crops (or less than the
+    overhead of one more chunk) and the group stays within the element budget. Yields
     ``(pair indices, crop slices)``."""
 
     def crop(lo: list[int], hi: list[int]) -> tuple[slice, ...]:
         # one background voxel of margin keeps the crop's edge free of the masks, so the crop
-        # changes nothing but the size of the distance transform
+        # changes nothing but the size of the grids
         return tuple(slice(max(a - 1, 0), min(b + 1, n)) for a, b, n in zip(lo, hi, shape))
 
     def size(lo: list[int], hi: list[int]) -> int:
@@ -380,7 +374,10 @@ def _nearest_surface_dense(surf: Surface, spacing: Tensor, n: int) -> Tensor:
         return out
     rows = torch.full((2 * n,), -1, dtype=torch.long)
     rows[present] = torch.arange(int(present.sum()))
-    maps = _distance_to(surf.points[present.to(surf.points.device)], spacing[present]).flatten(1)
+    from ..maps import edt
+
+    seeds = surf.points[present.to(surf.points.device)]
+    maps = edt(~seeds, spacing[present], spatial_dims=seeds.dim() - 1).flatten(1)
     rows = rows.to(surf.sample.device)[partner]
     known = rows >= 0
     out[known] = maps[rows[known], surf.position[known]].double()
@@ -482,9 +479,10 @@ def _nearest_surface_cpu(surf: Surface, spacing: Tensor, n: int) -> Tensor:
             for step in steps[1:]:
                 hit |= flat[lookup + step]
             window_lookups += idx.size * len(steps)
-            if hit.any():
+            hits = int(np.count_nonzero(hit))
+            if hits:
                 out[idx[hit]] = length
-                window_hits += int(hit.sum())
+                window_hits += hits
                 idx, lookup = idx[~hit], lookup[~hit]
                 if idx.size == 0:
                     break
