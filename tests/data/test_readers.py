@@ -125,6 +125,15 @@ def test_acdc_patient_level_split(tmp_path, writers):
     assert ACDCDataset(tmp_path, "val", **kw).case_ids == parts["val"]
 
 
+def test_acdc_training_folder_alone_is_pooled(tmp_path, writers):
+    # the shared copy has training/ without testing/: all splits come from training/
+    writers.acdc(tmp_path / "training", n=5)
+    kw = dict(val_fraction=0.2, test_fraction=0.2, seed=7, mode="whole")
+    parts = {s: ACDCDataset(tmp_path, s, **kw).case_ids for s in ("train", "val", "test")}
+    assert [len(parts[s]) for s in ("train", "val", "test")] == [6, 2, 2]
+    assert parts == {s: ACDCDataset(tmp_path / "training", s, **kw).case_ids for s in parts}
+
+
 def test_acdc_errors(tmp_path, writers):
     with pytest.raises(FileNotFoundError, match="expected the ACDC layout"):
         ACDCDataset(tmp_path, "all")

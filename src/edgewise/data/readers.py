@@ -264,7 +264,11 @@ class ACDCDataset(_NiftiPairs):
         if frames not in ("both", "ED", "ES"):
             raise ValueError(f"expected frames in ('both', 'ED', 'ES'), got {frames!r}")
         pat = re.compile(r"^patient\d+$")
-        has_sub = (root / "training").is_dir()
+        # a copy with training/ only (no official test labels) pools training/ and carves
+        # all three splits from it, like a flat folder
+        has_sub = (root / "training").is_dir() and (root / "testing").is_dir()
+        if (root / "training").is_dir() and not has_sub:
+            root = root / "training"
         pools = {"training": root / "training", "testing": root / "testing"} if has_sub else {"all": root}
         patients: dict[str, list[Path]] = {
             k: sorted(p for p in d.iterdir() if p.is_dir() and pat.match(p.name)) if d.is_dir() else []
