@@ -147,3 +147,26 @@ def test_cache_round_trip_and_key_invalidation(tmp_path):
         cache.get_or_compute(labels, kind="nope", num_classes=3)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="label map"):
         cache.get_or_compute(labels[None], num_classes=3)
+
+
+@pytest.mark.parametrize("axis", [0, 2])
+def test_cache_per_slice_maps_equal_2d_maps_of_each_slice(tmp_path, axis):
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 3, (5, 7, 6)).astype(np.uint8)
+    labels[:, :2] = 0  # some slices lose a class: their own 2D map, not the volume's
+    spacing = (2.5, 0.8, 0.6)
+    cache = MapCache(tmp_path, dtype=np.float32)
+    m = cache.get_or_compute(labels, kind="signed", spacing=spacing, num_classes=3, slice_axis=axis)
+    assert m.shape == (3, 5, 7, 6)
+    inplane = tuple(s for a, s in enumerate(spacing) if a != axis)
+    for k in range(labels.shape[axis]):
+        sl = torch.from_numpy(np.take(labels, k, axis=axis))[None, None].long()
+        ref = signed_distance(sl, inplane, num_classes=3)[0].numpy()
+        np.testing.assert_allclose(np.take(m, k, axis=1 + axis), ref, rtol=1e-6, atol=1e-6)
+    # per-slice and whole-volume maps are different files; the whole-volume key is unchanged
+    whole = cache.get_or_compute(labels, kind="signed", spacing=spacing, num_classes=3)
+    assert not np.allclose(whole, m)
+    assert cache.path(labels, kind="signed", spacing=spacing, num_classes=3).exists()
+    assert len(list(tmp_path.iterdir())) == 2
+    with pytest.raises(ValueError, match="slice_axis"):
+        cache.get_or_compute(labels[0], kind="signed", num_classes=3, slice_axis=0)

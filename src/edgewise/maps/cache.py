@@ -110,6 +110,7 @@ class MapCache:
         kind: MapKind = "signed",
         spacing: float | Sequence[float] | None = None,
         num_classes: int,
+        slice_axis: int | None = None,
         **kwargs: Any,
     ) -> np.ndarray:
         """Memory-mapped map of a whole label volume, computed and stored on first use.
@@ -120,6 +121,9 @@ class MapCache:
             kind: ``"signed"``, ``"unsigned"``, ``"inside"``, ``"rrw"`` or ``"penalty"``.
             spacing: physical spacing per axis (array order), a float, or None.
             num_classes: number of classes.
+            slice_axis: for a 3D volume, compute the maps of each 2D slice along this axis
+                on its own, with the in-plane spacing ("2D maps" in Kervadec et al.'s
+                journal comparison); ``None`` (default): one 3D map of the whole volume.
             **kwargs: passed to the map function (e.g. ``classes``, ``convention``,
                 ``backend``).
 
@@ -130,11 +134,26 @@ class MapCache:
         labels = np.asarray(labels)
         if labels.ndim not in (2, 3):
             raise ValueError(f"expected a 2D or 3D label map (*spatial), got shape {labels.shape}")
-        target = self.path(labels, kind=kind, spacing=spacing, num_classes=num_classes, **kwargs)
+        if slice_axis is not None and (labels.ndim != 3 or not 0 <= slice_axis < 3):
+            raise ValueError(
+                f"slice_axis needs a 3D label map and an axis in [0, 3), got shape {labels.shape} "
+                f"and slice_axis={slice_axis}"
+            )
+        # a whole-volume map keeps the key it had before slice_axis existed
+        per_slice = {} if slice_axis is None else {"slice_axis": slice_axis}
+        target = self.path(labels, kind=kind, spacing=spacing, num_classes=num_classes, **per_slice, **kwargs)
         if not target.exists():
             fn = _KINDS[kind]
-            t = torch.from_numpy(np.ascontiguousarray(labels)).long()[None, None]
-            maps = fn(t, spacing, num_classes=num_classes, **kwargs)[0].cpu().numpy()
+            t = torch.from_numpy(np.ascontiguousarray(labels)).long()
+            if slice_axis is None:
+                maps = fn(t[None, None], spacing, num_classes=num_classes, **kwargs)[0].cpu().numpy()
+            else:
+                # each slice is a sample of its own, with the in-plane spacing
+                sp = None if spacing is None else [
+                    s for a, s in enumerate(np.broadcast_to(np.asarray(spacing, np.float64), (3,))) if a != slice_axis
+                ]
+                per = fn(t.movedim(slice_axis, 0)[:, None], sp, num_classes=num_classes, **kwargs)
+                maps = per.movedim(0, 1 + slice_axis).cpu().numpy()
             if np.abs(maps).max(initial=0.0) > np.finfo(self.dtype).max:
                 raise ValueError(
                     f"map values up to {np.abs(maps).max():.4g} do not fit in {self.dtype}: "
