@@ -158,6 +158,7 @@ def build_components(config: Mapping[str, Any]) -> dict[str, Any]:
         compute_hd95=config["validation"]["hd95"],
         size_divisor=_size_divisor(config["model"]),
         cached_maps=[name for name, _, _ in cached],
+        sliding_window=dm.sliding_window(),
     )
     return {"datamodule": dm, "network": network, "loss": loss, "module": module}
 
@@ -408,32 +409,18 @@ def load_run(
     return cfg, module, meta
 
 
-def _sliding_or_full(module: Any, image: torch.Tensor, roi: Sequence[int] | None) -> torch.Tensor:
-    if roi is None:
-        return module(image)
-    from monai.inferers import sliding_window_inference
-
-    return sliding_window_inference(image, tuple(roi), sw_batch_size=2, predictor=module,
-                                    overlap=0.25, mode="gaussian")
-
-
 def _eval_dataset(cfg: Mapping[str, Any], split: str) -> tuple[Any, Sequence[int] | None, int, str]:
     """``(dataset, sliding-window size or None, batch size, split name)`` for evaluating
     a run: a model trained on patches is applied to whole volumes by sliding windows of
     the patch size; cached distance maps (a training input) are not loaded."""
     from edgewise.training.datamodule import build_split
+    from edgewise.training.inference import whole_case_options
 
     data_cfg = dict(cfg["data"])
     split_name = data_cfg["test_split"] if split == "test" else split
-    roi = None
-    options = dict(data_cfg.get("options") or {})
+    options, roi = whole_case_options(data_cfg.get("options") or {})
     for k in ("map_cache", "map_kind", "map_options"):
         options.pop(k, None)
-    if options.get("mode") == "patches":
-        roi = options.get("patch_size")
-        options["mode"] = "whole"
-        for k in ("patch_size", "samples_per_volume", "foreground_oversample"):
-            options.pop(k, None)
     data_cfg["options"] = options
     data_cfg["split_options"] = {
         role: {k: v for k, v in opts.items() if k not in ("map_cache", "map_kind", "map_options")}
@@ -452,6 +439,8 @@ def _predict_cases(module: Any, dataset: Any, batch_size: int, roi: Sequence[int
     volumes. One dict per case (CPU tensors)."""
     from torch.utils.data import DataLoader
 
+    from edgewise.training.inference import restacked_case, sliding_or_full
+
     mode = getattr(dataset, "mode", "whole")
     loader = DataLoader(dataset, batch_size=1 if roi is not None else batch_size, shuffle=False)
     items: list[dict[str, Any]] = []
@@ -467,7 +456,7 @@ def _predict_cases(module: Any, dataset: Any, batch_size: int, roi: Sequence[int
             keep.append(b)
         if not keep:
             break
-        logits = _sliding_or_full(module, batch["image"][keep].to(device), roi)
+        logits = sliding_or_full(module, batch["image"][keep].to(device), roi)
         pred = logits.argmax(1, keepdim=True).cpu()
         for j, b in enumerate(keep):
             item = {"case": batch["case"][b], "pred": pred[j], "label": batch["label"][b],
@@ -485,22 +474,9 @@ def _predict_cases(module: Any, dataset: Any, batch_size: int, roi: Sequence[int
     by_case: dict[str, list[dict[str, Any]]] = {}
     for it in items:
         by_case.setdefault(it["case"], []).append(it)
-    cases = []
-    for case_id, its in by_case.items():
-        its.sort(key=lambda it: it["slice"])
-        ci = dataset.case_ids.index(case_id)
-        raw = dataset.load_case(dataset.cases[ci])
-        pred = dataset.restack(case_id, {it["slice"]: it["pred"] for it in its})
-        image = dataset.restack(case_id, {it["slice"]: it["image"] for it in its},
-                                interpolation="linear")
-        case = {"case": case_id, "pred": pred.long(),
-                "label": torch.as_tensor(np.asarray(raw.label), dtype=torch.int64)[None],
-                "image": image.float(),
-                "spacing": torch.as_tensor(raw.spacing, dtype=torch.float32)}
-        if raw.mask is not None:
-            case["mask"] = torch.as_tensor(np.asarray(raw.mask), dtype=torch.bool)[None]
-        cases.append(case)
-    return cases
+    return [restacked_case(dataset, case_id, {it["slice"]: it["pred"] for it in its},
+                           {it["slice"]: it["image"] for it in its})
+            for case_id, its in by_case.items()]
 
 
 def _predict_run(run_dir: str | os.PathLike, split: str, n: int | None, checkpoint: str,
