@@ -140,6 +140,13 @@ def test_report_numbers(bench):
     assert "![Learning curves on syn](figures/syn_curves.png)" in text
     assert "![Per-case values on syn](figures/syn_boxplots.png)" in text
 
+    # the one infinite HD95 (ce, seed 1, c3, artery) the means leave out is counted and shown
+    assert [int(row("ce", cls, "hd95")["n_inf"]) for cls in ("mean", "artery", "vessel")] == [1, 1, 0]
+    assert int(row("ce_bl", "mean", "hd95")["n_inf"]) == 0 and int(row("ce", "mean", "dice")["n_inf"]) == 0
+    hd = row("ce", "mean", "hd95")
+    assert f"{float(hd['mean']):.2f} ± {float(hd['std']):.2f} (1 inf)" in text
+    assert text.count("(1 inf)") == 2  # foreground mean and class artery, nowhere else
+
 
 def test_report_baseline_choice_and_errors(bench, tmp_path_factory):
     root, _ = bench

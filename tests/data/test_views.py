@@ -153,3 +153,16 @@ def test_map_cache_hook_slices_and_crops_the_whole_volume_map(tmp_path, writers)
     torch.testing.assert_close(it["dist_map"], ref[:, o[0]:o[0] + 2, o[1]:o[1] + 3, o[2]:o[2] + 3].float(), rtol=2e-3, atol=2e-3)
     with pytest.raises(TypeError, match="map_cache"):
         ACDCDataset(tmp_path / "acdc", "all", map_cache=object())
+
+
+def test_max_cases_keeps_the_first_cases_of_the_split(tmp_path, writers):
+    writers.acdc(tmp_path, n=3, shape_xyz=(12, 10, 3))
+    full = ACDCDataset(tmp_path, "all", mode="slices")
+    two = ACDCDataset(tmp_path, "all", mode="slices", max_cases=2)
+    assert two.case_ids == full.case_ids[:2] == ["patient001_ED", "patient001_ES"]
+    assert len(two) == 2 * 3  # slices of the kept cases only
+    assert SyntheticDataset(n=5, shape=(8, 8), max_cases=10).case_ids == SyntheticDataset(
+        n=5, shape=(8, 8)).case_ids
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="expected max_cases to be None or an integer >= 1"):
+            SyntheticDataset(n=5, shape=(8, 8), max_cases=bad)

@@ -207,20 +207,32 @@ def _case_means(runs: Sequence[RunData], metric: str, cls: str) -> dict[str, flo
     return seed_average({r.seed: r.values.get(metric, {}).get(cls, {}) for r in runs})
 
 
+def _n_inf(runs: Sequence[RunData], metric: str, classes: Sequence[str]) -> int:
+    """Infinite values (distances to an empty prediction or reference) over the runs'
+    cases and ``classes``: what the means leave out."""
+    return sum(math.isinf(v) for r in runs for c in classes
+               for v in r.values.get(metric, {}).get(c, {}).values())
+
+
 def summary_rows(results: BenchResults, baseline: str | None) -> list[dict[str, Any]]:
-    """Rows of ``summary.csv``: one per dataset, loss, class (and ``mean``), metric."""
+    """Rows of ``summary.csv``: one per dataset, loss, class (and ``mean``), metric.
+
+    ``n_inf`` counts the infinite values the mean leaves out, over seeds and cases (and
+    classes, for ``mean``)."""
     rows = []
     for ds in results.datasets:
         base_runs = results.runs_of(ds, baseline) if baseline else []
+        classes = results.classes(ds)
         for loss in results.losses(ds):
             runs = results.runs_of(ds, loss)
-            for cls in [MEAN, *results.classes(ds)]:
+            for cls in [MEAN, *classes]:
                 for metric in results.metrics():
                     mean, std, n = mean_std(_seed_means(runs, metric, cls))
                     row: dict[str, Any] = {
                         "dataset": ds, "loss": loss, "class": cls, "metric": metric,
                         "mean": mean, "std": std, "n_seeds": n,
                         "n_cases": len(_case_means(runs, metric, cls)) if runs else 0,
+                        "n_inf": _n_inf(runs, metric, classes if cls == MEAN else [cls]),
                         "baseline": baseline or "", "mean_diff": math.nan,
                         "p_wilcoxon": math.nan, "p_ttest": math.nan, "n_pairs": 0,
                     }
@@ -312,7 +324,8 @@ def _header(results: BenchResults, baseline: str) -> list[str]:
         f"(seeds {', '.join(map(str, seeds))}); failed: {len(results.failed)}; not run: {len(results.missing)}.",
         "- Values: mean ± sample standard deviation over seeds of each seed's mean over test cases; "
         "`mean` averages the foreground classes of each case. HD95 and ASSD are in the data's "
-        "spacing units; non-finite values (empty prediction or reference) are left out.",
+        "spacing units; infinite values (empty prediction or reference) are left out, and "
+        "their count over seeds and cases (and classes, for `mean`) follows the value: `(11 inf)`.",
         f"- Paired tests against **{baseline}** over test cases (each case averaged over seeds), "
         "two-sided: Wilcoxon signed-rank (p_W) and paired t-test (p_t).",
         "",
@@ -370,7 +383,10 @@ def _metric_tables(results: BenchResults, rows: Sequence[Mapping[str, Any]], ds:
         cells.append(str(first["n_seeds"]) if first else "0")
         for m in metrics:
             r = index.get((loss, cls, m))
-            cells.append(_fmt(r["mean"], r["std"], _digits(m)) if r else "–")
+            cell = _fmt(r["mean"], r["std"], _digits(m)) if r else "–"
+            if r and r["n_inf"]:
+                cell += f" ({r['n_inf']} inf)"
+            cells.append(cell)
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     if len(losses) > 1:

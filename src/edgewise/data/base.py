@@ -222,6 +222,8 @@ class SegmentationDataset(Dataset):
         map_kind: map kind for the cache (``"signed"``, ``"unsigned"``, ``"inside"``,
             ``"rrw"``, ``"penalty"``).
         map_options: extra keyword arguments of the map function (e.g. ``classes``).
+        max_cases: keep only the first ``max_cases`` cases of the split (in the reader's
+            order) for quick trials and smoke tests; the split itself is unchanged.
     """
 
     def __init__(
@@ -244,7 +246,12 @@ class SegmentationDataset(Dataset):
         map_cache: Any | None = None,
         map_kind: str = "signed",
         map_options: Mapping[str, Any] | None = None,
+        max_cases: int | None = None,
     ) -> None:
+        if max_cases is not None:
+            if isinstance(max_cases, bool) or not isinstance(max_cases, int) or max_cases < 1:
+                raise ValueError(f"expected max_cases to be None or an integer >= 1, got {max_cases!r}")
+            cases = list(cases)[:max_cases]
         if not cases:
             raise ValueError(f"{type(self).__name__}: no cases found for this split")
         if mode not in ("whole", "slices", "patches"):

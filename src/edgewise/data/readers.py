@@ -170,7 +170,7 @@ _VOLUME_DOC = """
             (:func:`edgewise.data.base.split_cases`).
         normalize: per-volume, per-channel normalisation (default ``"zscore"``).
         **kwargs: ``patch_size``, ``samples_per_volume``, ``foreground_oversample``,
-            ``slice_axis``, ``transform``, ``cache``, ``map_cache`` of
+            ``slice_axis``, ``transform``, ``cache``, ``map_cache``, ``max_cases`` of
             :class:`SegmentationDataset`."""
 
 

@@ -12,6 +12,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
+from edgewise.training.inference import SliceCollector, sliding_or_full
+
 __all__ = ["SegmentationModule", "build_optimizer", "build_scheduler", "masked_onehot"]
 
 
@@ -98,7 +100,12 @@ class SegmentationModule(pl.LightningModule):
     Batches are dicts with ``"image"``, ``"label"``, ``"spacing"`` and an optional
     ``"mask"`` (the evaluation region, e.g. DRIVE's field of view): validation Dice (and
     HD95 with ``compute_hd95=True``) is computed inside the mask and logged as
-    ``val/dice`` (mean over foreground classes) and ``val/dice_<class>``.
+    ``val/dice`` (mean over cases of the foreground mean) and ``val/dice_<class>``.
+    Validation scores whole cases as :func:`edgewise.training.evaluate` does: each item
+    is a case, except the 2D items of a ``mode="slices"`` dataset (batches carry
+    ``"slice"``), which are re-stacked into their volume on its original grid once all of
+    its slices are seen (:class:`edgewise.training.inference.SliceCollector`); with
+    ``sliding_window`` whole volumes are predicted by sliding windows of that size.
 
     With ``cached_maps=["boundary"]`` the batch's ``"dist_map"`` (the dataset's
     precomputed whole-volume maps, ``map_cache=`` of :func:`edgewise.data.build_dataset`)
@@ -121,6 +128,8 @@ class SegmentationModule(pl.LightningModule):
             back, so U-Nets accept any image size.
         cached_maps: names of loss terms that receive ``batch["dist_map"]`` as their
             ``dist_map=`` (the loss must be a ``CompoundLoss`` with those term names).
+        sliding_window: window size for validation on whole volumes of a model trained
+            on patches (its patch size); None: one forward pass per item.
 
     Example:
         >>> import torch
@@ -143,6 +152,7 @@ class SegmentationModule(pl.LightningModule):
         compute_hd95: bool = False,
         size_divisor: int = 1,
         cached_maps: Sequence[str] = (),
+        sliding_window: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(network, nn.Module):
@@ -170,12 +180,14 @@ class SegmentationModule(pl.LightningModule):
         self.compute_hd95 = compute_hd95
         self.size_divisor = int(size_divisor)
         self.cached_maps = cached_maps
+        self.sliding_window = None if sliding_window is None else [int(s) for s in sliding_window]
         self.save_hyperparameters(ignore=["network", "loss"])
         self.val_dice = nn.ModuleList(
             [MeanMetric(nan_strategy="ignore") for _ in range(num_classes - 1)]
         )
         self.val_dice_mean = MeanMetric(nan_strategy="ignore")
         self.val_hd95 = MeanMetric(nan_strategy="ignore")
+        self._val_slices = SliceCollector()
 
     # ----------------------------------------------------------------- forward
     def forward(self, image: Tensor) -> Tensor:
@@ -270,31 +282,63 @@ class SegmentationModule(pl.LightningModule):
 
     # -------------------------------------------------------------- validation
     def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> None:
-        from edgewise.metrics import dice, hausdorff_distance
-
         image, label, spacing, mask = self.unpack_batch(batch)
-        logits = self(image)
+        logits = sliding_or_full(self, image, self.sliding_window)
         bs = image.shape[0]
         self.log("val/loss", self.compute_loss(logits, label, spacing, self.batch_dist_map(batch)),
                  on_epoch=True, batch_size=bs, sync_dist=True)
         pred = logits.argmax(1, keepdim=True)
+        dataset = self._val_dataset()
+        if isinstance(batch, Mapping) and "slice" in batch and hasattr(dataset, "restack"):
+            for case in self._val_slices.add(dataset, batch, pred):
+                self._score_val_volume(case)
+        else:
+            self._score_val_cases(pred, label, mask, spacing)
+
+    def on_validation_epoch_end(self) -> None:
+        dataset = self._val_dataset()
+        if dataset is not None:
+            for case in self._val_slices.flush(dataset):
+                self._score_val_volume(case)
+        # compute() reduces over processes, so DDP validation numbers cover every rank's
+        # cases; the values are then equal on all ranks and sync_dist only tells Lightning so.
+        metrics = {f"val/dice_{name}": m for name, m in zip(self.class_names[1:], self.val_dice)}
+        metrics["val/dice"] = self.val_dice_mean
+        if self.compute_hd95:
+            metrics["val/hd95"] = self.val_hd95
+        for key, metric in metrics.items():
+            self.log(key, metric.compute(), prog_bar=key == "val/dice", sync_dist=True)
+            metric.reset()
+
+    def _val_dataset(self) -> Any:
+        """The dataset of the (single) validation loader, if the trainer has one."""
+        loaders = getattr(self._trainer, "val_dataloaders", None) if self._trainer else None
+        return getattr(loaders, "dataset", None)
+
+    def _score_val_volume(self, case: Mapping[str, Any]) -> None:
+        mask = case.get("mask")
+        self._score_val_cases(case["pred"][None], case["label"][None],
+                              None if mask is None else mask[None], case["spacing"][None])
+
+    def _score_val_cases(self, pred: Tensor, label: Tensor, mask: Tensor | None,
+                         spacing: Tensor | None) -> None:
+        """Add the Dice (and HD95) of cases ``(B, 1, *spatial)`` to the epoch's means."""
+        from edgewise.metrics import dice, hausdorff_distance
+
+        pred = pred.to(self.device)
+        label = label.to(self.device)
+        mask = None if mask is None else mask.to(self.device)
         pred_oh = masked_onehot(pred, self.num_classes, mask)
         true_oh = masked_onehot(label, self.num_classes, mask)
         d = dice(pred_oh, true_oh)[:, 1:].float()  # (B, C-1), foreground only
-        # Logging the metric objects lets Lightning compute them once per epoch; their
-        # compute() reduces over processes, so DDP validation numbers cover every rank.
-        for c, (name, metric) in enumerate(zip(self.class_names[1:], self.val_dice)):
+        for c, metric in enumerate(self.val_dice):
             metric.update(d[:, c])
-            self.log(f"val/dice_{name}", metric, on_step=False, on_epoch=True, batch_size=bs)
         self.val_dice_mean.update(torch.nanmean(d, dim=1))
-        self.log("val/dice", self.val_dice_mean, on_step=False, on_epoch=True, prog_bar=True,
-                 batch_size=bs)
         if self.compute_hd95:
-            kwargs = {"spacing": spacing} if spacing is not None else {}
+            kwargs = {"spacing": spacing.to(self.device)} if spacing is not None else {}
             hd = hausdorff_distance(pred_oh, true_oh, percentile=95, **kwargs)[:, 1:].float()
             hd = torch.where(torch.isfinite(hd), hd, torch.full_like(hd, float("nan")))
             self.val_hd95.update(torch.nanmean(hd, dim=1))
-            self.log("val/hd95", self.val_hd95, on_step=False, on_epoch=True, batch_size=bs)
 
     # -------------------------------------------------------------- optimisers
     def configure_optimizers(self) -> Any:

@@ -13,7 +13,8 @@ import numpy as np
 
 from edgewise._io import atomic_write
 
-__all__ = ["save_overlays", "overlay_panels", "plot_learning_curves", "read_epoch_metrics"]
+__all__ = ["save_overlays", "overlay_panels", "plot_learning_curves", "plot_run_curves",
+           "read_epoch_metrics"]
 
 
 def _pyplot():
@@ -144,6 +145,45 @@ def plot_learning_curves(
         ax.grid(alpha=0.3)
         if drawn:
             ax.legend()
+        else:
+            ax.text(0.5, 0.5, "not logged", ha="center", va="center", transform=ax.transAxes)
+    fig.tight_layout()
+    return _save_figure(fig, Path(path))
+
+
+def plot_run_curves(metrics_csv: str | Path, path: str | Path) -> Path:
+    """Learning curves of one run per epoch: training and validation loss, validation Dice
+    (foreground mean and each class) and, when logged, validation HD95.
+
+    A panel with nothing logged (no validation) says so.
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    plt = _pyplot()
+    series = read_epoch_metrics(metrics_csv)
+    per_class = sorted(k for k in series if k.startswith("val/dice_"))
+    panels = [
+        ("loss", [("train/loss_epoch", "training"), ("val/loss", "validation")]),
+        ("validation Dice", [("val/dice", "foreground mean"),
+                             *((k, k.removeprefix("val/dice_")) for k in per_class)]),
+    ]
+    if "val/hd95" in series:
+        panels.append(("validation HD95", [("val/hd95", "foreground mean")]))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels), 3.8), squeeze=False)
+    for ax, (title, lines) in zip(axes[0], panels):
+        drawn = False
+        for key, label in lines:
+            s = series.get(key, {})
+            if s:
+                epochs = sorted(s)
+                ax.plot([e + 1 for e in epochs], [s[e] for e in epochs], marker=".", label=label)
+                drawn = True
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        if drawn:
+            ax.legend(fontsize=8)
         else:
             ax.text(0.5, 0.5, "not logged", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout()

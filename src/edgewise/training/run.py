@@ -9,6 +9,7 @@ Run folder layout::
       tensorboard/              TensorBoard event files
       checkpoints/best.ckpt     best validation Dice (the latest epoch without validation)
       checkpoints/last.ckpt     end of the latest finished epoch (used by ``resume``)
+      learning_curves.png       loss, validation Dice (and HD95) per epoch, drawn when train() ends
       per_case.csv              after evaluate(): one row per case and foreground class
       summary.json              after evaluate(): aggregates per metric and class
       overlays/*.png            after evaluate(): image / ground truth / prediction / errors
@@ -19,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import json
 import logging
 import math
 import os
@@ -33,7 +35,7 @@ import torch
 from edgewise._io import atomic_write_json, atomic_write_text
 from edgewise.training.config import dump_config, load_config, validate_config
 
-__all__ = ["train", "evaluate", "predict_cases", "build_components", "build_loss", "load_run",
+__all__ = ["train", "evaluate", "eval_dir", "predict_cases", "build_components", "build_loss", "load_run",
            "METRIC_NAMES", "SWEEP_METRICS", "metric_names"]
 
 #: metrics written by :func:`evaluate`, in column order.
@@ -158,6 +160,7 @@ def build_components(config: Mapping[str, Any]) -> dict[str, Any]:
         compute_hd95=config["validation"]["hd95"],
         size_divisor=_size_divisor(config["model"]),
         cached_maps=[name for name, _, _ in cached],
+        sliding_window=dm.sliding_window(),
     )
     return {"datamodule": dm, "network": network, "loss": loss, "module": module}
 
@@ -382,14 +385,23 @@ def train(
         )
         trainer.fit(parts["module"], datamodule=parts["datamodule"],
                     ckpt_path=str(ckpt_path) if resume else None)
+    if _global_rank() == 0 and (run_dir / "metrics.csv").is_file():
+        from edgewise.training.report import plot_run_curves
+
+        plot_run_curves(run_dir / "metrics.csv", run_dir / "learning_curves.png")
     return run_dir
 
 
 # ---------------------------------------------------------------------- evaluation
 def load_run(
-    run_dir: str | os.PathLike, checkpoint: str = "best", map_location: str = "cpu"
+    run_dir: str | os.PathLike, checkpoint: str = "best", map_location: str = "cpu",
+    *, data_root: str | os.PathLike | None = None,
 ) -> tuple[dict[str, Any], Any, dict[str, Any]]:
-    """Resolved config, LightningModule with trained weights, and checkpoint metadata."""
+    """Resolved config, LightningModule with trained weights, and checkpoint metadata.
+
+    With ``data_root`` the config's ``data.root`` is replaced by it (a folder of the same
+    layout, e.g. an external test set); its classes must be those the run trained on.
+    """
     run_dir = Path(run_dir)
     cfg_path = run_dir / "config.yaml"
     if not cfg_path.is_file():
@@ -399,22 +411,26 @@ def load_run(
     if not ckpt_file.is_file():
         raise FileNotFoundError(f"no checkpoint {ckpt_file}; did the run finish an epoch?")
     ckpt = torch.load(ckpt_file, map_location=map_location, weights_only=False)
+    if data_root is not None:
+        cfg["data"]["root"] = str(data_root)
     parts = build_components(cfg)
     module = parts["module"]
-    module.load_state_dict(ckpt["state_dict"])
+    if data_root is not None:
+        trained = list(ckpt.get("hyper_parameters", {}).get("class_names") or [])
+        if trained and trained != module.class_names:
+            raise ValueError(f"the run trained on classes {trained}, the data in {data_root} "
+                             f"have {module.class_names}")
+        try:
+            module.load_state_dict(ckpt["state_dict"])
+        except RuntimeError as exc:
+            raise ValueError(f"the checkpoint {ckpt_file} does not fit the data in {data_root} "
+                             f"(other image channels or classes?): {exc}") from exc
+    else:
+        module.load_state_dict(ckpt["state_dict"])
     module.eval()
     meta = {"checkpoint": str(ckpt_file), "epoch": int(ckpt.get("epoch", -1)),
             "global_step": int(ckpt.get("global_step", -1))}
     return cfg, module, meta
-
-
-def _sliding_or_full(module: Any, image: torch.Tensor, roi: Sequence[int] | None) -> torch.Tensor:
-    if roi is None:
-        return module(image)
-    from monai.inferers import sliding_window_inference
-
-    return sliding_window_inference(image, tuple(roi), sw_batch_size=2, predictor=module,
-                                    overlap=0.25, mode="gaussian")
 
 
 def _eval_dataset(cfg: Mapping[str, Any], split: str) -> tuple[Any, Sequence[int] | None, int, str]:
@@ -422,18 +438,13 @@ def _eval_dataset(cfg: Mapping[str, Any], split: str) -> tuple[Any, Sequence[int
     a run: a model trained on patches is applied to whole volumes by sliding windows of
     the patch size; cached distance maps (a training input) are not loaded."""
     from edgewise.training.datamodule import build_split
+    from edgewise.training.inference import whole_case_options
 
     data_cfg = dict(cfg["data"])
     split_name = data_cfg["test_split"] if split == "test" else split
-    roi = None
-    options = dict(data_cfg.get("options") or {})
+    options, roi = whole_case_options(data_cfg.get("options") or {})
     for k in ("map_cache", "map_kind", "map_options"):
         options.pop(k, None)
-    if options.get("mode") == "patches":
-        roi = options.get("patch_size")
-        options["mode"] = "whole"
-        for k in ("patch_size", "samples_per_volume", "foreground_oversample"):
-            options.pop(k, None)
     data_cfg["options"] = options
     data_cfg["split_options"] = {
         role: {k: v for k, v in opts.items() if k not in ("map_cache", "map_kind", "map_options")}
@@ -452,6 +463,8 @@ def _predict_cases(module: Any, dataset: Any, batch_size: int, roi: Sequence[int
     volumes. One dict per case (CPU tensors)."""
     from torch.utils.data import DataLoader
 
+    from edgewise.training.inference import restacked_case, sliding_or_full
+
     mode = getattr(dataset, "mode", "whole")
     loader = DataLoader(dataset, batch_size=1 if roi is not None else batch_size, shuffle=False)
     items: list[dict[str, Any]] = []
@@ -467,7 +480,7 @@ def _predict_cases(module: Any, dataset: Any, batch_size: int, roi: Sequence[int
             keep.append(b)
         if not keep:
             break
-        logits = _sliding_or_full(module, batch["image"][keep].to(device), roi)
+        logits = sliding_or_full(module, batch["image"][keep].to(device), roi)
         pred = logits.argmax(1, keepdim=True).cpu()
         for j, b in enumerate(keep):
             item = {"case": batch["case"][b], "pred": pred[j], "label": batch["label"][b],
@@ -485,29 +498,17 @@ def _predict_cases(module: Any, dataset: Any, batch_size: int, roi: Sequence[int
     by_case: dict[str, list[dict[str, Any]]] = {}
     for it in items:
         by_case.setdefault(it["case"], []).append(it)
-    cases = []
-    for case_id, its in by_case.items():
-        its.sort(key=lambda it: it["slice"])
-        ci = dataset.case_ids.index(case_id)
-        raw = dataset.load_case(dataset.cases[ci])
-        pred = dataset.restack(case_id, {it["slice"]: it["pred"] for it in its})
-        image = dataset.restack(case_id, {it["slice"]: it["image"] for it in its},
-                                interpolation="linear")
-        case = {"case": case_id, "pred": pred.long(),
-                "label": torch.as_tensor(np.asarray(raw.label), dtype=torch.int64)[None],
-                "image": image.float(),
-                "spacing": torch.as_tensor(raw.spacing, dtype=torch.float32)}
-        if raw.mask is not None:
-            case["mask"] = torch.as_tensor(np.asarray(raw.mask), dtype=torch.bool)[None]
-        cases.append(case)
-    return cases
+    return [restacked_case(dataset, case_id, {it["slice"]: it["pred"] for it in its},
+                           {it["slice"]: it["image"] for it in its})
+            for case_id, its in by_case.items()]
 
 
 def _predict_run(run_dir: str | os.PathLike, split: str, n: int | None, checkpoint: str,
-                 device: str | None) -> tuple[list[dict[str, Any]], Any, dict[str, Any], str]:
+                 device: str | None, data_root: str | os.PathLike | None = None,
+                 ) -> tuple[list[dict[str, Any]], Any, dict[str, Any], str]:
     """``(cases, dataset, checkpoint metadata, split name)`` of a run's predictions."""
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    cfg, module, meta = load_run(run_dir, checkpoint, map_location="cpu")
+    cfg, module, meta = load_run(run_dir, checkpoint, map_location="cpu", data_root=data_root)
     module.to(dev)
     dataset, roi, batch, split_name = _eval_dataset(cfg, split)
     return _predict_cases(module, dataset, batch, roi, dev, n), dataset, meta, split_name
@@ -587,19 +588,49 @@ def _stats(values: Iterable[float]) -> dict[str, Any]:
     return res
 
 
+def eval_dir(run_dir: str | os.PathLike, split: str = "test",
+             data_root: str | os.PathLike | None = None) -> Path:
+    """Where :func:`evaluate` writes by default: the run folder for its test split,
+    ``<run_dir>/eval_<split>`` for another split, and ``<run_dir>/external_<folder
+    name>_<split>`` for data from another folder (``data_root``)."""
+    run_dir = Path(run_dir)
+    if data_root is not None:
+        name = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in Path(data_root).resolve().name)
+        return run_dir / f"external_{name}_{split}"
+    return run_dir if split == "test" else run_dir / f"eval_{split}"
+
+
+def _check_external_output(run_dir: Path, out_dir: Path, data_root: Path) -> None:
+    """Results on other data never replace the run's own nor another folder's results."""
+    if out_dir.resolve() == run_dir.resolve():
+        raise ValueError(f"results on the data in {data_root} would replace the run's own results "
+                         f"in {run_dir}; choose another output folder")
+    previous = out_dir / "summary.json"
+    if previous.is_file():
+        try:
+            source = json.loads(previous.read_text()).get("data_root")
+        except (OSError, ValueError):
+            source = None
+        if source != str(data_root):
+            raise ValueError(f"{out_dir} holds results on {source or 'the data of the run'}, "
+                             f"not on {data_root}; choose another output folder")
+
+
 def _fmt(x: float) -> str:
     return "nan" if math.isnan(x) else ("inf" if math.isinf(x) else f"{x:.6g}")
 
 
 def evaluate(
     run_dir: str | os.PathLike,
-    split: str = "test",
+    split: str | None = None,
     *,
     overlays: int | None = None,
     checkpoint: str | None = None,
     output_dir: str | os.PathLike | None = None,
     device: str | None = None,
     tolerances: Sequence[float] | None = None,
+    threads: int | None = None,
+    data_root: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """Evaluate a finished run on a split: per-case metrics, a summary and overlays.
 
@@ -612,22 +643,30 @@ def evaluate(
 
     Args:
         run_dir: a folder written by :func:`train`.
-        split: dataset split to evaluate (``data.test_split`` for ``"test"``).
+        split: dataset split to evaluate (``data.test_split`` for ``"test"``); default
+            ``"test"``, or ``"all"`` (every case) with ``data_root``.
         overlays: number of cases to draw (default ``evaluation.overlays``).
         checkpoint: ``"best"`` or ``"last"`` (default ``evaluation.checkpoint``).
-        output_dir: where to write; default the run folder for the test split,
-            ``<run_dir>/eval_<split>`` otherwise.
+        output_dir: where to write; default :func:`eval_dir`: the run folder for the
+            test split, ``<run_dir>/eval_<split>`` otherwise, and
+            ``<run_dir>/external_<folder name>_<split>`` with ``data_root``.
         device: torch device (default CUDA when available).
         tolerances: the sweep's tolerances in mm, e.g. ``[1, 2, 3, 4]`` (default
             ``evaluation.tolerances``; none when that is null).
+        threads: torch CPU threads while predicting and scoring (default
+            ``trainer.num_threads`` of the run; torch's default when that is null).
+        data_root: score the run on another folder of the same layout (an external
+            test set) instead of ``data.root``; the results go to their own folder, never
+            into the run folder or a folder holding results on other data, and
+            ``summary.json`` records the folder as ``data_root``.
 
     Returns:
         The summary written to ``summary.json``: ``{"split", "checkpoint", "epoch",
         "num_cases", "classes", "tolerance_mm", "tolerances_mm", "metrics": {metric:
         {class: stats}}, "mean":
-        {metric: mean over foreground classes of the per-class means}}``. Non-finite
-        values (HD95 of an empty structure) are counted in ``n_nan``/``n_inf`` and
-        left out of the means.
+        {metric: mean over foreground classes of the per-class means}, "n_inf": {metric:
+        infinite values over cases and classes}}``. Non-finite values (HD95 of an empty
+        structure) are counted in ``n_nan``/``n_inf`` and left out of the means.
     """
     run_dir = Path(run_dir)
     cfg = load_config(run_dir / "config.yaml") if (run_dir / "config.yaml").is_file() else None
@@ -636,9 +675,18 @@ def evaluate(
     ev = cfg["evaluation"]
     checkpoint = checkpoint or ev["checkpoint"]
     overlays = ev["overlays"] if overlays is None else int(overlays)
-    out_dir = Path(output_dir) if output_dir is not None else (
-        run_dir if split == "test" else run_dir / f"eval_{split}"
-    )
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"expected threads to be a positive integer, got {threads!r}")
+    threads = cfg["trainer"]["num_threads"] if threads is None else threads
+    if data_root is not None:
+        data_root = Path(data_root).resolve()
+        if not data_root.is_dir():
+            raise FileNotFoundError(f"expected data_root to be a folder of the run's data layout "
+                                    f"({cfg['data']['name']}), got {data_root}")
+    split = split or ("all" if data_root is not None else "test")
+    out_dir = Path(output_dir) if output_dir is not None else eval_dir(run_dir, split, data_root)
+    if data_root is not None:
+        _check_external_output(run_dir, out_dir, data_root)
     if tolerances is None:
         tolerances = ev["tolerances"] or []
     elif len(tolerances):
@@ -647,15 +695,17 @@ def evaluate(
         tolerances = _tolerances("tolerances", list(tolerances))
     tolerances = [float(t) for t in tolerances]
     names = metric_names(tolerances)
-    cases, dataset, meta, split_name = _predict_run(run_dir, split, None, checkpoint, device)
-    num_classes = int(dataset.num_classes)
+    with _torch_threads(threads):
+        cases, dataset, meta, split_name = _predict_run(run_dir, split, None, checkpoint, device,
+                                                        data_root)
+        num_classes = int(dataset.num_classes)
+        scores = [_case_metrics(case, num_classes, ev["tolerance"], tolerances) for case in cases]
     class_names = list(dataset.class_names)[1:]
 
     rows: list[dict[str, Any]] = []
     per_metric: dict[str, dict[str, list[float]]] = {m: {c: [] for c in class_names}
                                                      for m in names}
-    for case in cases:
-        values = _case_metrics(case, num_classes, ev["tolerance"], tolerances)
+    for case, values in zip(cases, scores):
         for ci, cname in enumerate(class_names):
             row: dict[str, Any] = {"case": case["case"], "class": cname}
             for m in names:
@@ -666,6 +716,7 @@ def evaluate(
 
     summary: dict[str, Any] = {
         "run": str(run_dir), "split": split_name, **meta, "num_cases": len(cases),
+        **({"data_root": str(data_root)} if data_root is not None else {}),
         "classes": class_names, "tolerance_mm": ev["tolerance"], "tolerances_mm": tolerances,
         "metrics": {m: {c: _stats(v) for c, v in per.items()} for m, per in per_metric.items()},
     }
@@ -674,6 +725,8 @@ def evaluate(
                                                 if s["mean"] is not None]) else None)
         for m in names
     }
+    # what each foreground mean leaves out: cases x classes with an infinite value
+    summary["n_inf"] = {m: sum(s["n_inf"] for s in summary["metrics"][m].values()) for m in names}
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=["case", "class", *names], lineterminator="\n")
     writer.writeheader()
