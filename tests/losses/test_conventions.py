@@ -11,7 +11,7 @@ from edgewise.maps import signed_distance
 NAMES = sorted(set(LOSSES) - {"rrw"})
 # losses whose "none" is per (B, C'); the pixel-wise ones give a per-pixel map, GDL (B, 1)
 PER_CLASS = {"dice", "tversky", "boundary", "region_wise", "perimeter", "hausdorff_dt",
-             "hausdorff_er", "sdf", "active_contour"}
+             "hausdorff_er", "sdf", "active_contour", "cldice", "dice_cldice", "skeleton_recall"}
 
 
 def _data(dtype=torch.float32, shape=(9, 8), b=2, c=3, seed=0):
@@ -120,7 +120,8 @@ def test_gradcheck_float64(name):
     assert torch.autograd.gradcheck(lambda inp: loss(inp, t, **kwargs), (xr,), eps=1e-6, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["boundary", "region_wise", "hausdorff_dt", "sdf", "penalized_ce"])
+@pytest.mark.parametrize("name", ["boundary", "region_wise", "hausdorff_dt", "sdf", "penalized_ce",
+                                  "skeleton_recall"])
 def test_gradient_reaches_the_prediction_only(name):
     """A precomputed map or a one-hot target that requires grad must not receive a gradient
     (it did: maps and one-hot targets were used undetached); integer maps are refused."""

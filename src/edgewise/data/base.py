@@ -220,7 +220,7 @@ class SegmentationDataset(Dataset):
             label volume with its spacing) is sliced/cropped with the label into
             ``item["dist_map"]`` ``(K, *sp)``. Without it, losses compute maps on the fly.
         map_kind: map kind for the cache (``"signed"``, ``"unsigned"``, ``"inside"``,
-            ``"rrw"``, ``"penalty"``).
+            ``"rrw"``, ``"penalty"``, ``"skeleton"``, ``"skeleton_tube"``).
         map_options: extra keyword arguments of the map function (e.g. ``classes``).
         max_cases: keep only the first ``max_cases`` cases of the split (in the reader's
             order) for quick trials and smoke tests; the split itself is unchanged.

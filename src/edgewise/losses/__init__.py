@@ -23,6 +23,15 @@ from __future__ import annotations
 
 from .active_contour import ActiveContourLoss, active_contour_loss
 from .boundary import BoundaryLoss, boundary_loss
+from .centerline import (
+    ClDiceLoss,
+    DiceClDiceLoss,
+    SkeletonRecallLoss,
+    cldice_loss,
+    dice_cldice_loss,
+    skeleton_recall_loss,
+    soft_skeleton,
+)
 from .compound import CompoundLoss
 from .hausdorff import HausdorffDTLoss, HausdorffERLoss, hausdorff_dt_loss, hausdorff_er_loss
 from .penalized import DistancePenalizedCELoss, penalized_ce_loss
@@ -56,9 +65,11 @@ __all__ = [
     "LOSSES",
     "ActiveContourLoss",
     "BoundaryLoss",
+    "ClDiceLoss",
     "CompoundLoss",
     "Constant",
     "CrossEntropyLoss",
+    "DiceClDiceLoss",
     "DiceLoss",
     "DistancePenalizedCELoss",
     "FocalLoss",
@@ -74,13 +85,16 @@ __all__ = [
     "RegionWiseLoss",
     "Schedule",
     "SignedDistanceLoss",
+    "SkeletonRecallLoss",
     "StabilityReport",
     "TverskyLoss",
     "active_contour_loss",
     "boundary_loss",
     "build_loss",
     "check_stability",
+    "cldice_loss",
     "cross_entropy_loss",
+    "dice_cldice_loss",
     "dice_loss",
     "focal_loss",
     "generalized_dice_loss",
@@ -93,6 +107,8 @@ __all__ = [
     "region_wise_loss",
     "rrw_maps",
     "signed_distance_loss",
+    "skeleton_recall_loss",
     "soft_perimeter",
+    "soft_skeleton",
     "tversky_loss",
 ]

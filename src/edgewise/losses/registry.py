@@ -10,6 +10,7 @@ from torch import nn
 
 from .active_contour import ActiveContourLoss
 from .boundary import BoundaryLoss
+from .centerline import ClDiceLoss, DiceClDiceLoss, SkeletonRecallLoss
 from .compound import CompoundLoss
 from .hausdorff import HausdorffDTLoss, HausdorffERLoss
 from .penalized import DistancePenalizedCELoss
@@ -36,6 +37,9 @@ LOSSES: dict[str, type[nn.Module]] = {
     "hausdorff_er": HausdorffERLoss,
     "sdf": SignedDistanceLoss,
     "active_contour": ActiveContourLoss,
+    "cldice": ClDiceLoss,
+    "dice_cldice": DiceClDiceLoss,
+    "skeleton_recall": SkeletonRecallLoss,
 }
 
 # schedule name -> accepted keys (besides "name")
@@ -58,7 +62,7 @@ def build_loss(name: str, **kwargs: Any) -> nn.Module:
 
     Names: ``ce``, ``dice``, ``gdl``, ``focal``, ``tversky``, ``boundary``, ``region_wise``
     (alias ``rrw``), ``penalized_ce``, ``perimeter``, ``hausdorff_dt``, ``hausdorff_er``,
-    ``sdf``, ``active_contour``.
+    ``sdf``, ``active_contour``, ``cldice``, ``dice_cldice``, ``skeleton_recall``.
 
     Raises:
         ValueError: unknown name or keyword, listing the valid ones.

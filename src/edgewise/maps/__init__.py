@@ -1,4 +1,5 @@
-"""Exact, fast distance maps on CPU and GPU for boundary-aware losses and metrics."""
+"""Exact, fast distance maps on CPU and GPU for boundary-aware losses and metrics, and exact
+skeletons for centreline losses and metrics."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from .distance import (
     unsigned_distance,
 )
 from .penalty import penalty_map, rrw_map
+from .skeleton import skeleton, skeleton_tube
 
 __all__ = [
     "MapCache",
@@ -25,6 +27,8 @@ __all__ = [
     "penalty_map",
     "rrw_map",
     "signed_distance",
+    "skeleton",
+    "skeleton_tube",
     "soft_contour",
     "unsigned_distance",
 ]

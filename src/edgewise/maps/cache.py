@@ -15,10 +15,11 @@ from edgewise._io import atomic_write
 
 from .distance import inside_distance, signed_distance, unsigned_distance
 from .penalty import penalty_map, rrw_map
+from .skeleton import skeleton, skeleton_tube
 
 __all__ = ["MapCache"]
 
-MapKind = Literal["signed", "unsigned", "inside", "rrw", "penalty"]
+MapKind = Literal["signed", "unsigned", "inside", "rrw", "penalty", "skeleton", "skeleton_tube"]
 
 _KINDS: dict[str, Callable[..., torch.Tensor]] = {
     "signed": signed_distance,
@@ -26,6 +27,8 @@ _KINDS: dict[str, Callable[..., torch.Tensor]] = {
     "inside": inside_distance,
     "rrw": rrw_map,
     "penalty": penalty_map,
+    "skeleton": skeleton,
+    "skeleton_tube": skeleton_tube,
 }
 
 # Bump when the stored maps' definition changes, so older files are never reused.
@@ -118,14 +121,16 @@ class MapCache:
         Args:
             labels: integer label map ``(*spatial)`` (2D or 3D) with values in
                 ``[0, num_classes)``.
-            kind: ``"signed"``, ``"unsigned"``, ``"inside"``, ``"rrw"`` or ``"penalty"``.
+            kind: ``"signed"``, ``"unsigned"``, ``"inside"``, ``"rrw"``, ``"penalty"``,
+                ``"skeleton"`` or ``"skeleton_tube"`` (:mod:`edgewise.maps.skeleton`; 0/1
+                values, exact in float16).
             spacing: physical spacing per axis (array order), a float, or None.
             num_classes: number of classes.
             slice_axis: for a 3D volume, compute the maps of each 2D slice along this axis
                 on its own, with the in-plane spacing ("2D maps" in Kervadec et al.'s
                 journal comparison); ``None`` (default): one 3D map of the whole volume.
             **kwargs: passed to the map function (e.g. ``classes``, ``convention``,
-                ``backend``).
+                ``backend``, ``radius``).
 
         Returns:
             read-only ``np.memmap`` of shape ``(C', *spatial)`` (``(1, *spatial)`` for
