@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from scipy import ndimage
 
 from edgewise.losses import (
     ClDiceLoss,
@@ -221,8 +220,11 @@ def test_cldice_perfect_empty_and_full_classes():
 def test_gradcheck_3d_and_autocast():
     t = _vessels((7, 7, 8), b=1, seed=6)
     x = _logits(t, 2, seed=7, dtype=torch.float64).requires_grad_(True)
-    for loss in (ClDiceLoss(iter_=2), SkeletonRecallLoss(radius=1), build_loss("dice_cldice")):
-        assert torch.autograd.gradcheck(lambda inp: loss(inp, t), (x,), eps=1e-6, atol=1e-5)
+    tube = skeleton_tube(t, num_classes=2, radius=1, dtype=torch.float64)
+    for loss, kw in ((ClDiceLoss(iter_=2), {}), (SkeletonRecallLoss(radius=1), {"dist_map": tube}),
+                     (build_loss("dice_cldice"), {})):
+        assert torch.autograd.gradcheck(lambda inp, f=loss, kw=kw: f(inp, t, **kw), (x,), eps=1e-6,
+                                        atol=1e-5)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             v = loss(x.float().to(torch.bfloat16), t)
         assert v.dtype == torch.float32 and torch.isfinite(v)
