@@ -20,19 +20,42 @@ from .distance import (
     surface_distances,
 )
 from .overlap import dice, iou
+from .pixel import accuracy, confusion, f1, roc_auc, sensitivity, specificity
+from .topology import (
+    CenterlineCounts,
+    betti_error,
+    betti_numbers,
+    centerline_counts,
+    cldice,
+    topology_precision,
+    topology_sensitivity,
+)
 
 __all__ = [
     "METRIC_NAMES",
+    "CenterlineCounts",
     "SegmentationMetrics",
     "SurfaceDistances",
+    "accuracy",
     "average_surface_distance",
+    "betti_error",
+    "betti_numbers",
     "boundary_f1",
+    "centerline_counts",
+    "cldice",
+    "confusion",
     "dice",
+    "f1",
     "hausdorff_distance",
     "iou",
     "one_hot_from_labels",
     "one_hot_from_logits",
     "perimeter_error",
+    "roc_auc",
+    "sensitivity",
+    "specificity",
     "surface_dice",
     "surface_distances",
+    "topology_precision",
+    "topology_sensitivity",
 ]

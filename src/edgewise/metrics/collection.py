@@ -17,7 +17,7 @@ from torch import Tensor
 
 from edgewise._io import atomic_write_text
 
-from ._validate import ArrayLike, SpacingLike, Tolerance, as_tensor, check_choice
+from ._validate import ArrayLike, SpacingLike, Tolerance, as_mask, as_tensor, check_choice
 from .convert import one_hot_from_labels
 from .distance import (
     EmptyPolicy,
@@ -27,12 +27,16 @@ from .distance import (
     surface_distances,
 )
 from .overlap import dice, iou
+from .pixel import _mask, confusion, roc_auc, scores_from_counts
 from .surface import SurfaceModel
+from .topology import betti_error, centerline_counts
 
 __all__ = ["SegmentationMetrics", "METRIC_NAMES"]
 
 MetricName = Literal[
-    "dice", "iou", "hd", "hd95", "assd", "masd", "nsd", "boundary_f1", "perimeter_error"
+    "dice", "iou", "hd", "hd95", "assd", "masd", "nsd", "boundary_f1", "perimeter_error",
+    "cldice", "topology_precision", "topology_sensitivity", "betti0_error", "betti1_error",
+    "sensitivity", "specificity", "accuracy", "f1", "auc",
 ]
 METRIC_NAMES: tuple[str, ...] = (
     "dice",
@@ -44,9 +48,22 @@ METRIC_NAMES: tuple[str, ...] = (
     "nsd",
     "boundary_f1",
     "perimeter_error",
+    "cldice",
+    "topology_precision",
+    "topology_sensitivity",
+    "betti0_error",
+    "betti1_error",
+    "sensitivity",
+    "specificity",
+    "accuracy",
+    "f1",
+    "auc",
 )
-_HIGHER_IS_BETTER = {"dice", "iou", "nsd", "boundary_f1"}
+_HIGHER_IS_BETTER = {"dice", "iou", "nsd", "boundary_f1", "cldice", "topology_precision",
+                     "topology_sensitivity", "sensitivity", "specificity", "accuracy", "f1", "auc"}
 _DISTANCE = {"hd", "hd95", "assd", "masd", "nsd", "boundary_f1"}
+_CENTERLINE = {"cldice", "topology_precision", "topology_sensitivity"}
+_PIXEL = {"sensitivity", "specificity", "accuracy", "f1"}
 
 
 def _distributed() -> tuple[int, int]:
@@ -64,6 +81,17 @@ def _quantile(sorted_values: np.ndarray, q: float) -> float:
     if frac == 0 or sorted_values[lo] == sorted_values[hi]:
         return float(sorted_values[lo])
     return float(sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * frac)
+
+
+def _restrict(onehot: ArrayLike, mask: ArrayLike) -> Tensor:
+    """A one-hot cut to ``mask``: every class off outside it, channel 0 (background) on."""
+    x = as_mask(onehot, "one-hot")
+    m = _mask(mask, x)
+    assert m is not None
+    out = x & m
+    if x.shape[1] > 1:
+        out[:, 0] |= ~m[:, 0]
+    return out
 
 
 def _json_number(x: float) -> float | str | None:
@@ -88,7 +116,12 @@ class SegmentationMetrics:
     Args:
         metrics: names from ``"dice"``, ``"iou"``, ``"hd"``, ``"hd95"``, ``"assd"``
             (pooled), ``"masd"`` (mean of the directed means), ``"nsd"``, ``"boundary_f1"``,
-            ``"perimeter_error"``.
+            ``"perimeter_error"``; topology (they skeletonise or label every case on the
+            CPU, so they are computed on request only): ``"cldice"``,
+            ``"topology_precision"``, ``"topology_sensitivity"``, ``"betti0_error"``,
+            ``"betti1_error"`` (2D); pixel counts inside the evaluation mask (the
+            retinal conventions): ``"sensitivity"``, ``"specificity"``, ``"accuracy"``,
+            ``"f1"``, and ``"auc"`` (needs ``probs=`` in :meth:`update`).
         num_classes: when given, integer label maps ``(B, 1, *spatial)``/``(B, *spatial)``
             are accepted and one-hot encoded; one-hot inputs pass unchanged.
         include_background: keep channel 0 (default True, as every edgewise metric).
@@ -96,6 +129,8 @@ class SegmentationMetrics:
         tolerance: NSD / boundary F1 tolerance in mm, one number or one per selected class.
         surface, connectivity, border_is_surface, percentile_method, empty, max_distance:
             as in :func:`edgewise.metrics.hausdorff_distance`.
+        betti_connectivity: foreground connectivity of the Betti numbers (None: full, 8 in
+            2D and 26 in 3D; 1: faces only), see :func:`edgewise.metrics.betti_numbers`.
         class_names: one name per selected class (default ``class_<channel index>``).
         worst_k: number of worst cases listed per class in the summary.
 
@@ -122,6 +157,7 @@ class SegmentationMetrics:
         percentile_method: PercentileMethod = "weighted_directed",
         empty: EmptyPolicy = "worst",
         max_distance: MaxDistance = None,
+        betti_connectivity: int | None = None,
         class_names: Sequence[str] | None = None,
         worst_k: int = 5,
     ) -> None:
@@ -143,6 +179,7 @@ class SegmentationMetrics:
         self.percentile_method = percentile_method
         self.empty = empty
         self.max_distance = max_distance
+        self.betti_connectivity = betti_connectivity
         self.class_names = None if class_names is None else [str(c) for c in class_names]
         self.worst_k = worst_k
         self.reset()
@@ -170,6 +207,9 @@ class SegmentationMetrics:
         target: ArrayLike,
         spacing: SpacingLike = None,
         case_ids: Sequence[str] | None = None,
+        *,
+        mask: ArrayLike | None = None,
+        probs: ArrayLike | None = None,
     ) -> dict[str, Tensor]:
         """Add a batch; returns this batch's ``(B, C)`` values per metric.
 
@@ -179,11 +219,40 @@ class SegmentationMetrics:
             spacing: this batch's spacing (default: the constructor's).
             case_ids: one id per case (default: running index, prefixed by the rank under
                 DDP). Repeated ids (e.g. DistributedSampler padding) keep their first value.
+            mask: evaluation region ``(B, 1, *spatial)`` or ``(B, *spatial)`` (e.g. DRIVE's
+                field of view). The pixel metrics count inside it; for every other metric
+                both masks are cut to it (background outside), as ``edgewise eval`` does.
+            probs: class probabilities ``(B, C, *spatial)``, for ``"auc"``.
         """
         p = self._one_hot(pred, "pred")
         t = self._one_hot(target, "target")
         spacing = self.spacing if spacing is None else spacing
+        if "auc" in self.metrics and probs is None:
+            raise ValueError("metric 'auc' needs the class probabilities: update(..., probs=)")
+        full_p, full_t = p, t
+        if mask is not None:
+            p, t = _restrict(p, mask), _restrict(t, mask)
         values: dict[str, Tensor] = {}
+        if _PIXEL & set(self.metrics):
+            counts = confusion(full_p, full_t, mask=mask, include_background=self.include_background)
+            values.update(scores_from_counts(counts, [m for m in self.metrics if m in _PIXEL],
+                                             self.empty))
+        if "auc" in self.metrics:
+            values["auc"] = roc_auc(probs, full_t, mask=mask,  # type: ignore[arg-type]
+                                    include_background=self.include_background)
+        if _CENTERLINE & set(self.metrics):
+            cl = centerline_counts(p, t, include_background=self.include_background)
+            if "cldice" in self.metrics:
+                values["cldice"] = cl.cldice(self.empty)
+            if "topology_precision" in self.metrics:
+                values["topology_precision"] = cl.precision(self.empty)
+            if "topology_sensitivity" in self.metrics:
+                values["topology_sensitivity"] = cl.sensitivity(self.empty)
+        for k in (0, 1):
+            if f"betti{k}_error" in self.metrics:
+                values[f"betti{k}_error"] = betti_error(
+                    p, t, dim=k, connectivity=self.betti_connectivity,
+                    include_background=self.include_background, empty=self.empty)
         if "dice" in self.metrics:
             values["dice"] = dice(
                 p, t, include_background=self.include_background, empty=self.empty
@@ -393,6 +462,7 @@ class SegmentationMetrics:
             "percentile_method": self.percentile_method,
             "empty": self.empty,
             "max_distance": self.max_distance,
+            "betti_connectivity": self.betti_connectivity,
         }
         payload = clean({"options": options, **summary})
         return atomic_write_text(path, json.dumps(payload, indent=2, allow_nan=False) + "\n")
