@@ -215,6 +215,44 @@ def test_folder_png_pairs_with_label_map(tmp_path):
         FolderDataset(tmp_path, "nothing/*.png", "gt/*.png")
 
 
+def test_folder_fov_masks_and_2d_patches(tmp_path):
+    """A field-of-view glob gives item["mask"] (matched by case id, RGB pictures read by
+    their first channel); 2D images crop into patches with foreground oversampling."""
+    from PIL import Image
+
+    for d in ("img", "gt", "fov"):
+        (tmp_path / d).mkdir()
+    rng = np.random.default_rng(1)
+    fovs = {}
+    for k in ("a", "b"):
+        Image.fromarray(rng.integers(0, 256, (40, 36, 3), dtype=np.uint8)).save(tmp_path / "img" / f"{k}.png")
+        lab = np.zeros((40, 36), np.uint8)
+        lab[30:32, 30:34] = 255  # a small structure in a corner
+        Image.fromarray(lab).save(tmp_path / "gt" / f"{k}_manual1.png")
+        fov = (rng.random((40, 36)) < 0.7).astype(np.uint8) * 255
+        Image.fromarray(np.stack([fov] * 3, -1)).save(tmp_path / "fov" / f"{k}_mask.png")
+        fovs[k] = fov > 0
+    ds = FolderDataset(tmp_path, "img/*.png", "gt/*.png", masks="fov/*.png", label_map={0: 0, 255: 1})
+    item = ds[1]
+    _check_schema(item, 3, 2)
+    assert item["mask"].shape == (1, 40, 36) and item["mask"].dtype == torch.bool
+    np.testing.assert_array_equal(item["mask"][0].numpy(), fovs["b"])
+    torch.manual_seed(0)
+    patches = FolderDataset(tmp_path, "img/*.png", "gt/*.png", masks="fov/*.png", label_map={0: 0, 255: 1},
+                            mode="patches", patch_size=(16, 12), samples_per_volume=20,
+                            foreground_oversample=1.0)
+    assert len(patches) == 40
+    crops = [patches[i] for i in range(len(patches))]
+    assert all(c["image"].shape == (3, 16, 12) and c["mask"].shape == (1, 16, 12) for c in crops)
+    # every crop is centred on the structure, so every crop holds some of it
+    assert all(int(c["label"].sum()) > 0 for c in crops)
+    o = crops[0]["origin"]
+    np.testing.assert_array_equal(crops[0]["mask"][0].numpy(), fovs["a"][o[0]:o[0] + 16, o[1]:o[1] + 12])
+    (tmp_path / "fov" / "b_mask.png").unlink()
+    with pytest.raises(FileNotFoundError, match="no mask for image .*b.png"):
+        FolderDataset(tmp_path, "img/*.png", "gt/*.png", masks="fov/*.png", label_map={0: 0, 255: 1})
+
+
 def test_folder_nifti_slices(tmp_path, writers):
     vol = np.arange(5 * 4 * 3, dtype=np.float32).reshape(5, 4, 3)
     lab = (vol % 3).astype(np.uint8)

@@ -405,18 +405,24 @@ class FolderDataset(SegmentationDataset):
     2D images may be RGB (``in_channels=3``) or grey; NIfTI files may be 2D, 3D or 4D
     (channels). 2D images have spacing 1.
 
+    With ``masks``, each case also has an evaluation mask (e.g. a retinal field of view),
+    matched by the same case id and exposed as ``item["mask"]``: validation and
+    ``edgewise eval`` score every metric inside it. Non-zero values are inside.
+
     Args:
         root: base folder of the patterns.
         images: glob for image files relative to ``root`` (e.g. ``"images/*.png"``).
         labels: glob for label files relative to ``root``.
+        masks: optional glob for evaluation masks relative to ``root`` (e.g.
+            ``"fov/*_mask.png"``); every image needs one.
         num_classes: classes including background; defaults to ``max(label_map) + 1``
             with ``label_map``, else 2.
         label_map: raw label value -> class, e.g. ``{0: 0, 255: 1}`` for 0/255 masks.
         class_names: defaults to ``["background", "class1", ...]``.
         case_regex: see above.
         split, val_fraction, test_fraction, seed: case-level split.
-        mode: ``"whole"`` (default), ``"slices"`` or ``"patches"`` (3D files only for
-            the last two).
+        mode: ``"whole"`` (default), ``"slices"`` (3D files only) or ``"patches"``
+            (random 2D or 3D crops of ``patch_size``).
         size, normalize, **kwargs: see :class:`SegmentationDataset`.
     """
 
@@ -426,6 +432,7 @@ class FolderDataset(SegmentationDataset):
         images: str,
         labels: str,
         *,
+        masks: str | None = None,
         num_classes: int | None = None,
         label_map: Mapping[int, int] | None = None,
         class_names: Sequence[str] | None = None,
@@ -463,7 +470,16 @@ class FolderDataset(SegmentationDataset):
             raise FileNotFoundError(
                 f"no label for image {imgs[missing[0]]} (case {missing[0]!r}; {len(missing)} unmatched) among {labels!r}"
             )
-        cases = [Case(k, image=(imgs[k],), label=labs[k]) for k in sorted(imgs)]
+        fovs: dict[str, Path] = {}
+        if masks is not None:
+            fovs = by_case(masks, "mask")
+            lacking = sorted(set(imgs) - set(fovs))
+            if lacking:
+                raise FileNotFoundError(
+                    f"no mask for image {imgs[lacking[0]]} (case {lacking[0]!r}; {len(lacking)} unmatched) "
+                    f"among {masks!r}"
+                )
+        cases = [Case(k, image=(imgs[k],), label=labs[k], mask=fovs.get(k)) for k in sorted(imgs)]
         if num_classes is None:
             num_classes = max(self.label_map.values()) + 1 if self.label_map else 2
         names = list(class_names) if class_names is not None else ["background"] + [f"class{c}" for c in range(1, num_classes)]
@@ -504,7 +520,15 @@ class FolderDataset(SegmentationDataset):
                 f"image/label size mismatch for case {case.case_id}: image {case.image[0]} has spatial shape "
                 f"{image.shape[1:]}, label {case.label} has {label.shape}"
             )
-        return Volume(image.astype(np.float32), label, tuple(float(s) for s in spacing))
+        mask = None
+        if case.mask is not None:
+            raw_mask, _, mask_ch = read_any(case.mask)
+            if mask_ch:
+                raise ValueError(f"expected a single-channel mask in {case.mask}, got shape {raw_mask.shape}")
+            if raw_mask.ndim == label.ndim + 1:  # an RGB(A) picture of a mask
+                raw_mask = raw_mask[..., 0]
+            mask = np.asarray(raw_mask) != 0
+        return Volume(image.astype(np.float32), label, tuple(float(s) for s in spacing), mask)
 
     def case_shape(self, case: Case) -> tuple[int, ...]:
         assert case.label is not None
