@@ -69,7 +69,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
         "num_threads": None,
     },
     "validation": {"hd95": False},
-    "evaluation": {"checkpoint": "best", "tolerance": 1.0, "tolerances": None, "overlays": 4},
+    "evaluation": {"checkpoint": "best", "tolerance": 1.0, "tolerances": None, "overlays": 4,
+                   "metrics": None},
 }
 
 #: how a loss term gets its distance maps (``loss.terms.<i>.maps``): computed from each
@@ -194,6 +195,18 @@ def _tolerances(key: str, value: Any) -> list[float] | None:
     return out
 
 
+def _extra_metrics(key: str, value: Any) -> list[str] | None:
+    from edgewise.training.run import EXTRA_METRICS
+
+    if value is None:
+        return None
+    if not isinstance(value, list | tuple) or not all(v in EXTRA_METRICS for v in value):
+        raise _fail(key, f"null or a list of metric names from {list(EXTRA_METRICS)}", value)
+    if len(set(value)) != len(value):
+        raise _fail(key, "distinct metric names", value)
+    return list(value)
+
+
 def _split_options(key: str, value: Any) -> dict:
     out = _mapping(key, value)
     for role, opts in out.items():
@@ -283,6 +296,7 @@ _CHECKS: dict[str, _Check] = {
     "evaluation.tolerance": _float(0.0),
     "evaluation.tolerances": _tolerances,
     "evaluation.overlays": _int(0),
+    "evaluation.metrics": _extra_metrics,
 }
 
 # Sections whose content is checked by another component (only their type is checked here).

@@ -36,12 +36,17 @@ from edgewise._io import atomic_write_json, atomic_write_text
 from edgewise.training.config import dump_config, load_config, validate_config
 
 __all__ = ["train", "evaluate", "eval_dir", "predict_cases", "build_components", "build_loss", "load_run",
-           "METRIC_NAMES", "SWEEP_METRICS", "metric_names"]
+           "METRIC_NAMES", "SWEEP_METRICS", "EXTRA_METRICS", "metric_names"]
 
 #: metrics written by :func:`evaluate`, in column order.
 METRIC_NAMES = ("dice", "hd95", "assd", "nsd", "boundary_f1")
 #: metrics also written per tolerance of ``evaluation.tolerances``, as ``<metric>@<t>``.
 SWEEP_METRICS = ("nsd", "boundary_f1")
+#: metrics written on request (``evaluation.metrics``): topology ones skeletonise or label
+#: every case on the CPU; the pixel ones count inside the evaluation mask; ``auc`` keeps the
+#: predicted probabilities.
+EXTRA_METRICS = ("cldice", "topology_precision", "topology_sensitivity", "betti0_error",
+                 "betti1_error", "sensitivity", "specificity", "accuracy", "f1", "auc")
 
 
 def tolerance_label(tolerance: float) -> str:
@@ -49,16 +54,17 @@ def tolerance_label(tolerance: float) -> str:
     return f"{float(tolerance):g}"
 
 
-def metric_names(tolerances: Sequence[float] | None = None) -> list[str]:
+def metric_names(tolerances: Sequence[float] | None = None, extra: Sequence[str] = ()) -> list[str]:
     """Columns of ``per_case.csv``: :data:`METRIC_NAMES`, then ``nsd@<t>`` and
-    ``boundary_f1@<t>`` for each tolerance of the sweep.
+    ``boundary_f1@<t>`` for each tolerance of the sweep, then the requested ``extra``
+    metrics (:data:`EXTRA_METRICS`).
 
     Example:
         >>> metric_names([1, 2])[5:]
         ['nsd@1', 'nsd@2', 'boundary_f1@1', 'boundary_f1@2']
     """
     sweep = [f"{m}@{tolerance_label(t)}" for m in SWEEP_METRICS for t in (tolerances or ())]
-    return [*METRIC_NAMES, *sweep]
+    return [*METRIC_NAMES, *sweep, *extra]
 
 
 def _global_rank() -> int:
@@ -193,6 +199,7 @@ _MAP_KINDS: dict[str, tuple[str, str | None, str | None, str | None]] = {
     "region_wise": ("rrw", None, None, None),
     "rrw": ("rrw", None, None, None),
     "penalized_ce": ("penalty", None, None, None),
+    "skeleton_recall": ("skeleton_tube", "radius", "radius", 2),
 }
 
 
@@ -222,8 +229,8 @@ def _check_cached_maps(config: Mapping[str, Any], cached: Sequence[tuple[str, in
                 expected, param, map_param, default = _MAP_KINDS[loss_name]
             else:
                 raise ValueError(
-                    f"{key}.maps: 'cached' is supported for boundary, hausdorff_dt, region_wise "
-                    f"and penalized_ce, got {loss_name!r}"
+                    f"{key}.maps: 'cached' is supported for boundary, hausdorff_dt, region_wise, "
+                    f"penalized_ce and skeleton_recall, got {loss_name!r}"
                 )
             if kind != expected:
                 raise ValueError(
@@ -458,9 +465,11 @@ def _eval_dataset(cfg: Mapping[str, Any], split: str) -> tuple[Any, Sequence[int
 
 @torch.no_grad()
 def _predict_cases(module: Any, dataset: Any, batch_size: int, roi: Sequence[int] | None,
-                   device: torch.device, n: int | None = None) -> list[dict[str, Any]]:
+                   device: torch.device, n: int | None = None,
+                   keep_probs: bool = False) -> list[dict[str, Any]]:
     """Predict the items of the first ``n`` cases (all with None); re-stack slices into
-    volumes. One dict per case (CPU tensors)."""
+    volumes. One dict per case (CPU tensors); with ``keep_probs`` also the softmax
+    probabilities ``"probs"``."""
     from torch.utils.data import DataLoader
 
     from edgewise.training.inference import restacked_case, sliding_or_full
@@ -482,9 +491,12 @@ def _predict_cases(module: Any, dataset: Any, batch_size: int, roi: Sequence[int
             break
         logits = sliding_or_full(module, batch["image"][keep].to(device), roi)
         pred = logits.argmax(1, keepdim=True).cpu()
+        probs = torch.softmax(logits.float(), 1).cpu() if keep_probs else None
         for j, b in enumerate(keep):
             item = {"case": batch["case"][b], "pred": pred[j], "label": batch["label"][b],
                     "image": batch["image"][b], "spacing": batch["spacing"][b]}
+            if probs is not None:
+                item["probs"] = probs[j]
             if "mask" in batch:
                 item["mask"] = batch["mask"][b]
             if "slice" in batch:
@@ -498,20 +510,27 @@ def _predict_cases(module: Any, dataset: Any, batch_size: int, roi: Sequence[int
     by_case: dict[str, list[dict[str, Any]]] = {}
     for it in items:
         by_case.setdefault(it["case"], []).append(it)
-    return [restacked_case(dataset, case_id, {it["slice"]: it["pred"] for it in its},
-                           {it["slice"]: it["image"] for it in its})
-            for case_id, its in by_case.items()]
+    cases = []
+    for case_id, its in by_case.items():
+        case = restacked_case(dataset, case_id, {it["slice"]: it["pred"] for it in its},
+                              {it["slice"]: it["image"] for it in its})
+        if keep_probs:
+            case["probs"] = dataset.restack(case_id, {it["slice"]: it["probs"] for it in its},
+                                            interpolation="linear")
+        cases.append(case)
+    return cases
 
 
 def _predict_run(run_dir: str | os.PathLike, split: str, n: int | None, checkpoint: str,
                  device: str | None, data_root: str | os.PathLike | None = None,
+                 keep_probs: bool = False
                  ) -> tuple[list[dict[str, Any]], Any, dict[str, Any], str]:
     """``(cases, dataset, checkpoint metadata, split name)`` of a run's predictions."""
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     cfg, module, meta = load_run(run_dir, checkpoint, map_location="cpu", data_root=data_root)
     module.to(dev)
     dataset, roi, batch, split_name = _eval_dataset(cfg, split)
-    return _predict_cases(module, dataset, batch, roi, dev, n), dataset, meta, split_name
+    return _predict_cases(module, dataset, batch, roi, dev, n, keep_probs), dataset, meta, split_name
 
 
 def predict_cases(
@@ -549,9 +568,10 @@ def predict_cases(
 
 
 def _case_metrics(case: Mapping[str, Any], num_classes: int, tolerance: float,
-                  tolerances: Sequence[float] = ()) -> dict[str, np.ndarray]:
-    """Per foreground class: :data:`METRIC_NAMES` at ``tolerance`` and the sweep metrics
-    ``<metric>@<t>`` for each of ``tolerances``, all from one surface-distance pass."""
+                  tolerances: Sequence[float] = (), extra: Sequence[str] = ()) -> dict[str, np.ndarray]:
+    """Per foreground class: :data:`METRIC_NAMES` at ``tolerance``, the sweep metrics
+    ``<metric>@<t>`` for each of ``tolerances``, all from one surface-distance pass, and
+    the ``extra`` metrics (:data:`EXTRA_METRICS`; ``auc`` reads ``case["probs"]``)."""
     from edgewise.metrics import dice, surface_distances
     from edgewise.training.module import masked_onehot
 
@@ -570,6 +590,13 @@ def _case_metrics(case: Mapping[str, Any], num_classes: int, tolerance: float,
     for tol in tolerances:
         out[f"nsd@{tolerance_label(tol)}"] = sd.surface_dice(float(tol))
         out[f"boundary_f1@{tolerance_label(tol)}"] = sd.boundary_f1(float(tol))
+    if extra:
+        from edgewise.metrics import SegmentationMetrics
+
+        probs = case.get("probs")
+        out.update(SegmentationMetrics(tuple(extra), num_classes=num_classes).update(
+            case["pred"][None], case["label"][None], mask=mask,
+            probs=None if probs is None else probs[None]))
     return {k: v[0, 1:].double().cpu().numpy() for k, v in out.items()}
 
 
@@ -631,6 +658,7 @@ def evaluate(
     tolerances: Sequence[float] | None = None,
     threads: int | None = None,
     data_root: str | os.PathLike | None = None,
+    metrics: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Evaluate a finished run on a split: per-case metrics, a summary and overlays.
 
@@ -659,6 +687,8 @@ def evaluate(
             test set) instead of ``data.root``; the results go to their own folder, never
             into the run folder or a folder holding results on other data, and
             ``summary.json`` records the folder as ``data_root``.
+        metrics: extra metrics from :data:`EXTRA_METRICS`, e.g. ``["cldice", "auc"]``
+            (default ``evaluation.metrics``; none when that is null).
 
     Returns:
         The summary written to ``summary.json``: ``{"split", "checkpoint", "epoch",
@@ -694,12 +724,19 @@ def evaluate(
 
         tolerances = _tolerances("tolerances", list(tolerances))
     tolerances = [float(t) for t in tolerances]
-    names = metric_names(tolerances)
+    if metrics is None:
+        metrics = ev.get("metrics") or []
+    else:
+        from edgewise.training.config import _extra_metrics
+
+        metrics = _extra_metrics("metrics", list(metrics)) or []
+    names = metric_names(tolerances, metrics)
     with _torch_threads(threads):
         cases, dataset, meta, split_name = _predict_run(run_dir, split, None, checkpoint, device,
-                                                        data_root)
+                                                        data_root, keep_probs="auc" in metrics)
         num_classes = int(dataset.num_classes)
-        scores = [_case_metrics(case, num_classes, ev["tolerance"], tolerances) for case in cases]
+        scores = [_case_metrics(case, num_classes, ev["tolerance"], tolerances, metrics)
+                  for case in cases]
     class_names = list(dataset.class_names)[1:]
 
     rows: list[dict[str, Any]] = []
@@ -718,6 +755,7 @@ def evaluate(
         "run": str(run_dir), "split": split_name, **meta, "num_cases": len(cases),
         **({"data_root": str(data_root)} if data_root is not None else {}),
         "classes": class_names, "tolerance_mm": ev["tolerance"], "tolerances_mm": tolerances,
+        "extra_metrics": list(metrics),
         "metrics": {m: {c: _stats(v) for c, v in per.items()} for m, per in per_metric.items()},
     }
     summary["mean"] = {

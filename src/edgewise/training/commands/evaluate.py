@@ -26,6 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="score the run on another folder of the same layout (an external "
                              "test set); results go to <run_dir>/external_<folder>_<split> "
                              "unless --output, never into the run's own results")
+    parser.add_argument("--metrics", nargs="+", default=None, metavar="NAME",
+                        help="also score these metrics: cldice, topology_precision, "
+                             "topology_sensitivity, betti0_error, betti1_error, sensitivity, "
+                             "specificity, accuracy, f1, auc (default from the config: "
+                             "evaluation.metrics)")
 
 
 def format_summary(summary: dict) -> str:
@@ -33,7 +38,7 @@ def format_summary(summary: dict) -> str:
     to an empty prediction or reference) says how many: ``4.2100 (11 inf)``."""
     from edgewise.training.run import metric_names
 
-    names = metric_names(summary.get("tolerances_mm"))
+    names = metric_names(summary.get("tolerances_mm"), summary.get("extra_metrics") or ())
     rows = []
     for cname in summary["classes"]:
         cells = []
@@ -62,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         summary = evaluate(args.run_dir, split=split, overlays=args.overlays,
                            checkpoint=args.checkpoint, output_dir=args.output,
                            tolerances=args.tolerances, threads=args.threads,
-                           data_root=args.data_root)
+                           data_root=args.data_root, metrics=args.metrics)
     except (ValueError, FileNotFoundError) as exc:
         print(f"edgewise eval: error: {exc}", file=sys.stderr)
         return 2
