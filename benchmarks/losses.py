@@ -4,8 +4,12 @@ Not a test. Prints a Markdown table with medians (ms) and ratios measured in the
 
     python benchmarks/losses.py            # 3 repeats
     python benchmarks/losses.py --quick    # 1 repeat, 2D only
+    python benchmarks/losses.py --only skeleton cldice   # rows whose name contains a word
 
 Maps are computed on the fly from the target at every call (no cache), for edgewise and MONAI.
+The "skeleton tube only" row times the CPU skeletonisation Skeleton Recall does per step
+(:func:`edgewise.maps.skeleton_tube` of the batch's labels, foreground classes), and
+"skeleton_recall (cached tube)" the loss once the tube comes from the dataset's map cache.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections.abc import Callable
 import torch
 
 import edgewise.losses as L
+from edgewise.maps import skeleton_tube
 
 
 def _timed(fn: Callable[[], None], repeats: int) -> float:
@@ -71,12 +76,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="1 repeat, 2D only")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--only", nargs="+", default=None, metavar="WORD",
+                    help="only the loss rows whose name contains one of these words")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     repeats = 1 if args.quick else 3
     import monai
 
-    configs = [("2D 8x4x256^2", 8, 4, (256, 256), (16, 32, 64, 128))]
+    configs = [("2D 8x4x256^2", 8, 4, (256, 256), (16, 32, 64, 128)),
+               ("2D 8x2x128^2 (DRIVE patches)", 8, 2, (128, 128), (16, 32, 64, 128, 256))]
     if not args.quick:
         configs.append(("3D 2x3x96^3", 2, 3, (96, 96, 96), (8, 16, 32, 64)))
     ours = {
@@ -89,8 +97,15 @@ def main() -> None:
         "perimeter": L.PerimeterLoss(),
         "sdf": L.SignedDistanceLoss(),
         "active_contour": L.ActiveContourLoss(),
+        "cldice (iter_ 3)": L.ClDiceLoss(),
+        "cldice (iter_ 10)": L.ClDiceLoss(iter_=10),
+        "skeleton_recall (on the fly)": L.SkeletonRecallLoss(include_background=False),
+        "skeleton_recall (cached tube)": "cached",
+        "skeleton tube only": "tube",
     }
     theirs = {
+        "cldice (iter_ 3)": monai.losses.SoftclDiceLoss(softmax=True, to_onehot_y=True),
+        "cldice (iter_ 10)": monai.losses.SoftclDiceLoss(iter_=10, softmax=True, to_onehot_y=True),
         "boundary": monai.losses.BoundaryLoss(softmax=True, to_onehot_y=True),
         "hausdorff_dt (boundary)": monai.losses.HausdorffDTLoss(softmax=True, to_onehot_y=True,
                                                                 include_background=True),
@@ -103,7 +118,16 @@ def main() -> None:
         print("| loss | edgewise ms | % of UNet step | MONAI ms | MONAI / edgewise |")
         print("|---|---|---|---|---|")
         for name, loss in ours.items():
-            ms = _timed(_fwd_bwd(loss, x, t), repeats)
+            if args.only and not any(w in name for w in args.only):
+                continue
+            if loss == "tube":
+                ms = _timed(lambda: skeleton_tube(t, num_classes=c, classes=range(1, c)), repeats)
+            elif loss == "cached":
+                tube = skeleton_tube(t, num_classes=c, classes=range(1, c))
+                cached = L.SkeletonRecallLoss(include_background=False)
+                ms = _timed(_fwd_bwd(lambda xr, tt: cached(xr, tt, dist_map=tube), x, t), repeats)
+            else:
+                ms = _timed(_fwd_bwd(loss, x, t), repeats)
             ref = ""
             ratio = ""
             if name in theirs:

@@ -14,7 +14,7 @@ import edgewise.losses
 MODULES = sorted(m.name for m in pkgutil.iter_modules(edgewise.losses.__path__, "edgewise.losses."))
 # modules whose public functions and classes carry examples
 WITH_EXAMPLES = {"active_contour", "boundary", "compound", "hausdorff", "penalized", "perimeter",
-                 "region_wise", "regional", "registry", "schedules", "sdf"}
+                 "region_wise", "regional", "registry", "schedules", "sdf", "centerline"}
 
 
 @pytest.mark.filterwarnings("ignore:region_wise_loss:RuntimeWarning")
