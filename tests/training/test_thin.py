@@ -44,7 +44,6 @@ def test_2d_patches_cached_tubes_and_sliding_window_evaluation(tmp_path, tiny_co
         "data.options={n: 4, n_val: 2, shape: [24, 24], seed: 0, kind: vessels, mode: patches, "
         f"patch_size: [16, 16], samples_per_volume: 2, map_cache: {tmp_path / 'maps'}, "
         "map_kind: skeleton_tube}",
-        "data.split_options={val: {mode: whole}, test: {mode: whole}}",
         "loss.terms=[{name: ce}, {name: skeleton_recall, args: {include_background: false}, "
         "maps: cached}]",
         "evaluation.metrics=[cldice, betti0_error, sensitivity, auc]",
