@@ -10,7 +10,7 @@ import yaml
 from edgewise.bench.grid import expand_grid, load_experiment
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "configs" / "experiments"
-NAMES = ["acdc", "caliva", "drive", "eljurdi", "karimi", "kervadec", "valverde"]
+NAMES = ["acdc", "acdc_grid", "caliva", "drive", "eljurdi", "hippocampus", "karimi", "kervadec", "valverde"]
 
 
 def test_every_paper_has_an_experiment():
@@ -48,7 +48,8 @@ def test_quick_datasets_build(name):
     data = cell.config["data"]
     ds = build_dataset(data["name"], "val", **{**data.get("options", {}), "n_val": 1})
     item = ds[0]
-    assert item["image"].ndim == 3 and item["label"].shape[-2:] == item["image"].shape[-2:]
+    # (C, *spatial) image and (1, *spatial) label, 2D or 3D
+    assert item["image"].ndim in (3, 4) and item["label"].shape == (1, *item["image"].shape[1:])
 
 
 def test_kervadec_compares_2d_and_3d_maps():
