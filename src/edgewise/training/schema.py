@@ -522,7 +522,8 @@ def _hint(parts: list[str], allowed: list[str]) -> str:
     close = difflib.get_close_matches(parts[-1], allowed, n=1)
     if close:
         return f" (did you mean '{close[0]}'?)"
-    kinds = {"optimizer": Optimizer, "scheduler": Scheduler}.get(section)
+    # by the section's own name, so that base.optimizer in an experiment gets the same hint
+    kinds = {"optimizer": Optimizer, "scheduler": Scheduler}.get(section.rpartition(".")[2])
     if kinds is not None:
         extras = "; ".join(
             f"{_tag_of(m)}: {', '.join(k for k in m.model_fields if k not in _common(kinds)) or '-'}"
