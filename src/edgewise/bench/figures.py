@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from edgewise.bench.report import BenchResults
+from edgewise.bench.results import MEAN, METRICS, BenchResults, case_means
 
 __all__ = ["box_plots", "learning_curves", "overlay_grid", "overlay_seed"]
 
@@ -61,8 +60,6 @@ def learning_curves(results: BenchResults, dataset: str, path: Path) -> Path | N
 
 def box_plots(results: BenchResults, dataset: str, path: Path) -> Path | None:
     """One panel per metric: per-case values (foreground mean, averaged over seeds) per loss."""
-    from edgewise.bench.report import MEAN, METRICS, _case_means
-
     metrics = results.metrics(sweep=False)
     losses = [loss for loss in results.losses(dataset) if results.runs_of(dataset, loss)]
     if not metrics or not losses:
@@ -73,7 +70,7 @@ def box_plots(results: BenchResults, dataset: str, path: Path) -> Path | None:
     for ax, metric in zip(axes[0], metrics):
         data = []
         for loss in losses:
-            v = np.asarray(list(_case_means(results.runs_of(dataset, loss), metric, MEAN).values()))
+            v = np.asarray(list(case_means(results.runs_of(dataset, loss), metric, MEAN).values()))
             data.append(v[np.isfinite(v)])
         ax.boxplot(data, showmeans=True)
         ax.set_xticks(range(1, len(losses) + 1), losses, rotation=30, ha="right", fontsize=8)

@@ -6,34 +6,38 @@ training config shared by every run::
     name: drive
     baseline: gdl                # loss label the report tests the others against
     base:                        # keys of edgewise.training's config
-      model: {name: unet, channels: 16}
-      epochs: 150
+      model: {name: unet, args: {base_channels: 16}}
+      trainer: {max_epochs: 150}
     datasets:                    # label -> data config (the ``data`` key of a run)
       drive: {name: drive, root: /data/drive}
     losses:                      # label -> loss config (the ``loss`` key of a run)
       ce: {terms: [{name: ce}]}
       gdl_bl:
         terms: [{name: gdl}, {name: boundary, weight: 0.05}]
-        overrides: {optim: {lr: 0.0005}}   # optional: merged into this loss's runs only
+        overrides: {optimizer: {lr: 0.0005}}   # optional: merged into this loss's runs only
     seeds: [0, 1, 2]
     variants:                    # named overrides, deep-merged over the file
-      quick: {base: {epochs: 2}, seeds: [0]}
+      quick: {base: {trainer: {max_epochs: 2}}, seeds: [0]}
 
 Overrides merge dictionaries key by key; any other value replaces the old one, and ``null``
 deletes the key (so a variant can drop a loss or a dataset). Each cell of the grid runs in
 ``<bench dir>/<dataset>/<loss>/seed<k>/``.
+
+The keys and their types are declared in :class:`edgewise.training.schema.Experiment`
+(``base`` and each dataset are checked as run config sections when the file is loaded).
 """
 
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from edgewise.training.schema import EXPERIMENT_FILE_KEYS, validate_experiment, validate_label
 
 __all__ = [
     "Cell",
@@ -46,9 +50,6 @@ __all__ = [
     "set_values",
     "validate_label",
 ]
-
-_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
-_TOP_KEYS = {"name", "description", "baseline", "base", "datasets", "losses", "seeds", "variants"}
 
 
 @dataclass(frozen=True)
@@ -74,16 +75,6 @@ def run_name(dataset: str, loss: str, seed: int) -> str:
         'drive/gdl_bl/seed2'
     """
     return f"{validate_label(dataset, 'dataset')}/{validate_label(loss, 'loss')}/seed{int(seed)}"
-
-
-def validate_label(label: str, kind: str = "label") -> str:
-    """Return ``label`` if it is safe as a folder name, else raise ``ValueError``."""
-    if not isinstance(label, str) or not _LABEL.match(label):
-        raise ValueError(
-            f"expected a {kind} label of letters, digits, '_', '.', '+', '-' (not starting with "
-            f"a symbol), got {label!r}"
-        )
-    return label
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -134,37 +125,15 @@ def load_experiment(
         raw = yaml.safe_load(f)
     if not isinstance(raw, Mapping):
         raise ValueError(f"expected {path} to hold a YAML mapping, got {type(raw).__name__}")
-    unknown = set(raw) - _TOP_KEYS
+    unknown = set(raw) - EXPERIMENT_FILE_KEYS
     if unknown:
-        raise ValueError(f"expected top-level keys among {sorted(_TOP_KEYS)}, got {sorted(unknown)}")
+        raise ValueError(
+            f"expected top-level keys among {sorted(EXPERIMENT_FILE_KEYS)}, got {sorted(unknown)}"
+        )
     exp = set_values(apply_variant(raw, variant), assignments)
     exp.setdefault("name", path.stem)
-    _validate(exp)
+    validate_experiment(exp)
     return exp
-
-
-def _validate(exp: Mapping[str, Any]) -> None:
-    for key in ("datasets", "losses"):
-        value = exp.get(key)
-        if not isinstance(value, Mapping) or not value:
-            raise ValueError(f"expected '{key}' to be a non-empty mapping of label -> config, got {value!r}")
-        for label, cfg in value.items():
-            validate_label(label, key[:-1])
-            if not isinstance(cfg, Mapping):
-                raise ValueError(f"expected {key}.{label} to be a mapping, got {cfg!r}")
-    seeds = exp.get("seeds", [0])
-    if not isinstance(seeds, Sequence) or isinstance(seeds, str) or not seeds:
-        raise ValueError(f"expected 'seeds' to be a non-empty list of integers, got {seeds!r}")
-    if any(isinstance(s, bool) or not isinstance(s, int) for s in seeds):
-        raise ValueError(f"expected 'seeds' to be integers, got {list(seeds)!r}")
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"expected distinct seeds, got {list(seeds)!r}")
-    base = exp.get("base", {})
-    if not isinstance(base, Mapping):
-        raise ValueError(f"expected 'base' to be a mapping, got {base!r}")
-    baseline = exp.get("baseline")
-    if baseline is not None and baseline not in exp["losses"]:
-        raise ValueError(f"expected 'baseline' among the losses {sorted(exp['losses'])}, got {baseline!r}")
 
 
 def resolve_roots(experiment: Mapping[str, Any], start: str | Path) -> dict[str, Any]:
@@ -201,14 +170,14 @@ def expand_grid(experiment: Mapping[str, Any]) -> list[Cell]:
     ``base.data``.
 
     Example:
-        >>> exp = {"base": {"epochs": 1}, "datasets": {"syn": {"name": "synthetic"}},
+        >>> exp = {"base": {"trainer": {"max_epochs": 1}}, "datasets": {"syn": {"name": "synthetic"}},
         ...        "losses": {"ce": {"terms": [{"name": "ce"}]}}, "seeds": [0, 1]}
         >>> [c.name for c in expand_grid(exp)]
         ['syn/ce/seed0', 'syn/ce/seed1']
         >>> expand_grid(exp)[1].config["seed"]
         1
     """
-    _validate(experiment)
+    validate_experiment(experiment)
     base = experiment.get("base", {}) or {}
     prefix = f"{experiment['name']}-" if experiment.get("name") else ""
     cells = []

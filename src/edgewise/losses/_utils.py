@@ -26,6 +26,8 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
+from edgewise._spacing import spacing_or_meta
+
 Reduction = Literal["none", "mean", "sum"]
 SpacingLike = float | Sequence[float] | Tensor | None
 
@@ -169,12 +171,10 @@ def resolve_spacing(spacing: SpacingLike, input: Tensor, target: Tensor) -> Spac
     spacing of a MONAI ``MetaTensor`` target (or input) read from its affine, else None.
 
     The one place where losses read ``MetaTensor`` metadata; MONAI is imported only when such
-    an object was passed (``edgewise.integrations.metatensor`` does the reading).
+    an object was passed (``edgewise._spacing`` does the reading).
     """
     if spacing is not None or not (_is_metatensor(target) or _is_metatensor(input)):
         return spacing
-    from edgewise.integrations.metatensor import spacing_or_meta
-
     return spacing_or_meta(None, target, input, spatial_dims=input.dim() - 2)
 
 

@@ -8,6 +8,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from edgewise._spacing import spacing_or_meta
+
 ArrayLike = Tensor | np.ndarray
 SpacingLike = None | float | Sequence[float] | np.ndarray | Tensor
 Tolerance = float | Sequence[float] | Tensor
@@ -61,12 +63,10 @@ def select_channels(p: Tensor, t: Tensor, include_background: bool) -> tuple[Ten
 
 def _meta_spacing(tensors: tuple[object, ...], ndim: int) -> Tensor | None:
     # MetaTensors are matched by class name so that MONAI is never imported here; only when
-    # one was passed is edgewise.integrations.metatensor used to read its affine.
+    # one was passed is its affine read (edgewise._spacing).
     if not any(isinstance(x, Tensor) and any(k.__name__ == "MetaTensor" for k in type(x).__mro__)
                for x in tensors):
         return None
-    from edgewise.integrations.metatensor import spacing_or_meta
-
     return spacing_or_meta(None, *tensors, spatial_dims=ndim)
 
 

@@ -34,6 +34,7 @@ import torch
 
 from edgewise._io import atomic_write_json, atomic_write_text
 from edgewise.training.config import dump_config, load_config, validate_config
+from edgewise.training.schema import EXTRA_METRICS
 
 __all__ = ["train", "evaluate", "eval_dir", "predict_cases", "build_components", "build_loss", "load_run",
            "METRIC_NAMES", "SWEEP_METRICS", "EXTRA_METRICS", "metric_names"]
@@ -42,11 +43,6 @@ __all__ = ["train", "evaluate", "eval_dir", "predict_cases", "build_components",
 METRIC_NAMES = ("dice", "hd95", "assd", "nsd", "boundary_f1")
 #: metrics also written per tolerance of ``evaluation.tolerances``, as ``<metric>@<t>``.
 SWEEP_METRICS = ("nsd", "boundary_f1")
-#: metrics written on request (``evaluation.metrics``): topology ones skeletonise or label
-#: every case on the CPU; the pixel ones count inside the evaluation mask; ``auc`` keeps the
-#: predicted probabilities.
-EXTRA_METRICS = ("cldice", "topology_precision", "topology_sensitivity", "betti0_error",
-                 "betti1_error", "sensitivity", "specificity", "accuracy", "f1", "auc")
 
 
 def tolerance_label(tolerance: float) -> str:

@@ -1,0 +1,214 @@
+"""Results of a bench folder: every finished run's per-case values and learning curves.
+
+What :mod:`edgewise.bench.report` tabulates and :mod:`edgewise.bench.figures` draws; both
+import it, and neither imports the other's functions back.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from edgewise.bench.stats import seed_average
+
+__all__ = [
+    "MEAN",
+    "METRICS",
+    "BenchResults",
+    "RunData",
+    "case_means",
+    "finite_mean",
+    "is_sweep",
+    "load_results",
+    "metric_info",
+    "read_curves",
+    "read_per_case",
+    "seed_means",
+]
+
+# per_case.csv column -> label in the report; "higher" tells the direction of better
+METRICS: dict[str, tuple[str, bool]] = {
+    "dice": ("Dice", True),
+    "hd95": ("HD95", False),
+    "assd": ("ASSD", False),
+    "nsd": ("NSD", True),
+    "boundary_f1": ("BF1", True),
+}
+MEAN = "mean"
+# tolerance sweep of edgewise.training.evaluate: per_case.csv columns "<metric>@<t>"
+SWEEP_METRICS = ("nsd", "boundary_f1")
+
+
+def is_sweep(metric: str) -> bool:
+    """Whether ``metric`` is a tolerance-sweep column such as ``nsd@2``."""
+    base, sep, tol = metric.partition("@")
+    return bool(sep) and base in SWEEP_METRICS and _is_number(tol)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def metric_info(metric: str) -> tuple[str, bool]:
+    """``(label, higher is better)``: ``"hd95" -> ("HD95", False)``, ``"nsd@2" -> ("NSD@2", True)``."""
+    if metric in METRICS:
+        return METRICS[metric]
+    base, _, tol = metric.partition("@")
+    label, higher = METRICS[base]
+    return f"{label}@{tol}", higher
+
+
+def _metric_order(metric: str) -> tuple[int, int, float]:
+    if metric in METRICS:
+        return (0, list(METRICS).index(metric), 0.0)
+    base, _, tol = metric.partition("@")
+    return (1, SWEEP_METRICS.index(base), float(tol))
+
+
+@dataclass
+class RunData:
+    """What one finished run left: per-case values and its learning curves."""
+
+    dataset: str
+    loss: str
+    seed: int
+    path: Path
+    # values[metric][class][case]
+    values: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    curves: dict[str, dict[int, float]] = field(default_factory=dict)
+
+
+@dataclass
+class BenchResults:
+    """All finished runs of a bench folder, with the grid they belong to."""
+
+    bench_dir: Path
+    experiment: dict[str, Any]
+    cells: list[dict[str, Any]]
+    runs: list[RunData]
+    missing: list[str]
+    failed: list[str]
+
+    @property
+    def datasets(self) -> list[str]:
+        return list(dict.fromkeys(c["dataset"] for c in self.cells))
+
+    def losses(self, dataset: str) -> list[str]:
+        return list(dict.fromkeys(c["loss"] for c in self.cells if c["dataset"] == dataset))
+
+    def runs_of(self, dataset: str, loss: str) -> list[RunData]:
+        return [r for r in self.runs if r.dataset == dataset and r.loss == loss]
+
+    def metrics(self, sweep: bool = True) -> list[str]:
+        """Metrics present in the runs: the fixed ones, then (``sweep=True``) the tolerance
+        sweep ``nsd@<t>``, ``boundary_f1@<t>`` by metric and tolerance."""
+        present = {m for r in self.runs for m in r.values}
+        return sorted((m for m in present if m in METRICS or (sweep and is_sweep(m))),
+                      key=_metric_order)
+
+    def sweep_metrics(self) -> list[str]:
+        """The tolerance-sweep metrics present (``nsd@1``, ``nsd@2``, ..., ``boundary_f1@1``, ...)."""
+        return [m for m in self.metrics() if is_sweep(m)]
+
+    def classes(self, dataset: str) -> list[str]:
+        seen: dict[str, None] = {}
+        for r in self.runs:
+            if r.dataset == dataset:
+                for per_class in r.values.values():
+                    seen.update(dict.fromkeys(c for c in per_class if c != MEAN))
+        return list(seen)
+
+
+def load_results(bench_dir: str | Path) -> BenchResults:
+    """Read ``bench.yaml`` and every finished run's ``per_case.csv`` and ``metrics.csv``."""
+    from edgewise.bench.runner import BENCH_FILE, cell_status
+
+    bench_dir = Path(bench_dir)
+    bench_file = bench_dir / BENCH_FILE
+    if not bench_file.is_file():
+        raise FileNotFoundError(f"expected a bench folder with {BENCH_FILE}, got {bench_dir}")
+    doc = yaml.safe_load(bench_file.read_text())
+    runs, missing, failed = [], [], []
+    for cell in doc["cells"]:
+        path = bench_dir / cell["name"]
+        state = cell_status(path)
+        if state != "done" or not (path / "per_case.csv").is_file():
+            (failed if state == "failed" else missing).append(cell["name"])
+            continue
+        run = RunData(cell["dataset"], cell["loss"], int(cell["seed"]), path)
+        run.values = read_per_case(path / "per_case.csv")
+        if (path / "metrics.csv").is_file():
+            run.curves = read_curves(path / "metrics.csv")
+        runs.append(run)
+    return BenchResults(bench_dir, doc.get("experiment", {}), doc["cells"], runs, missing, failed)
+
+
+def read_per_case(path: str | Path) -> dict[str, dict[str, dict[str, float]]]:
+    """``per_case.csv`` (one row per case and class) -> ``values[metric][class][case]``.
+
+    A ``mean`` pseudo-class holds each case's mean over its classes (non-finite values
+    left out; NaN when none is finite). Tolerance-sweep columns (``nsd@2``, ...) are read
+    as metrics of their own.
+    """
+    values: dict[str, dict[str, dict[str, float]]] = {}
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        metrics = [m for m in reader.fieldnames or [] if m in METRICS or is_sweep(m)]
+        for row in reader:
+            case, cls = row["case"], str(row["class"])
+            for metric in metrics:
+                if row[metric] not in ("", None):
+                    values.setdefault(metric, {}).setdefault(cls, {})[case] = float(row[metric])
+    for per_class in values.values():
+        cases = sorted({c for v in per_class.values() for c in v})
+        per_class[MEAN] = {
+            case: finite_mean([v[case] for v in per_class.values() if case in v]) for case in cases
+        }
+    return values
+
+
+def read_curves(path: str | Path) -> dict[str, dict[int, float]]:
+    """Per-epoch curves from Lightning's ``metrics.csv``: ``{name: {epoch: value}}``.
+
+    Lightning writes training and validation values on separate rows; the last non-empty
+    value of an epoch is kept. ``train/loss`` is read from ``train/loss_epoch`` when
+    logged per step and per epoch.
+    """
+    curves: dict[str, dict[int, float]] = {}
+    wanted = {"train/loss_epoch": "train/loss", "train/loss": "train/loss", "val/loss": "val/loss", "val/dice": "val/dice"}
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            if row.get("epoch") in ("", None):
+                continue
+            epoch = int(float(row["epoch"]))
+            for col, name in wanted.items():
+                if row.get(col) not in ("", None):
+                    curves.setdefault(name, {})[epoch] = float(row[col])
+    return curves
+
+
+def finite_mean(values: Iterable[float]) -> float:
+    arr = np.asarray(list(values), dtype=np.float64)
+    arr = arr[np.isfinite(arr)]
+    return float(arr.mean()) if arr.size else math.nan
+
+
+def seed_means(runs: Sequence[RunData], metric: str, cls: str) -> list[float]:
+    """Each seed's mean over cases."""
+    return [finite_mean(r.values.get(metric, {}).get(cls, {}).values()) for r in runs]
+
+
+def case_means(runs: Sequence[RunData], metric: str, cls: str) -> dict[str, float]:
+    """Each case's mean over seeds."""
+    return seed_average({r.seed: r.values.get(metric, {}).get(cls, {}) for r in runs})
