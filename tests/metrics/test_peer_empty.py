@@ -7,6 +7,8 @@ removed; the shim restores the two aliases (same values) for these calls only.
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -68,14 +70,23 @@ def test_deepmind_one_empty_mask(sdm):
 
 
 def test_numpy2_alias_is_why_the_shim_exists():
-    # where np.Inf exists again (NumPy < 2 or a fixed release) the shim is a no-op
-    sdm = pytest.importorskip("surface_distance")
-    if hasattr(np, "Inf"):
-        pytest.skip("this NumPy still has np.Inf")
-    empty, _ = _masks()
-    d = sdm.compute_surface_distances(empty, empty, (1.0, 1.0))
-    with pytest.raises(AttributeError, match="np.Inf"):
-        sdm.compute_robust_hausdorff(d, 95)
+    # In a fresh interpreter: torchmetrics (imported by lightning) puts np.Inf back on import,
+    # so in this test process the alias may exist already.
+    pytest.importorskip("surface_distance")
+    code = (
+        "import numpy as np, surface_distance as sd\n"
+        "if int(np.__version__.split('.')[0]) < 2:\n"
+        "    print('numpy<2'); raise SystemExit\n"
+        "e = np.zeros((4, 4), bool)\n"
+        "try:\n"
+        "    sd.compute_robust_hausdorff(sd.compute_surface_distances(e, e, (1.0, 1.0)), 95)\n"
+        "except AttributeError as err:\n"
+        "    print('AttributeError:', err)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    if out.startswith("numpy<2"):
+        pytest.skip("NumPy < 2 still has np.Inf")
+    assert "AttributeError: `np.Inf` was removed in the NumPy 2.0 release" in out
 
 
 def test_doc_states_what_deepmind_gives():
