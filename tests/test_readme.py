@@ -14,14 +14,57 @@ def _python_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
 
 
+def _bash_commands(text: str, heading: str | None = None) -> list[str]:
+    """Commands of the bash blocks (of the section under ``heading``), comments dropped and
+    continuation lines joined."""
+    if heading is not None:
+        text = text.split(heading, 1)[1].split("\n## ", 1)[0]
+    joined = "\n".join(re.findall(r"```bash\n(.*?)```", text, re.S)).replace("\\\n", " ")
+    return [" ".join(line.split("#")[0].split()) for line in joined.splitlines()
+            if line.split("#")[0].strip()]
+
+
+def _ci_commands() -> list[str]:
+    text = (README.parent / ".ci" / "run").read_text().replace("\\\n", " ")
+    return [" ".join(line.split()) for line in text.splitlines()
+            if line.strip() and not line.lstrip().startswith("#")]
+
+
+def _pip_args(command: str) -> list[str]:
+    """``pip install`` arguments without the options that do not choose what is installed."""
+    words = command.replace('"', "").split()[2:]
+    out, skip = [], False
+    for w in words:
+        if skip:
+            skip = False
+        elif w in ("-c", "--constraint"):
+            skip = True
+        elif w not in ("-q", "--quiet"):
+            out.append(w)
+    return out
+
+
 def test_readme_has_two_quick_start_commands() -> None:
-    text = README.read_text()
-    section = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
-    block = re.findall(r"```bash\n(.*?)```", section, re.S)[0]
-    commands = [line.split("#")[0].strip() for line in block.splitlines() if line.strip()]
-    assert commands == ["edgewise demo", "pytest"]
-    ci = (README.parent / ".ci" / "run").read_text()
-    assert ci.rstrip().splitlines()[-1] == "python -m pytest"
+    assert _bash_commands(README.read_text(), "## Quick start") == ["edgewise demo", "pytest"]
+    # .ci/run ends with the README's test command, as printed (not a variant of it)
+    assert _ci_commands()[-2:] == ["pytest", 'step "done"']
+
+
+def test_ci_installs_as_the_readme_and_the_docs_say() -> None:
+    ci = [_pip_args(c) for c in _ci_commands() if c.startswith("pip install")]
+    readme = [_pip_args(c) for c in _bash_commands(README.read_text(), "## Install")]
+    nnunet = [_pip_args(c) for c in _bash_commands(
+        (README.parent / "docs" / "integrations" / "nnunet.md").read_text(),
+        "## Installing nnU-Net v2 without torchvision")]
+    assert readme == [["torch==2.13.0"], ["-e", ".[dev]"]]
+    assert len(nnunet) == 2 and "--no-deps" in nnunet[1] and "nnunetv2==2.8.1" in nnunet[1]
+    # torch first, then edgewise; then Ray (docs/bench.md) and nnU-Net, in the docs' words
+    assert ci == [*readme, ["-e", ".[ray]"], *nnunet]
+    assert 'pip install "edgewise[ray]"' in (README.parent / "docs" / "bench.md").read_text()
+    # the run builds its own environment before installing anything
+    commands = _ci_commands()
+    venv = next(i for i, c in enumerate(commands) if "-m venv" in c)
+    assert venv < next(i for i, c in enumerate(commands) if c.startswith("pip install"))
 
 
 def test_readme_python_example_runs() -> None:

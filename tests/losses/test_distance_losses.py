@@ -334,6 +334,52 @@ def test_hausdorff_dt_matches_monai_boundary_definition():
     torch.testing.assert_close(hausdorff_dt_loss(x, t, distance="boundary"), ref, rtol=1e-5, atol=1e-6)
 
 
+def test_hausdorff_dt_differs_from_monai_where_a_target_channel_is_all_ones():
+    """docs/losses.md: MONAI's HausdorffDTLoss zeroes the target field of a channel that fills
+    the sample (as for an empty one); edgewise uses the distance to just beyond the image border
+    there. Both behaviours pinned: with that channel's field zeroed, edgewise gives MONAI's value."""
+    from pathlib import Path
+
+    monai = pytest.importorskip("monai")
+    from edgewise.maps import unsigned_distance
+
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 2, 8, 8, generator=g, dtype=torch.float64)
+    t = torch.zeros(2, 1, 8, 8, dtype=torch.long)
+    t[0, :, 2:5, 2:6] = 1
+    t[1] = 1  # sample 1: the foreground fills the image, the background is absent
+    for include_background in (False, True):
+        ref = monai.losses.HausdorffDTLoss(softmax=True, to_onehot_y=True, reduction="none",
+                                           include_background=include_background)(x, t)
+        ref = ref.flatten(2).mean(2)  # MONAI's "none" keeps (B, C) plus singleton spatial dims
+        ours = hausdorff_dt_loss(x, t, include_background=include_background, reduction="none")
+        fg = ours.shape[1] - 1
+        # same where no channel is all ones: sample 0, and sample 1's absent background (d_t = 0)
+        torch.testing.assert_close(ours[0], ref[0], rtol=1e-6, atol=1e-9)
+        if include_background:
+            torch.testing.assert_close(ours[1, 0], ref[1, 0], rtol=1e-6, atol=1e-9)
+        # the full channel: edgewise's field is positive there, so its loss is larger than MONAI's
+        # (the values docs/losses.md quotes)
+        assert ours[1, fg].item() == pytest.approx(2.0532, abs=1e-4)
+        assert ref[1, fg].item() == pytest.approx(0.5427, abs=1e-4)
+        field = unsigned_distance(t, num_classes=2).double()
+        assert field[1, 1].min() == 1.0  # distance to just beyond the border, never 0
+        zeroed = field.clone()
+        zeroed[1, 1] = 0.0
+        classes = slice(None) if include_background else slice(1, None)
+        torch.testing.assert_close(
+            hausdorff_dt_loss(x, t, include_background=include_background, reduction="none",
+                              dist_map=zeroed[:, classes]),
+            ref, rtol=1e-6, atol=1e-9)
+        torch.testing.assert_close(
+            hausdorff_dt_loss(x, t, include_background=include_background, reduction="none",
+                              dist_map=field[:, classes]),
+            ours, rtol=1e-6, atol=1e-9)
+    doc = " ".join((Path(__file__).resolve().parents[2] / "docs" / "losses.md").read_text().split())
+    assert "except where a target channel is all ones: MONAI zeroes the field" in doc
+    assert "2.053 against 0.543" in doc
+
+
 def test_hausdorff_dt_precomputed_maps_equal_on_the_fly_with_absent_class():
     """edgewise.maps fills an absent class with the image diagonal; fed back as dist_map it
     weighed that class's errors by diagonal^2 (17.8 instead of 0.27 here)."""

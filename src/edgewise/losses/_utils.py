@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from edgewise._spacing import spacing_or_meta
+from ..maps._input import check_not_empty
 
 Reduction = Literal["none", "mean", "sum"]
 SpacingLike = float | Sequence[float] | Tensor | None
@@ -115,6 +116,7 @@ def check_input(input: Tensor, name: str = "input") -> None:
         )
     if not input.is_floating_point():
         raise TypeError(f"expected a floating-point {name}, got dtype {input.dtype}")
+    check_not_empty(tuple(input.shape), name, input.dim() - 2)
     if not bool(torch.isfinite(input).all()):
         raise ValueError(f"expected finite values in {name}, got nan or inf")
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from torch import Tensor, nn
 
+from ..maps._input import check_not_empty
 from ._utils import SpacingLike
 from .schedules import Constant, Schedule, as_schedule
 
@@ -77,6 +79,7 @@ class CompoundLoss(nn.Module):
                 f"expected a schedule for {len(names)} terms {names}, got one for {expected} terms"
             )
         self.epoch = epoch
+        _ = self.weights  # refuse bad weights now, not at the first forward
         self.last_terms: dict[str, Tensor] = {}
 
     @property
@@ -96,6 +99,11 @@ class CompoundLoss(nn.Module):
             raise ValueError(
                 f"schedule returned {len(w)} weights at epoch {self._epoch}, expected {len(self.names)}"
             )
+        # a nan or inf weight turns every total into nan or inf, and training on silently
+        if not all(math.isfinite(float(x)) for x in w):
+            raise ValueError(
+                f"expected finite term weights, got {list(w)} at epoch {self._epoch} for terms {self.names}"
+            )
         return w
 
     def step(self) -> None:
@@ -112,6 +120,9 @@ class CompoundLoss(nn.Module):
         return_terms: bool = False,
     ) -> Tensor | tuple[Tensor, dict[str, Tensor]]:
         """Weighted total; with ``return_terms=True`` also the (undetached) terms."""
+        if isinstance(input, Tensor):
+            # terms with weight 0 are skipped, so an empty batch is refused here, not by them
+            check_not_empty(tuple(input.shape), "input", input.dim() - 2)
         if dist_map is not None:
             unknown = set(dist_map) - set(self.names)
             if unknown:

@@ -23,6 +23,45 @@ def to_tensor(x: TensorLike, name: str) -> Tensor:
     raise TypeError(f"expected {name} as a torch.Tensor or numpy.ndarray, got {type(x).__name__}")
 
 
+def check_not_empty(
+    shape: Sequence[int],
+    name: str,
+    spatial_dims: int,
+    *,
+    leading: Sequence[str] = ("batch", "channel"),
+    spatial_only: bool = False,
+) -> None:
+    """Refuse a zero-size axis: losses of it are nan or 0, metrics empty or 1, maps crash.
+
+    The last ``spatial_dims`` axes are spatial; ``leading`` names the others in the message.
+    ``spatial_only=True`` lets leading axes be empty (a map of no samples is no samples).
+    """
+    n_lead = len(shape) - spatial_dims
+    names = [
+        (leading[i] if len(leading) == n_lead else f"batch axis {i}") if i < n_lead
+        else f"spatial axis {i - n_lead}"
+        for i in range(len(shape))
+    ]
+    empty = [names[i] for i, n in enumerate(shape) if n == 0 and not (spatial_only and i < n_lead)]
+    if empty:
+        raise ValueError(
+            f"expected {name} with at least one element along every "
+            f"{'spatial ' if spatial_only else ''}axis, got shape {tuple(shape)} "
+            f"(size 0 along: {', '.join(empty)})"
+        )
+
+
+def check_float_dtype(dtype: torch.dtype) -> None:
+    """Output dtype of a distance map: floating only (an integer dtype truncates distances)."""
+    if not isinstance(dtype, torch.dtype):
+        raise TypeError(f"expected dtype as a torch.dtype (e.g. torch.float32), got {dtype!r}")
+    if not dtype.is_floating_point:
+        raise TypeError(
+            f"expected a floating-point dtype (distances cast to {dtype} lose their fractions), "
+            f"got {dtype}"
+        )
+
+
 def as_bool_mask(x: TensorLike, name: str) -> Tensor:
     """Bool tensor from a bool or 0/1-valued tensor; anything else is a ValueError."""
     t = to_tensor(x, name)
@@ -195,6 +234,19 @@ class Prepared:
         return self.labels
 
 
+def _num_classes_hint(t: Tensor) -> str:
+    """Say so when a would-be one-hot target looks like an index map passed without num_classes."""
+    if t.is_complex() or not bool((t == t.round()).all()):
+        return ""
+    lo, hi = int(t.min()), int(t.max())
+    if lo < 0:
+        return ""
+    return (
+        f"; it looks like an index map (integer labels in [{lo}, {hi}]): pass num_classes, "
+        f"e.g. num_classes={hi + 1}"
+    )
+
+
 def prepare(
     target: TensorLike,
     spacing: SpacingLike,
@@ -220,12 +272,16 @@ def prepare(
                 "without num_classes, expected a one-hot target of shape (B, C, H, W) or "
                 f"(B, C, D, H, W), got {tuple(t.shape)} (pass num_classes for an index map)"
             )
-        onehot = as_bool_mask(t, "one-hot target")
+        try:
+            onehot = as_bool_mask(t, "one-hot target")
+        except ValueError as err:
+            raise ValueError(f"{err}{_num_classes_hint(t)}") from None
         ref = onehot
     if snd is not None and snd != nd:
         raise ValueError(
             f"spacing has {snd} entries per sample but the target has {nd} spatial dims"
         )
+    check_not_empty(tuple(target.shape), "target", nd, spatial_only=True)
     c_all = num_classes if onehot is None else onehot.shape[1]
     if classes is None:
         cls = list(range(c_all))

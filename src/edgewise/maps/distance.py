@@ -40,6 +40,8 @@ from ._input import (
     SpacingLike,
     TensorLike,
     as_bool_mask,
+    check_float_dtype,
+    check_not_empty,
     check_spatial_dims,
     diagonal,
     onehot_from_labels,
@@ -120,6 +122,7 @@ def edt(
         raise ValueError(f"expected 2 or 3 spatial dims, got {nd}")
     if m.ndim < nd:
         raise ValueError(f"expected a mask with at least {nd} dims, got shape {tuple(m.shape)}")
+    check_not_empty(tuple(m.shape), "mask", nd, spatial_only=True)
     batch = tuple(m.shape[: m.ndim - nd])
     spatial = tuple(m.shape[m.ndim - nd :])
     table, per_sample = spacing_table(spacing, nd, batch[0] if batch else None)
@@ -356,6 +359,7 @@ def signed_distance(
     """
     if convention not in ("boundary", "livia"):
         raise ValueError(f"expected convention 'boundary' or 'livia', got {convention!r}")
+    check_float_dtype(dtype)
     p = prepare(target, spacing, num_classes, classes, spatial_dims, backend)
     device = p.labels.device if p.labels is not None else p.onehot.device
     if convention == "boundary" and p.backend in ("edt", "scipy") and device.type == "cpu":
@@ -401,6 +405,7 @@ def unsigned_distance(
         >>> unsigned_distance(t, num_classes=2, classes=[1])[0, 0, 0]
         tensor([1., 1., 1., 1., 2.])
     """
+    check_float_dtype(dtype)
     p = prepare(target, spacing, num_classes, classes, spatial_dims, backend)
     sel = p.selected
     present = p.present()
@@ -431,6 +436,7 @@ def inside_distance(
         >>> inside_distance(t, num_classes=2, classes=[1])[0, 0, 0]
         tensor([0., 1., 2., 1., 0.])
     """
+    check_float_dtype(dtype)
     p = prepare(target, spacing, num_classes, classes, spatial_dims, backend)
     sel = p.selected
     present = p.present()

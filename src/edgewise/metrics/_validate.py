@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from edgewise._spacing import spacing_or_meta
+from ..maps._input import check_not_empty
 
 ArrayLike = Tensor | np.ndarray
 SpacingLike = None | float | Sequence[float] | np.ndarray | Tensor
@@ -50,6 +51,7 @@ def check_pair(pred: ArrayLike, target: ArrayLike) -> tuple[Tensor, Tensor]:
         raise ValueError(
             f"expected target of the same shape as pred {tuple(p.shape)}, got {tuple(t.shape)}"
         )
+    check_not_empty(tuple(p.shape), "pred and target", p.dim() - 2)
     return p, t.to(p.device)
 
 

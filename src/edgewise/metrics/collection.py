@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from edgewise._io import atomic_write_text
+from edgewise.maps._input import check_not_empty
 
 from ._validate import ArrayLike, SpacingLike, Tolerance, as_mask, as_tensor, check_choice
 from .convert import one_hot_from_labels
@@ -226,6 +227,8 @@ class SegmentationMetrics:
         """
         p = self._one_hot(pred, "pred")
         t = self._one_hot(target, "target")
+        # before any metric-specific complaint: an empty batch is the first thing to report
+        check_not_empty(tuple(p.shape), "pred and target", p.dim() - 2)
         spacing = self.spacing if spacing is None else spacing
         if "auc" in self.metrics and probs is None:
             raise ValueError("metric 'auc' needs the class probabilities: update(..., probs=)")

@@ -1,7 +1,8 @@
 """nnU-Net v2 trainers that add an edgewise boundary-aware term to nnU-Net's Dice + CE.
 
-Importing this module imports nnU-Net (``pip install nnunetv2``; see
-``docs/integrations/nnunet.md``). Select a trainer with ``nnUNetv2_train ... -tr NAME``
+Importing this module imports nnU-Net when it is installed (``pip install nnunetv2``; see
+``docs/integrations/nnunet.md``); without it the module still imports, and creating a
+trainer raises ``ImportError``. Select a trainer with ``nnUNetv2_train ... -tr NAME``
 after pointing nnU-Net at the plugin folder::
 
     export nnUNet_extTrainer=$(python -m edgewise.integrations.nnunet --plugin-dir)
@@ -36,19 +37,31 @@ from typing import Any, ClassVar
 import numpy as np
 from torch import nn
 
+from ...losses import CompoundLoss, build_loss
+from ...losses.schedules import Schedule
+from .loss import DeepSupervisionLoss, NoSpacing, RampUp
+
+_NEEDS_NNUNET = (
+    "the edgewise nnU-Net trainers need nnU-Net v2, which is not installed; see "
+    "docs/integrations/nnunet.md for installing it (also without torchvision)"
+)
+
 try:
     from nnunetv2.training.loss.compound_losses import DC_and_CE_loss
     from nnunetv2.training.loss.dice import MemoryEfficientSoftDiceLoss
     from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
-except ImportError as err:  # pragma: no cover - exercised only without nnU-Net
-    raise ImportError(
-        "edgewise.integrations.nnunet.trainers needs nnU-Net v2; see docs/integrations/nnunet.md "
-        "for installing it (also without torchvision)"
-    ) from err
+except ImportError as err:
+    # An optional integration must not break `import edgewise.<anything>` (nor pytest's
+    # --doctest-modules collection, which imports every module): without nnU-Net the
+    # classes below still exist, on a stand-in base that refuses to be instantiated.
+    _nnunet_error: ImportError = err
 
-from ...losses import CompoundLoss, build_loss
-from ...losses.schedules import Schedule
-from .loss import DeepSupervisionLoss, NoSpacing, RampUp
+    class nnUNetTrainer:  # type: ignore[no-redef]
+        """Stand-in for nnU-Net's trainer where nnU-Net v2 is not installed."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            raise ImportError(_NEEDS_NNUNET) from _nnunet_error
+
 
 __all__ = [
     "nnUNetTrainerEdgewise",
