@@ -130,6 +130,7 @@ def run_cell(
     """
     from edgewise import training
     from edgewise.bench.grid import deep_merge
+    from edgewise.training.run import _RUN_ARTEFACTS
 
     path = Path(bench_dir) / name
     start = time.perf_counter()
@@ -140,8 +141,9 @@ def run_cell(
         _check_cell_config(cfg_file, config)
         (path / ERROR_NAME).unlink(missing_ok=True)
         resume = (path / "checkpoints" / "last.ckpt").exists()
-        if path.is_dir() and owner_kind(path) is None and owner_kind(bench_dir):
-            # a cell folder of an edgewise without markers: the bench made it
+        if path.is_dir() and owner_kind(path) is None and owner_kind(bench_dir) and \
+                {p.name for p in path.iterdir()} <= _RUN_ARTEFACTS:
+            # a cell that an edgewise without folder markers started: the bench made it
             atomic_write_text(path / MARKER, "run\n")
         with _redirect_output(log_file):
             # an attempt that failed before its first checkpoint is started again by train
