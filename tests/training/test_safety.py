@@ -290,3 +290,23 @@ def test_no_progress_flag(tmp_path, capsys, monkeypatch, tiny_args):
     out = capsys.readouterr().out
     assert [ln.split()[1] for ln in out.splitlines() if ln.startswith("epoch ")] == ["1/2", "2/2"]
     assert "it/s" not in out
+
+
+def test_a_moved_run_folder_names_its_own_files_and_resumes(tmp_path, tiny_config, recwarn):
+    cfg = tiny_config("trainer.max_epochs=2")
+    train(cfg, output_dir=tmp_path / "built")
+    os.rename(tmp_path / "built", tmp_path / "moved")  # as the demo moves its report in place
+    run_dir = tmp_path / "moved"
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False)
+    states = [v for k, v in ckpt["callbacks"].items() if "ModelCheckpoint" in k]
+    assert states and all(s["dirpath"] == "." for s in states)
+    assert "built" not in repr(ckpt["callbacks"])
+    best = torch.load(run_dir / "checkpoints" / "best.ckpt", weights_only=False)
+    train(tiny_config("trainer.max_epochs=3"), output_dir=run_dir, resume=True)
+    assert not [w for w in recwarn if "dirpath has changed" in str(w.message)]
+    # the best score came back: best.ckpt is replaced only by a better epoch
+    scores = [s["best_model_score"] for s in states if s["monitor"] == "val/dice"]
+    new_best = torch.load(run_dir / "checkpoints" / "best.ckpt", weights_only=False)
+    (state,) = [v for k, v in new_best["callbacks"].items() if "val/dice" in k]
+    assert state["best_model_score"] >= scores[0]
+    assert new_best["epoch"] == best["epoch"] or state["best_model_score"] > scores[0]

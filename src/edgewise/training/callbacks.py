@@ -36,6 +36,29 @@ class AtomicModelCheckpoint(ModelCheckpoint):
             os.replace(tmp, filepath)
         self._last_checkpoint_saved = filepath
 
+    # Paths are stored relative to the checkpoint folder, so a run folder that was moved
+    # (the demo builds its report in a temporary folder, then renames it) names its own
+    # files and resumes with its best score, which Lightning drops when dirpath differs.
+    _PATHS = ("dirpath", "best_model_path", "kth_best_model_path", "last_model_path")
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        if self.dirpath is None:
+            return state
+        rel = lambda p: os.path.relpath(p, self.dirpath) if p else p  # noqa: E731
+        state.update({k: rel(state[k]) for k in self._PATHS})
+        state["best_k_models"] = {rel(k): v for k, v in state["best_k_models"].items()}
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = dict(state_dict)
+        if self.dirpath is not None and state.get("dirpath") == ".":
+            full = lambda p: os.path.join(self.dirpath, p) if p else p  # noqa: E731
+            state.update({k: full(state.get(k)) for k in self._PATHS})
+            state["dirpath"] = self.dirpath
+            state["best_k_models"] = {full(k): v for k, v in state.get("best_k_models", {}).items()}
+        super().load_state_dict(state)
+
 
 class _ResumableWriter(ExperimentWriter):
     def __init__(self, log_dir: str, resume: bool) -> None:
