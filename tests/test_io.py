@@ -160,7 +160,7 @@ def test_killed_at_each_write_point_leaves_old_or_new_whole(tmp_path, monkeypatc
         pid = os.fork()
         if pid == 0:  # the child: replace the result set, killed at the k-th write point
             calls = iter(range(len(points)))
-            _io._FAULT_HOOK = lambda name: os._exit(17) if next(calls) == k else None
+            _io._FAULT_HOOK = lambda name, calls=calls, k=k: os._exit(17) if next(calls) == k else None
             try:
                 _replace(target, "new")
             finally:

@@ -108,7 +108,7 @@ def test_report_faulted_at_each_write_point_stays_whole(tmp_path):
     for k, point in enumerate(seen):
         calls = iter(range(len(seen)))
 
-        def fault(name, k=k):
+        def fault(name, k=k, calls=calls):
             if next(calls) == k:
                 raise KeyboardInterrupt(name)
 

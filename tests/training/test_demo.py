@@ -82,3 +82,18 @@ def test_format_table_marks_partial_means():
 def test_demo_rejects_bad_threads(tmp_path):
     with pytest.raises(ValueError, match="threads"):
         run_demo(tmp_path / "r", fast=True, threads=0)
+
+
+def test_demo_replaces_a_report_of_an_earlier_edgewise_only(tmp_path):
+    from edgewise.training.demo import _is_old_report
+
+    old = tmp_path / "demo_report"
+    (old / "runs").mkdir(parents=True)
+    (old / "report.md").write_text("# edgewise demo: cross-entropy vs cross-entropy + boundary loss\n")
+    (old / "learning_curves.png").write_bytes(b"png")
+    assert _is_old_report(old)  # written before folder markers: the demo may replace it
+    (old / "my_notes.md").write_text("mine")
+    assert not _is_old_report(old)
+    (old / "my_notes.md").unlink()
+    (old / "report.md").write_text("# My report\n")
+    assert not _is_old_report(old)

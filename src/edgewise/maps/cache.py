@@ -175,7 +175,7 @@ class MapCache:
         return np.load(target, mmap_mode="r")
 
 
-_CACHE_FILE = re.compile(r"(\.)?(%s)-[0-9a-f]{64}\.npy(\..+\.tmp)?" % "|".join(_KINDS))
+_CACHE_FILE = re.compile(rf"(\.)?({'|'.join(_KINDS)})-[0-9a-f]{{64}}\.npy(\..+\.tmp)?")
 
 
 def _only_cached_maps(folder: Path) -> bool:

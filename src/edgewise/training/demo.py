@@ -239,7 +239,7 @@ def run_demo(
     start = time.perf_counter()
     cpu_start = time.process_time()
     previous_threads = torch.get_num_threads()
-    with staged_dir(output, "demo", what="demo report folder") as partial:
+    with staged_dir(output, "demo", what="demo report folder", adopt=_is_old_report) as partial:
         try:
             if threads is not None:
                 torch.set_num_threads(threads)
@@ -270,6 +270,18 @@ def run_demo(
         finally:
             torch.set_num_threads(previous_threads)
     return output, summaries
+
+
+def _is_old_report(folder: Path) -> bool:
+    """A report of an edgewise that did not mark its folders: only the demo's files, and
+    its report.md."""
+    names = {p.name for p in folder.iterdir()}
+    if not names <= {"report.md", "learning_curves.png", "overlays.png", "runs"}:
+        return False
+    try:
+        return (folder / "report.md").read_text().startswith("# edgewise demo")
+    except OSError:
+        return False
 
 
 def _report_markdown(configs: Mapping[str, Mapping[str, Any]],
