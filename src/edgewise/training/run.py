@@ -285,7 +285,7 @@ def _size_divisor(model_cfg: Mapping[str, Any]) -> int:
 
 # What train() writes into a run folder before its first checkpoint: a folder holding
 # only these (and edgewise's marker) is an attempt that stopped early and may start again.
-_RUN_ARTEFACTS = frozenset({MARKER, "config.yaml", "metrics.csv", "hparams.yaml", "tensorboard",
+_RUN_ARTEFACTS = frozenset({MARKER, "config.yaml", "metrics.csv", "hparams.yaml", "tensorboard", "learning_curves.png",
                             "checkpoints"})
 
 
