@@ -1,28 +1,78 @@
-"""Atomic file writes: a reader never sees a half-written result file."""
+"""Safe writes: atomic files, result folders swapped in whole, and folders edgewise owns.
+
+Three rules for everything edgewise writes:
+
+* a reader never sees a half-written file (:func:`atomic_write`);
+* the files of one result (an evaluation, a report, the demo) appear together or not at
+  all: they are written into a temporary sibling folder that replaces the result folder
+  in one step (:func:`staged_dir`);
+* a folder edgewise did not make is never emptied or overwritten: folders it makes carry
+  a marker file (:data:`MARKER`), and a non-empty folder without one is refused
+  (:func:`claim_dir`, :func:`check_dir`).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
 import json
+import logging
 import os
+import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
+
+__all__ = ["MARKER", "atomic_write", "atomic_write_text", "atomic_write_json", "check_dir",
+           "claim_dir", "owner_kind", "staged_dir"]
+
+log = logging.getLogger("edgewise")
+
+#: Name of the file that marks a folder as made by edgewise; it holds the folder's kind
+#: (``run``, ``eval``, ``demo``, ``bench``, ``report``, ``map-cache``).
+MARKER = ".edgewise"
+
+# Tests set this to a function of a write point's name (e.g. "swap:exchange") to fault
+# the process there, as a kill would; None in normal use.
+_FAULT_HOOK: Callable[[str], None] | None = None
+
+
+def _point(name: str) -> None:
+    if _FAULT_HOOK is not None:
+        _FAULT_HOOK(name)
+
+
+def _umask() -> int:
+    # os.umask can only be read by setting it, which races with other threads; Linux
+    # reports it in /proc.
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
     """Call ``write(fileobj)`` on a temporary file beside ``path``, then ``os.replace`` it.
 
-    On any error the temporary file is removed and an existing ``path`` is left untouched.
+    The file gets the mode a plain ``open(path, "w")`` would give (``0o666`` less the
+    umask; ``mkstemp`` creates it ``0o600``). On any error the temporary file is removed
+    and an existing ``path`` is left untouched.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o666 & ~_umask())
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        _point(f"write:{path.name}")
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -40,3 +90,199 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 def atomic_write_json(path: str | Path, obj: Any) -> Path:
     # allow_nan=False: a NaN/inf would make the file unreadable by strict JSON parsers.
     return atomic_write_text(path, json.dumps(obj, indent=2, allow_nan=False) + "\n")
+
+
+# ------------------------------------------------------------------ folder ownership
+def owner_kind(folder: str | Path) -> str | None:
+    """The kind written in ``folder``'s marker, or None when edgewise did not make it."""
+    try:
+        text = (Path(folder) / MARKER).read_text()
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return None
+    return (text.splitlines() or ["unknown"])[0].strip() or "unknown"
+
+
+def _manifest(folder: Path) -> list[str]:
+    """Paths under ``folder`` (relative, ``/``-separated), files and folders."""
+    out = []
+    for root, dirs, files in os.walk(folder):
+        rel = Path(root).relative_to(folder)
+        out += [(rel / n).as_posix() for n in (*dirs, *files)]
+    return sorted(p for p in out if p != MARKER)
+
+
+def _foreign(folder: Path) -> list[str]:
+    """Entries of an edgewise result folder that its marker does not list (a user's files);
+    empty when the marker lists nothing (a folder that grows, such as a run folder)."""
+    listed = set((folder / MARKER).read_text().splitlines()[1:])
+    if not listed:
+        return []
+    return [p for p in _manifest(folder) if p not in listed]
+
+
+def _is_empty(folder: Path) -> bool:
+    return not any(folder.iterdir())
+
+
+def check_dir(folder: str | Path, kind: str, *, what: str = "output folder",
+              adopt: Callable[[Path], bool] | None = None) -> Path:
+    """Refuse ``folder`` unless edgewise may write there; create nothing.
+
+    Allowed: a missing folder, an empty one, one whose marker says ``kind``, or one that
+    ``adopt(folder)`` recognises as written by an earlier edgewise (before markers).
+
+    Raises:
+        FileExistsError: ``folder`` is a file, or a non-empty folder that edgewise did not
+            make (or made for something else); the message says what to do.
+    """
+    folder = Path(folder)
+    if not folder.exists():
+        return folder
+    if not folder.is_dir():
+        raise FileExistsError(f"{what} {folder} is a file, not a folder: choose another path")
+    found = owner_kind(folder)
+    if found == kind:
+        foreign = _foreign(folder)
+        if not foreign:
+            return folder
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise FileExistsError(
+            f"{what} {folder} holds files edgewise did not write ({shown}); edgewise never "
+            "deletes them: move them out, or choose another folder"
+        )
+    if _is_empty(folder) or (found is None and adopt is not None and adopt(folder)):
+        return folder
+    made = "was not made by edgewise" if found is None else f"is an edgewise {found} folder"
+    raise FileExistsError(
+        f"{what} {folder} already exists, is not empty and {made}; edgewise never "
+        f"overwrites it: choose a new or empty folder (it is created for you)"
+    )
+
+
+def claim_dir(folder: str | Path, kind: str, *, what: str = "output folder",
+              adopt: Callable[[Path], bool] | None = None) -> Path:
+    """Create ``folder`` (or take an empty or own one, see :func:`check_dir`) and mark it
+    as an edgewise ``kind`` folder. Returns the folder."""
+    folder = check_dir(folder, kind, what=what, adopt=adopt)
+    folder.mkdir(parents=True, exist_ok=True)
+    if owner_kind(folder) != kind:
+        atomic_write_text(folder / MARKER, kind + "\n")
+    return folder
+
+
+# ------------------------------------------------------------------ result folders
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_stale(target: Path) -> None:
+    """Remove ``.<name>.partial-PID`` / ``.<name>.old-PID`` siblings of ``target`` left by
+    a process that was killed (PID gone), if they carry edgewise's marker."""
+    if not target.parent.is_dir():
+        return
+    for p in target.parent.glob(f".{target.name}.old-*"):
+        pid = p.name.rpartition("-")[2]
+        if not target.exists() and pid.isdigit() and not _alive(int(pid)) and owner_kind(p):
+            log.warning("edgewise: restoring %s from %s (a replacement was interrupted)", target, p)
+            os.replace(p, target)
+    for tag in ("partial", "old"):
+        for p in target.parent.glob(f".{target.name}.{tag}-*"):
+            pid = p.name.rpartition("-")[2]
+            if pid.isdigit() and not _alive(int(pid)) and p.is_dir() and _made_here(p):
+                log.warning("edgewise: removing %s, left by an interrupted write (process %s)", p, pid)
+                shutil.rmtree(p, ignore_errors=True)
+
+
+def _made_here(folder: Path) -> bool:
+    # Marked, or killed while writing its marker (the first thing written into it).
+    return owner_kind(folder) is not None or all(
+        p.name.startswith(f".{MARKER}.") for p in folder.iterdir())
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux ``renameat2(RENAME_EXCHANGE)``); False where the
+    system cannot."""
+    name = ctypes.util.find_library("c")
+    try:
+        fn = ctypes.CDLL(name, use_errno=True).renameat2
+    except (OSError, AttributeError, TypeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    return False
+
+
+def _swap_in(new: Path, target: Path) -> None:
+    """Put folder ``new`` at ``target``; an old ``target`` is removed once replaced.
+
+    A reader sees the old folder or the new one, never a mix; where the system cannot
+    exchange two folders in one step, ``target`` is briefly absent instead.
+    """
+    if not target.exists():
+        _point("swap:rename")
+        os.replace(new, target)
+        return
+    _point("swap:exchange")
+    if _exchange(new, target):
+        old = new  # the exchange left the old folder under the temporary name
+    else:
+        old = target.parent / f".{target.name}.old-{os.getpid()}"
+        os.replace(target, old)
+        _point("swap:between")
+        os.replace(new, target)
+    _point("swap:cleanup")
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.relative_to(folder)
+    except ValueError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def staged_dir(target: str | Path, kind: str, *, what: str = "output folder",
+               adopt: Callable[[Path], bool] | None = None) -> Iterator[Path]:
+    """Build a result folder in a temporary sibling and swap it in at the end.
+
+    ``target`` is checked first (:func:`check_dir`: a folder edgewise did not make is
+    refused before any work); leftovers of killed earlier attempts are removed. The block
+    writes into the yielded folder (``.<name>.partial-<pid>`` beside ``target``, marked as
+    ``kind``); when the block succeeds it replaces ``target`` as a whole, when it raises
+    it is deleted and ``target`` is left as it was.
+
+    Raises:
+        FileExistsError: ``target`` is not edgewise's to replace, or holds the current
+            working folder.
+    """
+    target = Path(target).absolute()
+    check_dir(target, kind, what=what, adopt=adopt)
+    if _inside(Path.cwd().resolve(), target.resolve()):
+        raise FileExistsError(
+            f"{what} {target} is the current folder or holds it; edgewise replaces its "
+            "output folder as a whole: choose a folder of its own, e.g. -o results"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(target)
+    partial = target.parent / f".{target.name}.partial-{os.getpid()}"
+    if partial.exists() and _made_here(partial):  # a killed process that had this PID
+        shutil.rmtree(partial)
+    partial.mkdir()
+    try:
+        atomic_write_text(partial / MARKER, kind + "\n")
+        yield partial
+        # The marker lists what was written, so a file added later (the user's) is seen.
+        atomic_write_text(partial / MARKER, "\n".join([kind, *_manifest(partial)]) + "\n")
+        _swap_in(partial, target)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise

@@ -84,13 +84,13 @@ def test_first_invocation_records_failures(bench):
     }
     for name in ("syn/ce/seed0", "syn/ce/seed1", "syn/ce_bl/seed0"):
         assert cell_status(out / name) == "done"
-        assert (out / name / "per_case.csv").is_file() and not (out / name / "error.txt").exists()
+        assert (out / name / "eval_test" / "per_case.csv").is_file() and not (out / name / "error.txt").exists()
     for name in ("syn/broken/seed0", "syn/broken/seed1"):
         assert cell_status(out / name) == "failed"
         assert "no_such_loss" in (out / name / "error.txt").read_text()
     crashed = out / "syn/ce_bl/seed1"
     assert "simulated crash" in (crashed / "error.txt").read_text()
-    assert (crashed / "checkpoints" / "last.ckpt").is_file() and not (crashed / "summary.json").exists()
+    assert (crashed / "checkpoints" / "last.ckpt").is_file() and not (crashed / "eval_test").exists()
     assert cell_files(out, "syn/ce/seed0")[1].is_file()  # the training log
 
 
@@ -127,7 +127,7 @@ def test_changed_config_is_refused(bench, monkeypatch):
 def _expected(out: Path, loss: str, metric: str) -> tuple[float, float]:
     per_seed = []
     for seed in (0, 1):
-        rows = list(csv.DictReader(open(out / f"syn/{loss}/seed{seed}/per_case.csv")))
+        rows = list(csv.DictReader(open(out / f"syn/{loss}/seed{seed}/eval_test/per_case.csv")))
         by_case: dict[str, list[float]] = {}
         for r in rows:
             v = float(r[metric])
@@ -140,8 +140,9 @@ def _expected(out: Path, loss: str, metric: str) -> tuple[float, float]:
 def test_report(bench, capsys):
     _, out, _ = bench
     assert main(["report", str(out), "--overlays", "2"]) == 0
-    text = (out / "report.md").read_text()
-    rows = list(csv.DictReader(open(out / "summary.csv")))
+    report = out / "report"  # one folder, replaced whole by each report
+    text = (report / "report.md").read_text()
+    rows = list(csv.DictReader(open(report / "summary.csv")))
     for loss in ("ce", "ce_bl"):
         for metric in ("dice", "nsd", "boundary_f1"):
             (r,) = [r for r in rows if (r["loss"], r["class"], r["metric"]) == (loss, "mean", metric)]
@@ -155,6 +156,6 @@ def test_report(bench, capsys):
     assert f"| **ce** | 2 | {mean:.3f} ± {std:.3f} |" in text
     assert "failed: `syn/broken/seed0`" in text
     for fig in ("syn_curves.png", "syn_boxplots.png", "syn_overlays.png"):
-        assert (out / "figures" / fig).stat().st_size > 2000
+        assert (report / "figures" / fig).stat().st_size > 2000
         assert f"(figures/{fig})" in text
     assert (out / "syn/ce/seed0/overlay_cases.npz").is_file()

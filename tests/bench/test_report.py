@@ -93,8 +93,9 @@ def test_per_case_and_curves_readers(bench):
 def test_report_numbers(bench):
     root, truth = bench
     report = write_report(root, overlays=0)
+    assert report == root / "report" / "report.md"
     text = report.read_text()
-    rows = list(csv.DictReader(open(root / "summary.csv")))
+    rows = list(csv.DictReader(open(report.parent / "summary.csv")))
 
     def row(loss, cls, m):
         (r,) = [r for r in rows if (r["dataset"], r["loss"], r["class"], r["metric"]) == ("syn", loss, cls, m)]
@@ -127,8 +128,8 @@ def test_report_numbers(bench):
     assert f"| **ce** | 3 | {float(dice['mean']):.3f} ± {float(dice['std']):.3f} |" in text
     assert "### Class artery" in text and "### Foreground mean" in text
     assert "Runs finished: 5 of 6" in text and "failed: `syn/ce_bl/seed2`" in text
-    assert (root / "figures" / "syn_curves.png").stat().st_size > 1000
-    assert (root / "figures" / "syn_boxplots.png").stat().st_size > 1000
+    assert (root / "report" / "figures" / "syn_curves.png").stat().st_size > 1000
+    assert (root / "report" / "figures" / "syn_boxplots.png").stat().st_size > 1000
     # the tolerance sweep: its own table per class group, values from summary.csv
     assert "#### Foreground mean: boundary scores by tolerance (1, 2 mm)" in text
     assert "| loss | seeds | NSD@1 ↑ | NSD@2 ↑ | BF1@1 ↑ | BF1@2 ↑ |" in text

@@ -18,6 +18,12 @@ TINY = [
 
 
 @pytest.fixture
+def tiny_overrides() -> list[str]:
+    """The tiny run's overrides, for the command line."""
+    return list(TINY)
+
+
+@pytest.fixture
 def tiny_config():
     from edgewise.training.config import load_config
 

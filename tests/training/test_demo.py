@@ -1,3 +1,4 @@
+import json
 import math
 
 import pytest
@@ -8,19 +9,21 @@ from edgewise.training.demo import demo_configs, format_table, run_demo
 
 def test_demo_fast_end_to_end(tmp_path, capsys):
     out = tmp_path / "demo_report"
-    (out).mkdir()
-    (out / "old.txt").write_text("previous report")
     threads = torch.get_num_threads()
     report_dir, summaries = run_demo(out, fast=True, progress_bar=False)
     assert torch.get_num_threads() == threads  # the demo's single thread is restored
     assert report_dir == out.resolve()
-    assert not (out / "old.txt").exists()  # replaced as a whole, once complete
     for name in ("report.md", "learning_curves.png", "overlays.png"):
         assert (out / name).is_file(), name
     assert set(summaries) == {"ce", "ce_boundary"}
     for label, summary in summaries.items():
-        run = out / "runs" / label
-        assert (run / "summary.json").is_file() and (run / "per_case.csv").is_file()
+        results = out / "runs" / label / "eval_test"
+        assert (results / "per_case.csv").is_file()
+        # the summary names the final files, never the temporary folder it was built in
+        on_disk = (results / "summary.json").read_text()
+        assert "partial" not in on_disk
+        for path in (json.loads(on_disk)["checkpoint"], *json.loads(on_disk)["overlays"]):
+            assert (results / path).is_file(), path
         assert 0.0 <= summary["mean"]["dice"] <= 1.0
         assert summary["num_cases"] == 4
     # The smoke test must not look broken: the CE run segments something, with finite
@@ -79,3 +82,18 @@ def test_format_table_marks_partial_means():
 def test_demo_rejects_bad_threads(tmp_path):
     with pytest.raises(ValueError, match="threads"):
         run_demo(tmp_path / "r", fast=True, threads=0)
+
+
+def test_demo_replaces_a_report_of_an_earlier_edgewise_only(tmp_path):
+    from edgewise.training.demo import _is_old_report
+
+    old = tmp_path / "demo_report"
+    (old / "runs").mkdir(parents=True)
+    (old / "report.md").write_text("# edgewise demo: cross-entropy vs cross-entropy + boundary loss\n")
+    (old / "learning_curves.png").write_bytes(b"png")
+    assert _is_old_report(old)  # written before folder markers: the demo may replace it
+    (old / "my_notes.md").write_text("mine")
+    assert not _is_old_report(old)
+    (old / "my_notes.md").unlink()
+    (old / "report.md").write_text("# My report\n")
+    assert not _is_old_report(old)

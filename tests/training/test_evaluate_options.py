@@ -33,7 +33,7 @@ def test_infinite_distances_are_counted_next_to_the_mean(tmp_path, tiny_config, 
     run_dir = train(tiny_config("data.options.n_val=3"), output_dir=tmp_path / "run")
     _empty_first_prediction(monkeypatch)
     assert main(["eval", str(run_dir), "--overlays", "0"]) == 0
-    summary = json.loads((run_dir / "summary.json").read_text())
+    summary = json.loads((run_dir / "eval_test" / "summary.json").read_text())
     for metric in ("hd95", "assd"):
         stats = summary["metrics"][metric]["class1"]
         assert stats["n_inf"] == 1 and stats["n_finite"] == 2
@@ -112,7 +112,7 @@ def test_evaluate_on_an_external_folder(tmp_path, tiny_config):
                       "val_fraction: 0.34, test_fraction: 0.34, seed: 0}")
     run_dir = train(cfg, output_dir=tmp_path / "run")
     evaluate(run_dir, overlays=0)
-    own_results = (run_dir / "per_case.csv").read_bytes()
+    own_results = (run_dir / "eval_test" / "per_case.csv").read_bytes()
 
     summary = evaluate(run_dir, overlays=0, data_root=external)
     out = run_dir / "external_site_b_all"
@@ -122,7 +122,7 @@ def test_evaluate_on_an_external_folder(tmp_path, tiny_config):
     assert on_disk["data_root"] == str(external.resolve())
     rows = (out / "per_case.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == ["case0", "case1", "case2", "case3"]
-    assert (run_dir / "per_case.csv").read_bytes() == own_results  # the run's own results stay
+    assert (run_dir / "eval_test" / "per_case.csv").read_bytes() == own_results  # the run's own results stay
 
     # the same external folder again: its own results are refreshed in place
     evaluate(run_dir, overlays=0, data_root=external)

@@ -28,18 +28,22 @@ def test_train_and_evaluate_outputs(tmp_path, tiny_config):
 
     summary = evaluate(run_dir, split="test")
     assert summary["num_cases"] == 2 and summary["classes"] == ["class1", "class2"]
-    rows = _rows(run_dir / "per_case.csv")
+    results = run_dir / "eval_test"
+    rows = _rows(results / "per_case.csv")
     assert len(rows) == 2 * 2  # one row per case and foreground class
     assert {r["case"] for r in rows} == {"synthetic_test_0000", "synthetic_test_0001"}
     for r in rows:
         assert 0.0 <= float(r["dice"]) <= 1.0
         assert 0.0 <= float(r["nsd"]) <= 1.0 and 0.0 <= float(r["boundary_f1"]) <= 1.0
         assert float(r["hd95"]) >= 0 and float(r["assd"]) >= 0  # inf allowed (empty masks)
-    on_disk = json.loads((run_dir / "summary.json").read_text())
+    on_disk = json.loads((results / "summary.json").read_text())
     assert on_disk["metrics"]["dice"]["class1"]["n"] == 2
     dice1 = [float(r["dice"]) for r in rows if r["class"] == "class1"]
     assert on_disk["metrics"]["dice"]["class1"]["mean"] == pytest.approx(sum(dice1) / 2, abs=1e-5)
-    assert len(list((run_dir / "overlays").glob("*.png"))) == 1
+    assert len(list((results / "overlays").glob("*.png"))) == 1
+    # paths in the summary are relative to its folder: right wherever the folder is
+    assert on_disk["run"] == ".." and on_disk["checkpoint"] == "../checkpoints/best.ckpt"
+    assert [(results / p).is_file() for p in on_disk["overlays"]] == [True]
 
 
 def test_case_metrics_inside_the_mask():
@@ -86,7 +90,7 @@ def test_evaluate_tolerance_sweep(tmp_path, tiny_config):
     run_dir = train(cfg, output_dir=tmp_path / "run")
     summary = evaluate(run_dir)
     assert summary["tolerances_mm"] == [1.0, 2.0, 3.0, 4.0]
-    rows = _rows(run_dir / "per_case.csv")
+    rows = _rows(run_dir / "eval_test" / "per_case.csv")
     assert list(rows[0])[2:] == ["dice", "hd95", "assd", "nsd", "boundary_f1",
                                  "nsd@1", "nsd@2", "nsd@3", "nsd@4",
                                  "boundary_f1@1", "boundary_f1@2", "boundary_f1@3", "boundary_f1@4"]
@@ -118,7 +122,7 @@ def test_sliced_3d_data_are_scored_as_volumes(tmp_path, tiny_config):
     cfg = tiny_config("data.options={n: 2, n_val: 2, shape: [8, 16, 16], mode: slices, seed: 0}")
     run_dir = train(cfg, output_dir=tmp_path / "run")
     summary = evaluate(run_dir, overlays=1)
-    rows = _rows(run_dir / "per_case.csv")
+    rows = _rows(run_dir / "eval_test" / "per_case.csv")
     assert len(rows) == 2 and summary["num_cases"] == 2  # 2 volumes, not 16 slices
     assert {r["case"] for r in rows} == {"synthetic_test_0000", "synthetic_test_0001"}
     (case,) = predict_cases(run_dir, n=1)  # only the first volume's slices, re-stacked
@@ -172,7 +176,8 @@ def test_bad_config_raises_before_any_output(tmp_path):
 def test_failed_evaluation_keeps_previous_results(tmp_path, tiny_config, monkeypatch):
     run_dir = train(tiny_config(), output_dir=tmp_path / "run")
     evaluate(run_dir, overlays=0)
-    before = (run_dir / "summary.json").read_text(), (run_dir / "per_case.csv").read_text()
+    results = run_dir / "eval_test"
+    before = (results / "summary.json").read_text(), (results / "per_case.csv").read_text()
 
     import edgewise.training.run as run_mod
 
@@ -182,7 +187,7 @@ def test_failed_evaluation_keeps_previous_results(tmp_path, tiny_config, monkeyp
     monkeypatch.setattr(run_mod, "_case_metrics", broken)
     with pytest.raises(RuntimeError):
         evaluate(run_dir, overlays=0)
-    after = (run_dir / "summary.json").read_text(), (run_dir / "per_case.csv").read_text()
+    after = (results / "summary.json").read_text(), (results / "per_case.csv").read_text()
     assert before == after
     assert math.isfinite(json.loads(before[0])["mean"]["dice"])
 

@@ -52,7 +52,7 @@ def test_2d_patches_cached_tubes_and_sliding_window_evaluation(tmp_path, tiny_co
     run_dir = train(cfg, output_dir=tmp_path / "run")
     assert list((tmp_path / "maps").glob("skeleton_tube-*.npy"))
     summary = evaluate(run_dir, split="test")
-    with open(run_dir / "per_case.csv", newline="") as f:
+    with open(run_dir / "eval_test" / "per_case.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 2
     for r in rows:

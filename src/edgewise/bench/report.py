@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 
+from edgewise._io import atomic_write_text, staged_dir
 from edgewise.bench.results import (
     MEAN,
     BenchResults,
@@ -85,11 +86,15 @@ def write_report(
 ) -> Path:
     """Write ``report.md``, ``summary.csv`` and ``figures/*.png`` for a bench folder.
 
+    The three appear together: they are written into a temporary sibling of the report
+    folder, which then replaces it as a whole (an earlier report stays whole until then).
+
     Args:
         bench_dir: a folder written by ``edgewise bench``.
         baseline: loss label to test the others against; default the experiment's
             ``baseline``, else the first loss.
-        output: where to write (default ``bench_dir``).
+        output: the report folder (default ``<bench_dir>/report``); a non-empty folder
+            edgewise did not make is refused.
         overlays: number of test cases in the overlay grid (0 for none).
 
     Returns:
@@ -97,6 +102,7 @@ def write_report(
 
     Raises:
         FileNotFoundError: ``bench_dir`` has no ``bench.yaml``.
+        FileExistsError: ``output`` is a folder edgewise may not replace.
         ValueError: ``baseline`` is not a loss of the grid, or no run has finished.
     """
     results = load_results(bench_dir)
@@ -106,7 +112,13 @@ def write_report(
         raise ValueError(f"expected a baseline among the losses {losses}, got {baseline!r}")
     if not results.runs:
         raise ValueError(f"expected at least one finished run in {results.bench_dir}, found none")
-    out = Path(output) if output is not None else results.bench_dir
+    final = Path(output) if output is not None else results.bench_dir / "report"
+    with staged_dir(final, "report", what="report folder") as out:
+        _write_report(results, baseline, out, overlays)
+    return final / "report.md"
+
+
+def _write_report(results: BenchResults, baseline: str, out: Path, overlays: int) -> None:
     fig_dir = out / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
     rows = summary_rows(results, baseline)
@@ -132,9 +144,7 @@ def write_report(
                 "blue: false negative, grey: outside the evaluation mask).",
                 "",
             ]
-    report = out / "report.md"
-    report.write_text("\n".join(lines).rstrip() + "\n")
-    return report
+    atomic_write_text(out / "report.md", "\n".join(lines).rstrip() + "\n")
 
 
 def _rel(path: Path, start: Path) -> str:

@@ -132,7 +132,7 @@ class BenchResults:
 
 def load_results(bench_dir: str | Path) -> BenchResults:
     """Read ``bench.yaml`` and every finished run's ``per_case.csv`` and ``metrics.csv``."""
-    from edgewise.bench.runner import BENCH_FILE, cell_status
+    from edgewise.bench.runner import BENCH_FILE, cell_results, cell_status
 
     bench_dir = Path(bench_dir)
     bench_file = bench_dir / BENCH_FILE
@@ -143,11 +143,11 @@ def load_results(bench_dir: str | Path) -> BenchResults:
     for cell in doc["cells"]:
         path = bench_dir / cell["name"]
         state = cell_status(path)
-        if state != "done" or not (path / "per_case.csv").is_file():
+        if state != "done" or not (cell_results(path) / "per_case.csv").is_file():
             (failed if state == "failed" else missing).append(cell["name"])
             continue
         run = RunData(cell["dataset"], cell["loss"], int(cell["seed"]), path)
-        run.values = read_per_case(path / "per_case.csv")
+        run.values = read_per_case(cell_results(path) / "per_case.csv")
         if (path / "metrics.csv").is_file():
             run.curves = read_curves(path / "metrics.csv")
         runs.append(run)

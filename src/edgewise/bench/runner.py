@@ -2,7 +2,8 @@
 
 Each cell runs in ``<bench dir>/<dataset>/<loss>/seed<k>/`` through
 :func:`edgewise.training.train` and :func:`edgewise.training.evaluate`. A cell is *done*
-when its ``summary.json`` is complete and is then skipped; a cell with a
+when its ``eval_test/summary.json`` is complete (the evaluation's results appear as a
+whole) and is then skipped; a cell with a
 ``checkpoints/last.ckpt`` but no summary was interrupted and resumes from it; a cell that
 raised has its traceback in ``error.txt`` and is retried on the next invocation (resumed
 from its ``last.ckpt`` when it has one, else started afresh). A cell's grid config and the
@@ -22,7 +23,6 @@ import contextlib
 import json
 import logging
 import os
-import shutil
 import sys
 import time
 import traceback
@@ -34,10 +34,11 @@ from typing import Any, Literal
 
 import yaml
 
-from edgewise._io import atomic_write_text
+from edgewise._io import MARKER, atomic_write_text, claim_dir, owner_kind
 from edgewise.bench.grid import Cell
 
-__all__ = ["CellResult", "cell_files", "cell_status", "run_cell", "run_grid", "write_bench_file"]
+__all__ = ["CellResult", "cell_files", "cell_results", "cell_status", "claim_bench_dir", "run_cell",
+           "run_grid", "write_bench_file"]
 
 Status = Literal["done", "interrupted", "failed", "pending"]
 
@@ -45,6 +46,8 @@ ERROR_NAME = "error.txt"
 BENCH_FILE = "bench.yaml"
 # bookkeeping beside the run folders: training refuses to start in a non-empty folder
 META_DIR = ".bench"
+# a cell's evaluation results: edgewise.training.run.eval_dir(cell, "test")
+RESULTS_DIR = "eval_test"
 
 
 @dataclass(frozen=True)
@@ -60,13 +63,35 @@ class CellResult:
 def cell_status(run_dir: str | Path) -> Status:
     """State of a run folder: ``done``, ``failed``, ``interrupted`` (has ``last.ckpt``) or ``pending``."""
     run_dir = Path(run_dir)
-    if _summary_complete(run_dir / "summary.json"):
+    if _summary_complete(cell_results(run_dir) / "summary.json"):
         return "done"
     if (run_dir / ERROR_NAME).exists():
         return "failed"
     if (run_dir / "checkpoints" / "last.ckpt").exists():
         return "interrupted"
     return "pending"
+
+
+def cell_results(run_dir: str | Path) -> Path:
+    """The folder of a cell's test results: ``<cell>/eval_test``, or the cell itself for a
+    cell evaluated by an edgewise that wrote them there (before results folders)."""
+    run_dir = Path(run_dir)
+    if not (run_dir / RESULTS_DIR).exists() and (run_dir / "summary.json").is_file():
+        return run_dir
+    return run_dir / RESULTS_DIR
+
+
+def _is_old_bench(folder: Path) -> bool:
+    return (folder / BENCH_FILE).is_file() or (folder / META_DIR).is_dir()
+
+
+def claim_bench_dir(bench_dir: str | Path) -> Path:
+    """Create and mark the bench folder, or refuse a non-empty folder edgewise did not make.
+
+    Raises:
+        FileExistsError: ``bench_dir`` holds files that are not an edgewise bench.
+    """
+    return claim_dir(bench_dir, "bench", what="bench folder", adopt=_is_old_bench)
 
 
 def _summary_complete(path: Path) -> bool:
@@ -79,8 +104,7 @@ def _summary_complete(path: Path) -> bool:
 
 def write_bench_file(bench_dir: str | Path, experiment: dict[str, Any], cells: Sequence[Cell]) -> Path:
     """Write ``bench.yaml``: the resolved experiment and the list of its cells."""
-    bench_dir = Path(bench_dir)
-    bench_dir.mkdir(parents=True, exist_ok=True)
+    bench_dir = claim_bench_dir(bench_dir)
     doc = {
         "experiment": experiment,
         "cells": [{"name": c.name, "dataset": c.dataset, "loss": c.loss, "seed": c.seed} for c in cells],
@@ -106,6 +130,7 @@ def run_cell(
     """
     from edgewise import training
     from edgewise.bench.grid import deep_merge
+    from edgewise.training.run import _RUN_ARTEFACTS
 
     path = Path(bench_dir) / name
     start = time.perf_counter()
@@ -116,14 +141,16 @@ def run_cell(
         _check_cell_config(cfg_file, config)
         (path / ERROR_NAME).unlink(missing_ok=True)
         resume = (path / "checkpoints" / "last.ckpt").exists()
-        if not resume and path.exists():
-            # leftovers of an attempt that failed before its first checkpoint
-            shutil.rmtree(path)
+        if path.is_dir() and owner_kind(path) is None and owner_kind(bench_dir) and \
+                {p.name for p in path.iterdir()} <= _RUN_ARTEFACTS:
+            # a cell that an edgewise without folder markers started: the bench made it
+            atomic_write_text(path / MARKER, "run\n")
         with _redirect_output(log_file):
+            # an attempt that failed before its first checkpoint is started again by train
             training.train(deep_merge(config, runtime or {}), output_dir=path, resume=resume)
             training.evaluate(path, split="test")
-        if not _summary_complete(path / "summary.json"):
-            raise RuntimeError(f"evaluation finished without writing {path / 'summary.json'}")
+        if not _summary_complete(cell_results(path) / "summary.json"):
+            raise RuntimeError(f"evaluation finished without writing {cell_results(path) / 'summary.json'}")
     except Exception as exc:  # noqa: BLE001 - one cell's failure must not stop the grid
         path.mkdir(parents=True, exist_ok=True)
         (path / ERROR_NAME).write_text(traceback.format_exc() + f"\ntraining log: {log_file}\n")
@@ -250,8 +277,7 @@ def run_grid(
     if jobs < 1:
         raise ValueError(f"expected jobs >= 1, got {jobs}")
     jobs = max(jobs, len(devices))
-    bench_dir = Path(bench_dir)
-    bench_dir.mkdir(parents=True, exist_ok=True)
+    bench_dir = claim_bench_dir(bench_dir)
     with _bench_lock(bench_dir):
         return _run_grid(cells, bench_dir, backend, jobs, devices, progress)
 

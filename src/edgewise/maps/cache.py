@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -11,7 +12,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from edgewise._io import atomic_write
+from edgewise._io import atomic_write, claim_dir
 
 from .distance import inside_distance, signed_distance, unsigned_distance
 from .penalty import penalty_map, rrw_map
@@ -50,8 +51,13 @@ class MapCache:
     cropping (elastic, rotation, scaling); crop and flip them together with the labels.
 
     Args:
-        root: directory for the ``.npy`` files (created if missing).
+        root: directory for the ``.npy`` files (created if missing and marked as
+            edgewise's); an existing non-empty folder must be a map cache: a folder
+            holding other files is refused, so the cache never writes among them.
         dtype: storage dtype, ``np.float16`` or ``np.float32``.
+
+    Raises:
+        FileExistsError: ``root`` holds files that are not cached maps.
 
     Example:
         >>> import tempfile, numpy as np
@@ -68,7 +74,7 @@ class MapCache:
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.dtype(np.float16), np.dtype(np.float32)):
             raise ValueError(f"expected dtype float16 or float32, got {self.dtype}")
-        self.root.mkdir(parents=True, exist_ok=True)
+        claim_dir(self.root, "map-cache", what="map cache folder", adopt=_only_cached_maps)
 
     def key(
         self,
@@ -167,6 +173,14 @@ class MapCache:
             stored = maps.astype(self.dtype)
             atomic_write(target, lambda f: np.save(f, stored))
         return np.load(target, mmap_mode="r")
+
+
+_CACHE_FILE = re.compile(rf"(\.)?({'|'.join(_KINDS)})-[0-9a-f]{{64}}\.npy(\..+\.tmp)?")
+
+
+def _only_cached_maps(folder: Path) -> bool:
+    """A cache made by an edgewise without folder markers holds only map files."""
+    return all(_CACHE_FILE.fullmatch(p.name) for p in folder.iterdir())
 
 
 def _canonical(value: Any) -> Any:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ from lightning.pytorch.loggers.logger import rank_zero_experiment
 
 from edgewise._io import atomic_write_text
 
-__all__ = ["AtomicModelCheckpoint", "PruneResumedEpochs", "ResumableCSVLogger",
+__all__ = ["AtomicModelCheckpoint", "EpochLines", "PruneResumedEpochs", "ResumableCSVLogger",
            "compact_progress_bar"]
 
 
@@ -33,6 +35,29 @@ class AtomicModelCheckpoint(ModelCheckpoint):
         if trainer.is_global_zero:
             os.replace(tmp, filepath)
         self._last_checkpoint_saved = filepath
+
+    # Paths are stored relative to the checkpoint folder, so a run folder that was moved
+    # (the demo builds its report in a temporary folder, then renames it) names its own
+    # files and resumes with its best score, which Lightning drops when dirpath differs.
+    _PATHS = ("dirpath", "best_model_path", "kth_best_model_path", "last_model_path")
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        if self.dirpath is None:
+            return state
+        rel = lambda p: os.path.relpath(p, self.dirpath) if p else p  # noqa: E731
+        state.update({k: rel(state[k]) for k in self._PATHS})
+        state["best_k_models"] = {rel(k): v for k, v in state["best_k_models"].items()}
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = dict(state_dict)
+        if self.dirpath is not None and state.get("dirpath") == ".":
+            full = lambda p: os.path.join(self.dirpath, p) if p else p  # noqa: E731
+            state.update({k: full(state.get(k)) for k in self._PATHS})
+            state["dirpath"] = self.dirpath
+            state["best_k_models"] = {full(k): v for k, v in state.get("best_k_models", {}).items()}
+        super().load_state_dict(state)
 
 
 class _ResumableWriter(ExperimentWriter):
@@ -137,3 +162,36 @@ def compact_progress_bar() -> pl.Callback:
             return _compact(super().get_metrics(trainer, pl_module))
 
     return CompactProgressBar()
+
+
+class EpochLines(pl.Callback):
+    """One printed line per finished epoch, in place of a progress bar (for a log file or
+    a pipe, where bar frames pile up): epoch, training loss, validation values, seconds.
+
+    Example line: ``epoch 3/20  loss 0.2143  val/dice 0.8120  val/loss 0.1980  (4.1 s)``
+    """
+
+    def __init__(self) -> None:
+        self._start = 0.0
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # Validation at the end of an epoch has already run when this hook is called.
+        if not trainer.is_global_zero:
+            return
+        metrics = trainer.callback_metrics
+        parts = [f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}"]
+        loss = metrics.get("train/loss_epoch", metrics.get("train/loss"))
+        if loss is not None:
+            parts.append(f"loss {_number(loss)}")
+        parts += [f"{k} {_number(v)}" for k, v in sorted(metrics.items())
+                  if k in ("val/dice", "val/loss", "val/hd95")]
+        parts.append(f"({time.perf_counter() - self._start:.1f} s)")
+        print("  ".join(parts), flush=True)
+
+
+def _number(value: Any) -> str:
+    x = float(value)
+    return f"{x:.4f}" if math.isfinite(x) else str(x)

@@ -12,6 +12,7 @@ this module reads files and overrides and hands the result to it.
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, get_args
@@ -27,6 +28,8 @@ __all__ = [
     "parse_value",
     "validate_config",
     "dump_config",
+    "require_data_root",
+    "resolve_num_threads",
     "MAP_SOURCES",
 ]
 
@@ -36,6 +39,54 @@ MAP_SOURCES: tuple[str, ...] = get_args(LossTerm.model_fields["maps"].annotation
 
 #: every key with its default (the schema's defaults, resolved)
 DEFAULT_CONFIG: dict[str, Any] = validate_run({})
+
+
+def require_data_root(config: Mapping[str, Any]) -> None:
+    """Raise unless a dataset read from disk has its folder (``data.root``).
+
+    Shipped configurations leave ``data.root`` empty for the user to give, so this is
+    checked when a run starts, not by :func:`validate_config`.
+    """
+    data = config["data"]
+    if data["name"] != "synthetic" and data["root"] is None and "root" not in data["options"]:
+        raise ValueError(
+            f"config key 'data.root': dataset {data['name']!r} needs the folder you downloaded, "
+            f"e.g. data.root=/path/to/{data['name']}"
+        )
+
+
+def resolve_num_threads(value: int | str | None, num_workers: int = 0) -> tuple[int | None, str]:
+    """The torch intra-op threads for ``trainer.num_threads``, and why.
+
+    ``"auto"`` (the default): the cores this process may use, less the load of other jobs
+    (1-minute load average) and the data-loader workers, at least 1. Where
+    ``OMP_NUM_THREADS`` is set (by the user, or by ``edgewise bench`` for its workers),
+    torch already follows it and ``None`` is returned (keep it); ``None`` (null) also
+    keeps torch's default, one thread per core. On a 2-core machine busy with other jobs
+    that default made a demo epoch 8 times slower than one thread (57-74 s vs 7.5-8.5 s,
+    docs/training.md, "Threads"): a thread waiting for a core holds up the others.
+
+    Example:
+        >>> resolve_num_threads(3)
+        (3, 'trainer.num_threads')
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value, "trainer.num_threads"
+    if value is None:
+        return None, "torch's default: trainer.num_threads is null"
+    if os.environ.get("OMP_NUM_THREADS"):
+        return None, f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}"
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = 0.0
+    free = min(cores, max(0, cores - round(load)))
+    n = max(1, free - num_workers)
+    return n, f"auto: {cores} cores, load {load:.1f}, {num_workers} data workers"
 
 
 def parse_value(text: str) -> Any:
@@ -169,7 +220,13 @@ def load_config(
         if not path.is_file():
             raise FileNotFoundError(f"config file not found: {path}")
         try:
-            raw = yaml.safe_load(path.read_text()) or {}
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except UnicodeDecodeError as exc:
+            raise ValueError(
+                f"config file {path} is not a YAML text file: byte 0x{exc.object[exc.start]:02x} "
+                f"at offset {exc.start} is not UTF-8 text (expected a .yaml file such as "
+                "configs/demo.yaml)"
+            ) from None
         except yaml.YAMLError as exc:
             raise ValueError(f"cannot parse YAML config {path}: {exc}") from exc
         if not isinstance(raw, Mapping):

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import copy
 import os
-import shutil
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from edgewise._io import atomic_write_text
+from edgewise._io import atomic_write_text, staged_dir
 from edgewise.training.config import validate_config
 
 __all__ = ["DEMO_CONFIG", "DEMO_VARIANTS", "demo_configs", "run_demo", "format_table"]
@@ -37,7 +36,9 @@ DEMO_CONFIG: dict[str, Any] = {
     "loss": {"terms": [{"name": "ce", "weight": 1.0}]},
     "optimizer": {"name": "adam", "lr": 3e-3, "betas": [0.9, 0.99]},
     "scheduler": {"name": "none"},
-    "trainer": {"max_epochs": 20, "accelerator": "cpu", "devices": 1, "log_every_n_steps": 4},
+    # One thread: the demo's convolutions are small (see run_demo's ``threads``).
+    "trainer": {"max_epochs": 20, "accelerator": "cpu", "devices": 1, "log_every_n_steps": 4,
+                "num_threads": 1},
     "validation": {"hd95": False},
     "evaluation": {"checkpoint": "best", "tolerance": 1.0, "overlays": 3},
 }
@@ -204,7 +205,9 @@ def run_demo(
     """Train and evaluate the demo runs and write the report folder.
 
     The report is built in a temporary sibling folder and moved into place at the end,
-    so a failed demo leaves an earlier report untouched.
+    so a failed demo leaves an earlier report untouched. An existing ``output`` is
+    replaced only when it is an earlier demo report (edgewise's marker, no files added
+    since); any other non-empty folder is refused before the demo starts.
 
     Args:
         output: the report folder (replaced when the demo finishes).
@@ -213,13 +216,17 @@ def run_demo(
         seed: seed of both runs.
         progress_bar: show Lightning's progress bar.
         threads: torch intra-op threads while the demo runs (restored afterwards);
-            ``None`` keeps the current setting. The demo's convolutions are small:
+            ``None`` chooses as ``trainer.num_threads: auto`` does. The demo's
+            convolutions are small:
             a second thread gains little, and on a machine busy with other jobs
             threads waiting for each other made each training step up to 25 times
             slower in our measurements.
 
     Returns:
         ``(report_dir, {label: evaluate() summary})``.
+
+    Raises:
+        FileExistsError: ``output`` is a folder edgewise may not replace.
     """
     import torch
 
@@ -229,54 +236,52 @@ def run_demo(
     if threads is not None and threads < 1:
         raise ValueError(f"expected threads >= 1 or None, got {threads}")
     output = Path(output).resolve()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.parent / f".{output.name}.partial-{os.getpid()}"
-    if partial.exists():
-        shutil.rmtree(partial)
     start = time.perf_counter()
     cpu_start = time.process_time()
     previous_threads = torch.get_num_threads()
-    try:
-        if threads is not None:
-            torch.set_num_threads(threads)
-        configs = demo_configs(fast=fast, epochs=epochs, seed=seed)
-        summaries: dict[str, dict[str, Any]] = {}
-        run_dirs: dict[str, Path] = {}
-        for i, (label, cfg) in enumerate(configs.items(), 1):
-            cfg["trainer"]["enable_progress_bar"] = progress_bar
-            print(f"[demo] {i}/{len(configs)} training `{label}` "
-                  f"({DEMO_DESCRIPTIONS.get(label, label)}), "
-                  f"{cfg['trainer']['max_epochs']} epochs", flush=True)
-            run_dirs[label] = train(cfg, output_dir=partial / "runs" / label, verbose=False)
-            with lightning_output(info=False):
-                summaries[label] = evaluate(run_dirs[label], split="test")
-            print(f"[demo] `{label}` test Dice {_cell(summaries[label], 'dice')}", flush=True)
-        print("[demo] writing the report", flush=True)
-        plot_learning_curves({k: v / "metrics.csv" for k, v in run_dirs.items()},
-                             partial / "learning_curves.png", keys=tuple(_CURVES),
-                             titles=_CURVES)
-        _comparison_figure(run_dirs, partial / "overlays.png",
-                           n_cases=configs["ce"]["evaluation"]["overlays"])
-        timing = {"wall_s": time.perf_counter() - start,
-                  "cpu_s": time.process_time() - cpu_start,
-                  "threads": torch.get_num_threads()}
-        atomic_write_text(partial / "report.md",
-                          _report_markdown(configs, summaries, timing, fast))
-        _replace_dir(partial, output)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    finally:
-        torch.set_num_threads(previous_threads)
+    with staged_dir(output, "demo", what="demo report folder", adopt=_is_old_report) as partial:
+        try:
+            if threads is not None:
+                torch.set_num_threads(threads)
+            configs = demo_configs(fast=fast, epochs=epochs, seed=seed)
+            summaries: dict[str, dict[str, Any]] = {}
+            run_dirs: dict[str, Path] = {}
+            for i, (label, cfg) in enumerate(configs.items(), 1):
+                cfg["trainer"]["enable_progress_bar"] = progress_bar
+                cfg["trainer"]["num_threads"] = "auto" if threads is None else threads
+                print(f"[demo] {i}/{len(configs)} training `{label}` "
+                      f"({DEMO_DESCRIPTIONS.get(label, label)}), "
+                      f"{cfg['trainer']['max_epochs']} epochs", flush=True)
+                run_dirs[label] = train(cfg, output_dir=partial / "runs" / label, verbose=False)
+                with lightning_output(info=False):
+                    summaries[label] = evaluate(run_dirs[label], split="test")
+                print(f"[demo] `{label}` test Dice {_cell(summaries[label], 'dice')}", flush=True)
+            print("[demo] writing the report", flush=True)
+            plot_learning_curves({k: v / "metrics.csv" for k, v in run_dirs.items()},
+                                 partial / "learning_curves.png", keys=tuple(_CURVES),
+                                 titles=_CURVES)
+            _comparison_figure(run_dirs, partial / "overlays.png",
+                               n_cases=configs["ce"]["evaluation"]["overlays"])
+            timing = {"wall_s": time.perf_counter() - start,
+                      "cpu_s": time.process_time() - cpu_start,
+                      "threads": torch.get_num_threads()}
+            atomic_write_text(partial / "report.md",
+                              _report_markdown(configs, summaries, timing, fast))
+        finally:
+            torch.set_num_threads(previous_threads)
     return output, summaries
 
 
-def _replace_dir(new: Path, target: Path) -> None:
-    old = target.parent / f".{target.name}.old-{os.getpid()}"
-    if target.exists():
-        os.replace(target, old)
-    os.replace(new, target)
-    shutil.rmtree(old, ignore_errors=True)
+def _is_old_report(folder: Path) -> bool:
+    """A report of an edgewise that did not mark its folders: only the demo's files, and
+    its report.md."""
+    names = {p.name for p in folder.iterdir()}
+    if not names <= {"report.md", "learning_curves.png", "overlays.png", "runs"}:
+        return False
+    try:
+        return (folder / "report.md").read_text().startswith("# edgewise demo")
+    except OSError:
+        return False
 
 
 def _report_markdown(configs: Mapping[str, Mapping[str, Any]],
@@ -345,8 +350,8 @@ validation Dice after each epoch; right: the boundary-loss weight of `ce_boundar
 
 Each run folder (`runs/<loss>/`) holds `config.yaml` (reproduce a run with
 `edgewise train --config runs/<loss>/config.yaml`), `metrics.csv`, TensorBoard logs
-(`tensorboard --logdir runs`), `checkpoints/`, `per_case.csv` (metrics per test image),
-`summary.json` and `overlays/`.
+(`tensorboard --logdir runs`), `checkpoints/` and `eval_test/`: `per_case.csv` (metrics
+per test image), `summary.json` and `overlays/`.
 
 Total time: {timing['wall_s']:.0f} s wall, {timing['cpu_s']:.0f} s CPU \
 ({timing['threads']} torch thread{'s' if timing['threads'] != 1 else ''}).

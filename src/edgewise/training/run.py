@@ -10,9 +10,13 @@ Run folder layout::
       checkpoints/best.ckpt     best validation Dice (the latest epoch without validation)
       checkpoints/last.ckpt     end of the latest finished epoch (used by ``resume``)
       learning_curves.png       loss, validation Dice (and HD95) per epoch, drawn when train() ends
-      per_case.csv              after evaluate(): one row per case and foreground class
-      summary.json              after evaluate(): aggregates per metric and class
-      overlays/*.png            after evaluate(): image / ground truth / prediction / errors
+      .edgewise                 marks the folder as made by edgewise
+      eval_test/                after evaluate() (eval_<split>/ for other splits,
+                                external_<folder>_<split>/ for other data), replaced as a
+                                whole by each evaluation:
+        per_case.csv            one row per case and foreground class
+        summary.json            aggregates per metric and class
+        overlays/*.png          image / ground truth / prediction / errors
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import json
 import logging
 import math
 import os
+import shutil
+import sys
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -32,12 +38,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from edgewise._io import atomic_write_json, atomic_write_text
-from edgewise.training.config import dump_config, load_config, validate_config
+from edgewise._io import MARKER, atomic_write_json, atomic_write_text, check_dir, claim_dir, \
+    owner_kind, staged_dir
+from edgewise.training.config import dump_config, load_config, require_data_root, resolve_num_threads, \
+    validate_config
 from edgewise.training.schema import EXTRA_METRICS
 
 __all__ = ["train", "evaluate", "eval_dir", "predict_cases", "build_components", "build_loss", "load_run",
            "METRIC_NAMES", "SWEEP_METRICS", "EXTRA_METRICS", "metric_names"]
+
+log = logging.getLogger("edgewise")
 
 #: metrics written by :func:`evaluate`, in column order.
 METRIC_NAMES = ("dice", "hd95", "assd", "nsd", "boundary_f1")
@@ -124,6 +134,13 @@ def _torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
 def run_dir_of(config: Mapping[str, Any], output_dir: str | os.PathLike | None) -> Path:
     """Where a run of ``config`` writes: ``output_dir`` or ``<output_root>/<name>``."""
     if output_dir is not None:
@@ -137,6 +154,7 @@ def build_components(config: Mapping[str, Any]) -> dict[str, Any]:
     from edgewise.training.datamodule import SegmentationDataModule
     from edgewise.training.module import SegmentationModule
 
+    require_data_root(config)
     dm = SegmentationDataModule(config["data"], seed=config["seed"])
     train_ds = dm.dataset("train")
     num_classes = int(train_ds.num_classes)  # type: ignore[union-attr]
@@ -265,12 +283,67 @@ def _size_divisor(model_cfg: Mapping[str, Any]) -> int:
     return 1
 
 
-def _check_fresh_dir(run_dir: Path) -> None:
-    if run_dir.exists() and any(run_dir.iterdir()):
+# What train() writes into a run folder before its first checkpoint: a folder holding
+# only these (and edgewise's marker) is an attempt that stopped early and may start again.
+_RUN_ARTEFACTS = frozenset({MARKER, "config.yaml", "metrics.csv", "hparams.yaml", "tensorboard", "learning_curves.png",
+                            "checkpoints"})
+
+
+def _check_run_dir(run_dir: Path, resume: bool) -> bool:
+    """Raise unless :func:`train` may write in ``run_dir``; writes nothing.
+
+    Returns True when ``run_dir`` holds an edgewise run that stopped before its first
+    checkpoint, which a fresh start clears (only the files it wrote).
+    """
+    ckpt = run_dir / "checkpoints" / "last.ckpt"
+    if resume:
+        if ckpt.is_file():
+            return False
+        hint = ""
+        if owner_kind(run_dir) == "run":
+            hint = ("; the run stopped before its first checkpoint: start it again without "
+                    "resume (--resume), in the same folder")
+        raise FileNotFoundError(f"cannot resume: no checkpoint at {ckpt}{hint}")
+    if not run_dir.exists():
+        return False
+    if not run_dir.is_dir():
+        raise FileExistsError(f"run folder {run_dir} is a file: choose another output folder")
+    entries = {p.name for p in run_dir.iterdir()}
+    if not entries:
+        return False
+    if ckpt.is_file():
         raise FileExistsError(
-            f"run folder {run_dir} already exists and is not empty; pass resume=True "
-            "(--resume) to continue it, or choose another output folder"
+            f"run folder {run_dir} already holds a run (checkpoints/last.ckpt): continue it "
+            "with resume=True (--resume), or choose another output folder"
         )
+    if owner_kind(run_dir) == "run" and entries <= _RUN_ARTEFACTS:
+        return True
+    why = "was not made by edgewise" if owner_kind(run_dir) is None else "holds files a run does not write"
+    raise FileExistsError(
+        f"run folder {run_dir} already exists, is not empty and {why}; edgewise never "
+        "overwrites it: choose a new or empty output folder"
+    )
+
+
+def _claim_run_dir(run_dir: Path, restart: bool) -> None:
+    """Create (or clear, after an early stop) and mark the run folder; remove checkpoint
+    files a killed save left behind."""
+    if restart:
+        log.warning("edgewise: %s holds a run that stopped before its first checkpoint; "
+                    "starting it again", run_dir)
+        for p in run_dir.iterdir():
+            if p.name != MARKER:
+                if p.is_dir():
+                    shutil.rmtree(p)
+                else:
+                    p.unlink()
+    # a run folder of an edgewise without markers is recognised by its checkpoint
+    claim_dir(run_dir, "run", what="run folder",
+              adopt=lambda d: (d / "checkpoints" / "last.ckpt").is_file())
+    for tmp in sorted((run_dir / "checkpoints").glob("*.ckpt.tmp")):
+        log.warning("edgewise: removing %s (%.0f MB), left by a checkpoint save that was killed",
+                    tmp, tmp.stat().st_size / 1e6)
+        tmp.unlink()
 
 
 def train(
@@ -298,8 +371,11 @@ def train(
         The run folder.
 
     Raises:
-        ValueError: a bad configuration (the message names the key).
-        FileExistsError: the run folder is not empty and ``resume`` is False.
+        ValueError: a bad configuration (the message names the key), raised before
+            anything is written.
+        FileExistsError: ``resume`` is False and the run folder holds a run with a
+            checkpoint, or files edgewise did not write (it is never overwritten). A run
+            folder whose run stopped before its first checkpoint is started again.
         FileNotFoundError: ``resume`` without a ``last.ckpt``.
     """
     import lightning.pytorch as pl
@@ -309,6 +385,7 @@ def train(
 
     from edgewise.training.callbacks import (
         AtomicModelCheckpoint,
+        EpochLines,
         PruneResumedEpochs,
         ResumableCSVLogger,
         compact_progress_bar,
@@ -317,15 +394,10 @@ def train(
     cfg = validate_config(config)
     run_dir = run_dir_of(cfg, output_dir).resolve()
     ckpt_path = run_dir / "checkpoints" / "last.ckpt"
-    if resume:
-        if not ckpt_path.is_file():
-            raise FileNotFoundError(f"cannot resume: no checkpoint at {ckpt_path}")
-    elif _global_rank() == 0:
-        _check_fresh_dir(run_dir)
-    if _global_rank() == 0:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(run_dir / "config.yaml", dump_config(cfg))
+    restart = _check_run_dir(run_dir, resume) if resume or _global_rank() == 0 else False
 
+    # Data, network and loss are built before anything is written, so a bad name or a
+    # missing data folder leaves no run folder behind.
     pl.seed_everything(cfg["seed"], workers=True, verbose=False)
     parts = build_components(cfg)
     has_val = cfg["data"]["val_split"] is not None
@@ -358,9 +430,17 @@ def train(
     if cfg["scheduler"]["name"] != "none":
         cbs.append(LearningRateMonitor(logging_interval="epoch"))
     t = cfg["trainer"]
-    if t["enable_progress_bar"] and not any(isinstance(c, ProgressBar) for c in cbs):
+    # Progress-bar frames fill a log file or pipe: without a terminal, one line per epoch.
+    bar = t["enable_progress_bar"] and _is_terminal(sys.stdout)
+    if bar and not any(isinstance(c, ProgressBar) for c in cbs):
         cbs.append(compact_progress_bar())
-    with lightning_output(info=verbose), _torch_threads(t["num_threads"]):
+    elif not bar:
+        cbs.append(EpochLines())
+    threads, why = resolve_num_threads(t["num_threads"], cfg["data"]["num_workers"])
+    if verbose and _global_rank() == 0:
+        print(f"torch threads: {torch.get_num_threads() if threads is None else threads} ({why})",
+              flush=True)
+    with lightning_output(info=verbose), _torch_threads(threads):
         trainer = pl.Trainer(
             default_root_dir=run_dir,
             max_epochs=t["max_epochs"],
@@ -377,7 +457,7 @@ def train(
             limit_train_batches=t["limit_train_batches"],
             limit_val_batches=t["limit_val_batches"] if has_val else 0,
             num_sanity_val_steps=0,
-            enable_progress_bar=t["enable_progress_bar"],
+            enable_progress_bar=bar,
             enable_model_summary=False,
             callbacks=cbs,
             logger=[
@@ -386,6 +466,9 @@ def train(
                                   default_hp_metric=False),
             ],
         )
+        if _global_rank() == 0:
+            _claim_run_dir(run_dir, restart)
+            atomic_write_text(run_dir / "config.yaml", dump_config(cfg))
         trainer.fit(parts["module"], datamodule=parts["datamodule"],
                     ckpt_path=str(ckpt_path) if resume else None)
     if _global_rank() == 0 and (run_dir / "metrics.csv").is_file():
@@ -613,14 +696,14 @@ def _stats(values: Iterable[float]) -> dict[str, Any]:
 
 def eval_dir(run_dir: str | os.PathLike, split: str = "test",
              data_root: str | os.PathLike | None = None) -> Path:
-    """Where :func:`evaluate` writes by default: the run folder for its test split,
-    ``<run_dir>/eval_<split>`` for another split, and ``<run_dir>/external_<folder
-    name>_<split>`` for data from another folder (``data_root``)."""
+    """Where :func:`evaluate` writes by default: ``<run_dir>/eval_<split>``, and
+    ``<run_dir>/external_<folder name>_<split>`` for data from another folder
+    (``data_root``). Each evaluation replaces that folder as a whole."""
     run_dir = Path(run_dir)
     if data_root is not None:
         name = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in Path(data_root).resolve().name)
         return run_dir / f"external_{name}_{split}"
-    return run_dir if split == "test" else run_dir / f"eval_{split}"
+    return run_dir / f"eval_{split}"
 
 
 def _check_external_output(run_dir: Path, out_dir: Path, data_root: Path) -> None:
@@ -671,14 +754,15 @@ def evaluate(
             ``"test"``, or ``"all"`` (every case) with ``data_root``.
         overlays: number of cases to draw (default ``evaluation.overlays``).
         checkpoint: ``"best"`` or ``"last"`` (default ``evaluation.checkpoint``).
-        output_dir: where to write; default :func:`eval_dir`: the run folder for the
-            test split, ``<run_dir>/eval_<split>`` otherwise, and
-            ``<run_dir>/external_<folder name>_<split>`` with ``data_root``.
+        output_dir: the results folder, replaced as a whole (a reader sees the previous
+            results or these, never a mix); default :func:`eval_dir`:
+            ``<run_dir>/eval_<split>``, and ``<run_dir>/external_<folder name>_<split>``
+            with ``data_root``. A non-empty folder edgewise did not make is refused.
         device: torch device (default CUDA when available).
         tolerances: the sweep's tolerances in mm, e.g. ``[1, 2, 3, 4]`` (default
             ``evaluation.tolerances``; none when that is null).
         threads: torch CPU threads while predicting and scoring (default
-            ``trainer.num_threads`` of the run; torch's default when that is null).
+            ``trainer.num_threads`` of the run, ``auto`` as in training).
         data_root: score the run on another folder of the same layout (an external
             test set) instead of ``data.root``; the results go to their own folder, never
             into the run folder or a folder holding results on other data, and
@@ -692,7 +776,9 @@ def evaluate(
         {class: stats}}, "mean":
         {metric: mean over foreground classes of the per-class means}, "n_inf": {metric:
         infinite values over cases and classes}}``. Non-finite values (HD95 of an empty
-        structure) are counted in ``n_nan``/``n_inf`` and left out of the means.
+        structure) are counted in ``n_nan``/``n_inf`` and left out of the means. Paths of
+        results in it (``run``, ``checkpoint``, ``overlays``) are relative to the results
+        folder, so they stay right when it is moved.
     """
     run_dir = Path(run_dir)
     cfg = load_config(run_dir / "config.yaml") if (run_dir / "config.yaml").is_file() else None
@@ -703,7 +789,8 @@ def evaluate(
     overlays = ev["overlays"] if overlays is None else int(overlays)
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise ValueError(f"expected threads to be a positive integer, got {threads!r}")
-    threads = cfg["trainer"]["num_threads"] if threads is None else threads
+    if threads is None:
+        threads = resolve_num_threads(cfg["trainer"]["num_threads"], 0)[0]
     if data_root is not None:
         data_root = Path(data_root).resolve()
         if not data_root.is_dir():
@@ -713,6 +800,7 @@ def evaluate(
     out_dir = Path(output_dir) if output_dir is not None else eval_dir(run_dir, split, data_root)
     if data_root is not None:
         _check_external_output(run_dir, out_dir, data_root)
+    check_dir(out_dir, "eval", what="evaluation folder")  # before minutes of work
     if tolerances is None:
         tolerances = ev["tolerances"] or []
     elif len(tolerances):
@@ -747,8 +835,9 @@ def evaluate(
                 per_metric[m][cname].append(x)
             rows.append(row)
 
+    meta["checkpoint"] = _relative(meta["checkpoint"], out_dir)
     summary: dict[str, Any] = {
-        "run": str(run_dir), "split": split_name, **meta, "num_cases": len(cases),
+        "run": _relative(run_dir, out_dir), "split": split_name, **meta, "num_cases": len(cases),
         **({"data_root": str(data_root)} if data_root is not None else {}),
         "classes": class_names, "tolerance_mm": ev["tolerance"], "tolerances_mm": tolerances,
         "extra_metrics": list(metrics),
@@ -765,11 +854,16 @@ def evaluate(
     writer = csv.DictWriter(buf, fieldnames=["case", "class", *names], lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out_dir / "per_case.csv", buf.getvalue())
-    if overlays > 0:
-        from edgewise.training.report import save_overlays
+    with staged_dir(out_dir, "eval", what="evaluation folder") as tmp:
+        atomic_write_text(tmp / "per_case.csv", buf.getvalue())
+        if overlays > 0:
+            from edgewise.training.report import save_overlays
 
-        summary["overlays"] = [str(p) for p in save_overlays(cases[:overlays], out_dir / "overlays")]
-    atomic_write_json(out_dir / "summary.json", summary)
+            summary["overlays"] = [_relative(out_dir / p.relative_to(tmp), out_dir)
+                                   for p in save_overlays(cases[:overlays], tmp / "overlays")]
+        atomic_write_json(tmp / "summary.json", summary)
     return summary
+
+
+def _relative(path: str | os.PathLike, start: Path) -> str:
+    return Path(os.path.relpath(Path(path).absolute(), start.absolute())).as_posix()

@@ -298,9 +298,10 @@ class TrainerConfig(_Section):
     )
     enable_progress_bar: Bool = Field(True, description="as in Lightning")
     num_threads: PosInt | Literal["auto"] | None = Field(
-        None,
-        description="`torch.set_num_threads` during training and evaluation (null: torch's "
-        "default, one per core; `auto`: chosen for the machine); 1 is often faster on a busy shared CPU",
+        "auto",
+        description="torch CPU threads during training and evaluation: `auto` (the cores less "
+        "the load of other jobs and the data workers, at least 1; `OMP_NUM_THREADS` kept where "
+        "set), a number, or null (torch's default, one per core: much slower on a busy machine)",
     )
 
 

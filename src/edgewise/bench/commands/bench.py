@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -40,7 +41,11 @@ def run(args: argparse.Namespace) -> int:
         for cell in cells:
             print(f"{cell_status(bench_dir / cell.name):12s} {bench_dir / cell.name}")
         return 0
-    write_bench_file(bench_dir, experiment, cells)
+    try:
+        write_bench_file(bench_dir, experiment, cells)
+    except FileExistsError as exc:
+        print(f"edgewise bench: error: {exc}", file=sys.stderr)
+        return 2
     results = run_grid(
         cells, bench_dir, backend=args.backend, jobs=args.jobs, devices=args.devices,
         progress=not args.no_progress,

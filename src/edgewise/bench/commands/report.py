@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -12,13 +13,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--baseline", default=None,
         help="loss to test the others against (default: the experiment's baseline, else its first loss)",
     )
-    parser.add_argument("--output", type=Path, default=None, help="where to write (default: BENCH_DIR)")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="report folder, replaced as a whole (default: BENCH_DIR/report)")
     parser.add_argument("--overlays", type=int, default=3, help="test cases in the overlay grid (0: none)")
 
 
 def run(args: argparse.Namespace) -> int:
     from edgewise.bench.report import write_report
 
-    path = write_report(args.bench_dir, baseline=args.baseline, output=args.output, overlays=args.overlays)
+    try:
+        path = write_report(args.bench_dir, baseline=args.baseline, output=args.output,
+                            overlays=args.overlays)
+    except (ValueError, FileNotFoundError, FileExistsError) as exc:
+        print(f"edgewise report: error: {exc}", file=sys.stderr)
+        return 2
     print(f"wrote {path}, {path.parent / 'summary.csv'} and {path.parent / 'figures'}/")
     return 0

@@ -9,7 +9,8 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", "-o", type=Path, default=Path("demo_report"),
-                        help="report folder (default: ./demo_report; replaced when done)")
+                        help="report folder (default: ./demo_report; replaced when done, if it is "
+                             "an earlier demo report; any other non-empty folder is refused)")
     parser.add_argument("--fast", action="store_true",
                         help="tiny smoke version (seconds; shows the pipeline works, "
                              "not how the losses compare)")
@@ -29,9 +30,13 @@ def run(args: argparse.Namespace) -> int:
         if value is not None and value < 1:
             print(f"edgewise demo: error: expected {flag} >= 1, got {value}", file=sys.stderr)
             return 2
-    report_dir, summaries = run_demo(args.output, fast=args.fast, epochs=args.epochs,
-                                     seed=args.seed, progress_bar=not args.no_progress,
-                                     threads=args.threads)
+    try:
+        report_dir, summaries = run_demo(args.output, fast=args.fast, epochs=args.epochs,
+                                         seed=args.seed, progress_bar=not args.no_progress,
+                                         threads=args.threads)
+    except FileExistsError as exc:
+        print(f"edgewise demo: error: {exc}", file=sys.stderr)
+        return 2
     print()
     print("Test images, vessel class, mean per image "
           "(HD95/ASSD in pixels; NSD/BF1 at 1 pixel tolerance):")

@@ -16,7 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", choices=["best", "last"], default=None,
                         help="checkpoint to evaluate (default from the config: best)")
     parser.add_argument("--output", "-o", type=Path, default=None,
-                        help="where to write per_case.csv, summary.json and overlays")
+                        help="results folder for per_case.csv, summary.json and overlays/, "
+                             "replaced as a whole (default: RUN_DIR/eval_<split>)")
     parser.add_argument("--tolerances", type=float, nargs="+", default=None, metavar="MM",
                         help="also score NSD and boundary F1 at each of these tolerances "
                              "(default from the config: evaluation.tolerances)")
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
                            checkpoint=args.checkpoint, output_dir=args.output,
                            tolerances=args.tolerances, threads=args.threads,
                            data_root=args.data_root, metrics=args.metrics)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, FileExistsError) as exc:
         print(f"edgewise eval: error: {exc}", file=sys.stderr)
         return 2
     print(format_summary(summary))

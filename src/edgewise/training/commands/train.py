@@ -1,4 +1,4 @@
-"""``edgewise train --config FILE.yaml [key=value ...] [--resume] [--output DIR]``."""
+"""``edgewise train --config FILE.yaml [key=value ...] [--resume] [--output DIR] [--no-progress]``."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run folder (default: <output_root>/<name> from the config)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in the output folder from checkpoints/last.ckpt")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bar: one line per epoch (the default when the "
+                             "output is not a terminal)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,6 +31,8 @@ def run(args: argparse.Namespace) -> int:
         if config_path is None and args.resume and args.output:
             config_path = args.output / "config.yaml"
         cfg = load_config(config_path, args.overrides)
+        if args.no_progress:
+            cfg["trainer"]["enable_progress_bar"] = False
         run_dir = train(cfg, output_dir=args.output, resume=args.resume)
     except (ValueError, FileNotFoundError, FileExistsError) as exc:
         print(f"edgewise train: error: {exc}", file=sys.stderr)

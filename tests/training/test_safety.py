@@ -1,0 +1,310 @@
+"""The command line's first hour: nothing of the user's overwritten, checks before any
+output, results whole, threads, output without a terminal."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import lightning.pytorch as pl
+import pytest
+import torch
+
+from edgewise.cli import main
+from edgewise.training import evaluate, train
+from edgewise.training.config import load_config, resolve_num_threads
+
+REPO = Path(__file__).resolve().parents[2]
+USER_BYTES = b"thesis draft \x00\xd0\n"
+
+
+def _user_folder(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "thesis.txt").write_bytes(USER_BYTES)
+    return folder / "thesis.txt"
+
+
+def _untouched(folder: Path) -> None:
+    assert sorted(os.listdir(folder)) == ["thesis.txt"]
+    assert (folder / "thesis.txt").read_bytes() == USER_BYTES
+
+
+@pytest.fixture
+def tiny_args(tiny_overrides):
+    def make(*extra: str) -> list[str]:
+        return [*tiny_overrides, *extra]
+
+    return make
+
+
+# ---------------------------------------------------------------- user folders
+@pytest.mark.parametrize("where", ["named", "current"])
+def test_demo_refuses_a_user_folder(tmp_path, monkeypatch, capsys, where):
+    _user_folder(tmp_path / "mine")
+    monkeypatch.chdir(tmp_path / "mine")
+    out = "." if where == "current" else str(tmp_path / "mine")
+    start = time.perf_counter()
+    assert main(["demo", "--fast", "-o", out]) == 2
+    assert time.perf_counter() - start < 60  # refused before training, not after
+    err = capsys.readouterr().err
+    assert "not made by edgewise" in err and "choose a new or empty folder" in err
+    _untouched(tmp_path / "mine")
+    assert sorted(os.listdir(tmp_path)) == ["mine"]
+
+
+def test_train_refuses_a_user_folder_without_suggesting_resume(tmp_path, capsys, tiny_args):
+    _user_folder(tmp_path / "mine")
+    assert main(["train", "-o", str(tmp_path / "mine"), *tiny_args()]) == 2
+    err = capsys.readouterr().err
+    assert "not made by edgewise" in err and "--resume" not in err
+    _untouched(tmp_path / "mine")
+
+
+def test_eval_refuses_a_user_output_folder(tmp_path, tiny_config, capsys):
+    run_dir = train(tiny_config("evaluation.overlays=0"), output_dir=tmp_path / "run")
+    _user_folder(tmp_path / "mine")
+    assert main(["eval", str(run_dir), "-o", str(tmp_path / "mine")]) == 2
+    assert "not made by edgewise" in capsys.readouterr().err
+    _untouched(tmp_path / "mine")
+    assert not (run_dir / "eval_test").exists()
+
+
+# ---------------------------------------------------------------- checks come first
+@pytest.mark.parametrize("override, message", [
+    ("loss.terms.0.name=bondary", "unknown loss 'bondary'"),
+    ("model.name=unnet", "unnet"),
+    ("data.name=drive", "config key 'data.root'"),
+    ("data.root=/no/such/folder", "does not exist"),
+])
+def test_config_errors_leave_no_run_folder(tmp_path, capsys, tiny_args, override, message):
+    args = tiny_args(override)
+    if override.startswith("data.root"):
+        args.append("data.name=drive")
+    assert main(["train", "-o", str(tmp_path / "run"), *args]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_yaml_that_is_not_text_is_named(tmp_path, capsys):
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(range(256)))
+    assert main(["train", "--config", str(binary), "-o", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert f"config file {binary} is not a YAML text file" in err and "0xd0 at offset 0" in err
+    assert not (tmp_path / "run").exists()
+
+
+class _CrashAtStart(pl.Callback):
+    def on_train_epoch_start(self, trainer, module):
+        raise RuntimeError("simulated crash before the first checkpoint")
+
+
+def test_a_run_that_stopped_before_its_first_checkpoint_starts_again(tmp_path, tiny_config, caplog, capsys, tiny_args):
+    cfg = tiny_config()
+    run_dir = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(cfg, output_dir=run_dir, callbacks=[_CrashAtStart()])
+    assert (run_dir / "config.yaml").is_file() and not (run_dir / "checkpoints" / "last.ckpt").exists()
+    # --resume cannot work here, and the message says what will
+    assert main(["train", "--resume", "-o", str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "no checkpoint" in err and "start it again without resume" in err
+    with caplog.at_level(logging.WARNING, logger="edgewise"):
+        train(cfg, output_dir=run_dir)
+    assert "stopped before its first checkpoint; starting it again" in caplog.text
+    assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+    # a finished run is never restarted over: only --resume continues it
+    assert main(["train", "-o", str(run_dir), *tiny_args()]) == 2
+    assert "continue it with resume=True (--resume)" in capsys.readouterr().err
+
+
+def test_killed_checkpoint_write_is_cleaned_up_on_start(tmp_path, tiny_config, caplog):
+    run_dir = train(tiny_config(), output_dir=tmp_path / "run")
+    leftover = run_dir / "checkpoints" / "best.ckpt.tmp"
+    leftover.write_bytes(b"\0" * 1000)  # what a kill during torch.save leaves
+    with caplog.at_level(logging.WARNING, logger="edgewise"):
+        train(tiny_config("trainer.max_epochs=2"), output_dir=run_dir, resume=True)
+    assert not leftover.exists()
+    assert f"removing {leftover}" in caplog.text and "checkpoint save that was killed" in caplog.text
+
+
+# ---------------------------------------------------------------- results whole
+_KILLER = textwrap.dedent("""
+    import json, os, shutil, sys
+    from pathlib import Path
+    import torch
+    torch.set_num_threads(1)
+    from edgewise import _io
+    from edgewise.training import evaluate
+
+    run_dir, snaps = Path(sys.argv[1]), Path(sys.argv[2])
+    # Fork before any computation in this process: each child evaluates and is killed
+    # (os._exit: nothing cleans up) at its k-th write point.
+    for k in range(100):
+        pid = os.fork()
+        if pid == 0:
+            calls = iter(range(1000))
+            _io._FAULT_HOOK = lambda name: os._exit(17) if next(calls) == k else None
+            evaluate(run_dir, checkpoint="last", tolerances=[2.0], overlays=2)
+            os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        snap = snaps / str(k)
+        snap.mkdir(parents=True)
+        if (run_dir / "eval_test").exists():
+            shutil.copytree(run_dir / "eval_test", snap / "eval_test")
+        (snap / "listing.json").write_text(json.dumps(sorted(os.listdir(run_dir))))
+        if code == 0:
+            break
+        assert code == 17, code
+""")
+
+
+def _result_set(folder: Path) -> str:
+    """'old' or 'new' for a complete, consistent evaluation folder; fails on a mix."""
+    summary = json.loads((folder / "summary.json").read_text())
+    header = (folder / "per_case.csv").read_text().splitlines()[0].split(",")
+    sweep = [c for c in header if "@" in c]
+    tol = summary["tolerances_mm"]
+    assert sweep == [f"nsd@{t:g}" for t in tol] + [f"boundary_f1@{t:g}" for t in tol], "mixed set"
+    overlays = sorted(p.relative_to(folder).as_posix() for p in (folder / "overlays").glob("*"))
+    assert overlays == sorted(summary["overlays"]), "overlays of another evaluation"
+    version = {(1.0,): "old", (2.0,): "new"}[tuple(tol)]
+    assert summary["checkpoint"].endswith({"old": "best.ckpt", "new": "last.ckpt"}[version])
+    return version
+
+
+@pytest.mark.slow
+def test_eval_killed_at_each_write_point_leaves_old_or_new_results(tmp_path, tiny_config):
+    run_dir = train(tiny_config("trainer.max_epochs=2"), output_dir=tmp_path / "run")
+    evaluate(run_dir, tolerances=[1.0], overlays=1)
+    snaps = tmp_path / "snaps"
+    subprocess.run([sys.executable, "-c", _KILLER, str(run_dir), str(snaps)], check=True,
+                   cwd=tmp_path, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    kills = sorted(snaps.iterdir(), key=lambda p: int(p.name))
+    assert len(kills) >= 6  # per_case.csv, 2 overlays, summary.json, markers, swap
+    states = []
+    for snap in kills:
+        assert (snap / "eval_test").is_dir(), snap.name  # the exchange never leaves a gap
+        states.append(_result_set(snap / "eval_test"))
+    assert states[0] == "old" and states[-1] == "new" and "new" in states[:-1]
+    assert states == sorted(states, key=["old", "new"].index)  # old until the swap, then new
+    # the run folder holds nothing else from the killed attempts once one finished
+    final = json.loads((kills[-1] / "listing.json").read_text())
+    assert [n for n in final if n.startswith(".eval_test")] == []
+
+
+def test_result_files_respect_the_umask(tmp_path, tiny_config):
+    previous = os.umask(0o022)
+    try:
+        run_dir = train(tiny_config(), output_dir=tmp_path / "run")
+        evaluate(run_dir)
+    finally:
+        os.umask(previous)
+    for name in ("config.yaml", "eval_test/summary.json", "eval_test/per_case.csv"):
+        assert stat.S_IMODE((run_dir / name).stat().st_mode) == 0o644, name
+    overlay = next((run_dir / "eval_test" / "overlays").glob("*.png"))
+    assert stat.S_IMODE(overlay.stat().st_mode) == 0o644
+    assert stat.S_IMODE((run_dir / "eval_test").stat().st_mode) == 0o755
+
+
+# ---------------------------------------------------------------- threads
+def _machine(monkeypatch, cores: int, load: float, omp: str | None = None) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)))
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    if omp is None:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OMP_NUM_THREADS", omp)
+
+
+@pytest.mark.parametrize("cores, load, workers, expected", [
+    (2, 4.8, 0, 1),    # the busy 2-core machine: one thread (8x faster than two there)
+    (2, 0.0, 0, 2),    # the same machine idle
+    (16, 3.2, 4, 9),   # 13 cores free, 4 of them for data workers
+    (8, 0.0, 12, 1),   # more workers than cores: still one
+])
+def test_auto_threads_follow_cores_load_and_workers(monkeypatch, cores, load, workers, expected):
+    _machine(monkeypatch, cores, load)
+    n, why = resolve_num_threads("auto", workers)
+    assert n == expected and f"{cores} cores" in why and f"{workers} data workers" in why
+
+
+def test_auto_threads_keep_omp_num_threads_and_explicit_values(monkeypatch):
+    _machine(monkeypatch, 8, 0.0, omp="3")
+    assert resolve_num_threads("auto") == (None, "OMP_NUM_THREADS=3")
+    assert resolve_num_threads(5)[0] == 5
+    assert resolve_num_threads(None) == (None, "torch's default: trainer.num_threads is null")
+    assert load_config()["trainer"]["num_threads"] == "auto"  # the default chooses
+
+
+def test_shipped_configs_get_the_fast_thread_setting():
+    for path in sorted((REPO / "configs").glob("*.yaml")):
+        threads = load_config(path)["trainer"]["num_threads"]
+        assert threads in ("auto", 1), path.name
+    assert load_config(REPO / "configs" / "demo.yaml")["trainer"]["num_threads"] == 1
+
+
+class _Threads(pl.Callback):
+    seen: list[int] = []
+
+    def on_train_epoch_start(self, trainer, module):
+        self.seen.append(torch.get_num_threads())
+
+
+def test_training_runs_on_the_auto_threads(tmp_path, tiny_config, monkeypatch, capsys):
+    _machine(monkeypatch, 2, 4.8)
+    torch.set_num_threads(2)
+    probe = _Threads()
+    probe.seen = []
+    train(tiny_config(), output_dir=tmp_path / "run", callbacks=[probe])
+    assert probe.seen == [1] and torch.get_num_threads() == 2  # restored afterwards
+    assert "torch threads: 1 (auto: 2 cores, load 4.8, 0 data workers)" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- progress output
+def test_no_terminal_prints_one_line_per_epoch(tmp_path, capsys, tiny_args):
+    # progress bar on (the default); stdout here is not a terminal
+    args = [a for a in tiny_args("trainer.max_epochs=3") if "enable_progress_bar" not in a]
+    assert main(["train", "-o", str(tmp_path / "run"), *args]) == 0
+    out = capsys.readouterr().out
+    lines = [ln for ln in out.splitlines() if ln.startswith("epoch ")]
+    assert [ln.split()[1] for ln in lines] == ["1/3", "2/3", "3/3"]
+    assert all("loss " in ln and "val/dice " in ln for ln in lines)
+    assert "\r" not in out and "it/s" not in out
+
+
+def test_no_progress_flag(tmp_path, capsys, monkeypatch, tiny_args):
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    args = [a for a in tiny_args("trainer.max_epochs=2") if "enable_progress_bar" not in a]
+    assert main(["train", "--no-progress", "-o", str(tmp_path / "run"), *args]) == 0
+    out = capsys.readouterr().out
+    assert [ln.split()[1] for ln in out.splitlines() if ln.startswith("epoch ")] == ["1/2", "2/2"]
+    assert "it/s" not in out
+
+
+def test_a_moved_run_folder_names_its_own_files_and_resumes(tmp_path, tiny_config, recwarn):
+    cfg = tiny_config("trainer.max_epochs=2")
+    train(cfg, output_dir=tmp_path / "built")
+    os.rename(tmp_path / "built", tmp_path / "moved")  # as the demo moves its report in place
+    run_dir = tmp_path / "moved"
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False)
+    states = [v for k, v in ckpt["callbacks"].items() if "ModelCheckpoint" in k]
+    assert states and all(s["dirpath"] == "." for s in states)
+    assert "built" not in repr(ckpt["callbacks"])
+    best = torch.load(run_dir / "checkpoints" / "best.ckpt", weights_only=False)
+    train(tiny_config("trainer.max_epochs=3"), output_dir=run_dir, resume=True)
+    assert not [w for w in recwarn if "dirpath has changed" in str(w.message)]
+    # the best score came back: best.ckpt is replaced only by a better epoch
+    scores = [s["best_model_score"] for s in states if s["monitor"] == "val/dice"]
+    new_best = torch.load(run_dir / "checkpoints" / "best.ckpt", weights_only=False)
+    (state,) = [v for k, v in new_best["callbacks"].items() if "val/dice" in k]
+    assert state["best_model_score"] >= scores[0]
+    assert new_best["epoch"] == best["epoch"] or state["best_model_score"] > scores[0]
