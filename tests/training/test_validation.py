@@ -92,3 +92,22 @@ def test_case_shard_sampler_keeps_each_volume_on_one_process():
     assert shards[0] == list(range(0, 4)) + list(range(8, 12)) + list(range(16, 20))
     assert shards[1] == list(range(4, 8)) + list(range(12, 16))
     assert len(CaseShardSampler(ds, num_replicas=2, rank=1)) == 8
+
+
+def test_sliding_window_pads_small_images_with_their_minimum_like_training():
+    # training pads patches larger than the volume with the image minimum; a network with
+    # instance norm sees the padding, so inference must pad the same way (not with 0)
+    from edgewise.training.inference import sliding_or_full
+
+    torch.manual_seed(0)
+    image = torch.randn(2, 1, 4, 6, 5) + torch.tensor([0.0, 3.0]).view(2, 1, 1, 1, 1)
+
+    def window_mean(x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=(2, 3, 4), keepdim=True).expand_as(x).clone()
+
+    out = sliding_or_full(window_mean, image, roi=[8, 8, 8])
+    assert out.shape == image.shape
+    for b in range(2):
+        img = image[b]
+        expected = (img.sum() + (512 - img.numel()) * img.min()) / 512
+        torch.testing.assert_close(out[b], torch.full_like(img, float(expected)))

@@ -43,13 +43,22 @@ def whole_case_options(options: Mapping[str, Any]) -> tuple[dict[str, Any], list
 
 def sliding_or_full(module: Any, image: Tensor, roi: Sequence[int] | None) -> Tensor:
     """Logits of ``module`` on whole images: one forward pass, or MONAI sliding windows of
-    size ``roi`` (a quarter overlap, Gaussian weighting) when given."""
+    size ``roi`` (a quarter overlap, Gaussian weighting) when given.
+
+    An image smaller than the window is padded with its own minimum, as training pads its
+    patches (:class:`edgewise.data.SegmentationDataset`): MONAI's default zero would be the
+    mean intensity of a z-scored image, and a network with instance norm then sees other
+    statistics than it was trained on.
+    """
     if roi is None:
         return module(image)
     from monai.inferers import sliding_window_inference
 
-    return sliding_window_inference(image, tuple(roi), sw_batch_size=2, predictor=module,
-                                    overlap=0.25, mode="gaussian")
+    return torch.cat([
+        sliding_window_inference(img[None], tuple(roi), sw_batch_size=2, predictor=module, overlap=0.25,
+                                 mode="gaussian", cval=float(img.min()))
+        for img in image
+    ])
 
 
 def restacked_case(dataset: Any, case_id: str, preds: Mapping[int, Tensor],
