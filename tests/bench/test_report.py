@@ -161,3 +161,33 @@ def test_report_baseline_choice_and_errors(bench, tmp_path_factory):
         write_report(root, baseline="dice", overlays=0)
     with pytest.raises(FileNotFoundError, match="bench.yaml"):
         load_results(out)
+
+
+def test_views_and_loss_subsets_are_slices_of_the_full_report(bench):
+    bench_dir, _ = bench
+    full = write_report(bench_dir, overlays=0).parent
+    full_rows = list(csv.DictReader(open(full / "summary.csv")))
+    # a paper's view: its losses and its baseline, into report-<view>
+    doc = load_results(bench_dir)
+    exp = {**doc.experiment, "views": {"paper": {"losses": ["ce", "ce_bl"], "baseline": "ce_bl"}}}
+    write_bench_file(bench_dir, exp, expand_grid(exp))
+    out = write_report(bench_dir, view="paper", overlays=0)
+    assert out == bench_dir / "report-paper" / "report.md"
+    rows = list(csv.DictReader(open(out.parent / "summary.csv")))
+    assert {r["baseline"] for r in rows} == {"ce_bl"}
+    tested = [r for r in rows if r["loss"] == "ce" and r["metric"] == "dice" and r["class"] == "mean"]
+    assert len(tested) == 1 and float(tested[0]["mean_diff"]) < 0  # ce is 0.03 below ce_bl
+    # a loss subset keeps the full report's numbers for that loss
+    sub = write_report(bench_dir, losses=["ce"], output=bench_dir / "only_ce", overlays=0)
+    sub_rows = list(csv.DictReader(open(sub.parent / "summary.csv")))
+    assert {r["loss"] for r in sub_rows} == {"ce"}
+    key = ("dataset", "loss", "class", "metric", "mean", "std", "n_seeds", "n_cases")
+    assert [tuple(r[k] for k in key) for r in sub_rows] == [
+        tuple(r[k] for k in key) for r in full_rows if r["loss"] == "ce"
+    ]
+    with pytest.raises(ValueError, match="view of the experiment among \\['paper'\\], got 'nope'"):
+        write_report(bench_dir, view="nope")
+    with pytest.raises(ValueError, match="losses of the grid .* got \\['gdl'\\]"):
+        write_report(bench_dir, losses=["gdl"])
+    with pytest.raises(ValueError, match="either a view or a list of losses"):
+        write_report(bench_dir, view="paper", losses=["ce"])

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-import edgewise.training.run as run_mod
+import edgewise.training.evaluation as run_mod
 from edgewise.cli import main
 from edgewise.data.synthetic import make_synthetic
 from edgewise.training import evaluate, train

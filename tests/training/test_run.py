@@ -179,7 +179,7 @@ def test_failed_evaluation_keeps_previous_results(tmp_path, tiny_config, monkeyp
     results = run_dir / "eval_test"
     before = (results / "summary.json").read_text(), (results / "per_case.csv").read_text()
 
-    import edgewise.training.run as run_mod
+    import edgewise.training.evaluation as run_mod
 
     def broken(*args, **kwargs):
         raise RuntimeError("metric failure")

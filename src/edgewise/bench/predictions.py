@@ -40,7 +40,7 @@ def load_predictions(run_dir: str | Path, n_cases: int = 3) -> dict[str, dict[st
 
 def _predict(run_dir: Path, n_cases: int) -> dict[str, dict[str, np.ndarray]]:
     from edgewise.training.report import overlay_panels
-    from edgewise.training.run import predict_cases
+    from edgewise.training.prediction import predict_cases
 
     out = {}
     for case in predict_cases(run_dir, "test", n=n_cases, checkpoint="best", device="cpu"):

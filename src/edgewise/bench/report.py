@@ -83,6 +83,9 @@ def write_report(
     baseline: str | None = None,
     output: str | Path | None = None,
     overlays: int = 3,
+    *,
+    losses: Sequence[str] | None = None,
+    view: str | None = None,
 ) -> Path:
     """Write ``report.md``, ``summary.csv`` and ``figures/*.png`` for a bench folder.
 
@@ -96,6 +99,9 @@ def write_report(
         output: the report folder (default ``<bench_dir>/report``); a non-empty folder
             edgewise did not make is refused.
         overlays: number of test cases in the overlay grid (0 for none).
+        losses: report only these losses of the grid (default all).
+        view: a view of the experiment (its ``views``: one paper's losses and baseline);
+            the report goes to ``<bench_dir>/report-<view>`` unless ``output`` is given.
 
     Returns:
         The path of ``report.md``.
@@ -106,13 +112,25 @@ def write_report(
         ValueError: ``baseline`` is not a loss of the grid, or no run has finished.
     """
     results = load_results(bench_dir)
-    losses = list(dict.fromkeys(c["loss"] for c in results.cells))
-    baseline = baseline or results.experiment.get("baseline") or losses[0]
-    if baseline not in losses:
-        raise ValueError(f"expected a baseline among the losses {losses}, got {baseline!r}")
+    default_dir = "report"
+    if view is not None:
+        views = results.experiment.get("views") or {}
+        if view not in views:
+            raise ValueError(f"expected a view of the experiment among {sorted(views)}, got {view!r}")
+        if losses is not None:
+            raise ValueError("give either a view or a list of losses, not both")
+        losses = views[view]["losses"]
+        baseline = baseline or views[view].get("baseline") or losses[0]
+        default_dir = f"report-{view}"
+    if losses is not None:
+        results = results.subset(losses)
+    present = list(dict.fromkeys(c["loss"] for c in results.cells))
+    baseline = baseline or results.experiment.get("baseline") or present[0]
+    if baseline not in present:
+        raise ValueError(f"expected a baseline among the losses {present}, got {baseline!r}")
     if not results.runs:
         raise ValueError(f"expected at least one finished run in {results.bench_dir}, found none")
-    final = Path(output) if output is not None else results.bench_dir / "report"
+    final = Path(output) if output is not None else results.bench_dir / default_dir
     with staged_dir(final, "report", what="report folder") as out:
         _write_report(results, baseline, out, overlays)
     return final / "report.md"

@@ -7,6 +7,7 @@ import it, and neither imports the other's functions back.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -120,6 +121,25 @@ class BenchResults:
     def sweep_metrics(self) -> list[str]:
         """The tolerance-sweep metrics present (``nsd@1``, ``nsd@2``, ..., ``boundary_f1@1``, ...)."""
         return [m for m in self.metrics() if is_sweep(m)]
+
+    def subset(self, losses: Sequence[str]) -> BenchResults:
+        """The same results restricted to ``losses`` (in the grid's order)."""
+        known = list(dict.fromkeys(c["loss"] for c in self.cells))
+        unknown = [loss for loss in losses if loss not in known]
+        if unknown:
+            raise ValueError(f"expected losses of the grid {known}, got {unknown}")
+        keep = set(losses)
+
+        def kept(name: str) -> bool:
+            return name.split("/")[1] in keep
+
+        return dataclasses.replace(
+            self,
+            cells=[c for c in self.cells if c["loss"] in keep],
+            runs=[r for r in self.runs if r.loss in keep],
+            missing=[m for m in self.missing if kept(m)],
+            failed=[f for f in self.failed if kept(f)],
+        )
 
     def classes(self, dataset: str) -> list[str]:
         seen: dict[str, None] = {}

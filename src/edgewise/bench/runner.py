@@ -130,7 +130,7 @@ def run_cell(
     """
     from edgewise import training
     from edgewise.bench.grid import deep_merge
-    from edgewise.training.run import _RUN_ARTEFACTS
+    from edgewise.training.trainer import _RUN_ARTEFACTS
 
     path = Path(bench_dir) / name
     start = time.perf_counter()

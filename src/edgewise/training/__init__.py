@@ -38,10 +38,10 @@ _WHERE = {
     "validate_config": "config",
     "SegmentationModule": "module",
     "SegmentationDataModule": "datamodule",
-    "train": "run",
-    "evaluate": "run",
-    "load_run": "run",
-    "predict_cases": "run",
+    "train": "trainer",
+    "evaluate": "evaluation",
+    "load_run": "prediction",
+    "predict_cases": "prediction",
 }
 
 

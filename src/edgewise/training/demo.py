@@ -138,7 +138,8 @@ def _comparison_figure(run_dirs: Mapping[str, Path], path: Path, n_cases: int) -
 
     from edgewise.training.datamodule import build_split
     from edgewise.training.report import _pyplot, _save_figure, overlay_panels
-    from edgewise.training.run import _case_metrics, _predict_cases, load_run
+    from edgewise.training.evaluation import _case_metrics
+    from edgewise.training.prediction import _predict_cases, load_run
 
     predictions: dict[str, list[dict[str, Any]]] = {}
     num_classes = 2
@@ -231,7 +232,9 @@ def run_demo(
     import torch
 
     from edgewise.training.report import plot_learning_curves
-    from edgewise.training.run import evaluate, lightning_output, train
+    from edgewise.training.components import lightning_output
+    from edgewise.training.evaluation import evaluate
+    from edgewise.training.trainer import train
 
     if threads is not None and threads < 1:
         raise ValueError(f"expected threads >= 1 or None, got {threads}")

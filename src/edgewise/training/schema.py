@@ -404,6 +404,22 @@ class ExperimentLoss(LossConfig):
     )
 
 
+class ExperimentView(_Section):
+    """One paper's comparison inside a larger grid: a subset of its losses and their baseline."""
+
+    losses: Annotated[list[str], MinLen(2), AfterValidator(_distinct)] = Field(
+        description="loss labels of the grid shown in this view"
+    )
+    baseline: str | None = Field(None, description="loss the view tests the others against (default: its first)")
+    description: str | None = Field(None, description="one line for the report")
+
+    @model_validator(mode="after")
+    def _baseline_in_view(self) -> ExperimentView:
+        if self.baseline is not None and self.baseline not in self.losses:
+            raise ValueError(f"expected the view's baseline among its losses {self.losses}, got {self.baseline!r}")
+        return self
+
+
 class Experiment(_Section):
     """A bench experiment: datasets x losses x seeds over a shared ``base`` run config."""
 
@@ -427,6 +443,11 @@ class Experiment(_Section):
     variants: dict[str, dict[str, Any] | None] | None = Field(
         None, description="named overrides deep-merged over the file (`--variant`); null deletes a key"
     )
+    views: dict[_label("view"), ExperimentView] | None = Field(
+        None,
+        description="named subsets of the losses, each one paper's table: "
+        "`edgewise report BENCH_DIR --view NAME`",
+    )
     variant: str | None = Field(None, description="set by `--variant`, not written in files")
 
     @model_validator(mode="after")
@@ -435,6 +456,12 @@ class Experiment(_Section):
             raise ValueError(
                 f"expected 'baseline' among the losses {sorted(self.losses)}, got {self.baseline!r}"
             )
+        for name, view in (self.views or {}).items():
+            unknown = [loss for loss in view.losses if loss not in self.losses]
+            if unknown:
+                raise ValueError(
+                    f"view {name!r}: expected losses of the grid {sorted(self.losses)}, got {unknown}"
+                )
         return self
 
 

@@ -16,6 +16,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", type=Path, default=None,
                         help="report folder, replaced as a whole (default: BENCH_DIR/report)")
     parser.add_argument("--overlays", type=int, default=3, help="test cases in the overlay grid (0: none)")
+    parser.add_argument("--view", default=None,
+                        help="one paper's view of the grid (the experiment's `views`): its losses and "
+                             "baseline, written to BENCH_DIR/report-VIEW")
+    parser.add_argument("--losses", nargs="+", default=None, metavar="LOSS",
+                        help="report only these losses of the grid")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -23,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         path = write_report(args.bench_dir, baseline=args.baseline, output=args.output,
-                            overlays=args.overlays)
+                            overlays=args.overlays, losses=args.losses, view=args.view)
     except (ValueError, FileNotFoundError, FileExistsError) as exc:
         print(f"edgewise report: error: {exc}", file=sys.stderr)
         return 2

@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def format_summary(summary: dict) -> str:
     """The per-class table of a summary. A mean that leaves out infinite values (a distance
     to an empty prediction or reference) says how many: ``4.2100 (11 inf)``."""
-    from edgewise.training.run import metric_names
+    from edgewise.training.evaluation import metric_names
 
     names = metric_names(summary.get("tolerances_mm"), summary.get("extra_metrics") or ())
     rows = []
@@ -58,7 +58,7 @@ def format_summary(summary: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgewise.training.run import eval_dir, evaluate
+    from edgewise.training.evaluation import eval_dir, evaluate
 
     if args.threads is not None and args.threads < 1:
         print(f"edgewise eval: error: expected --threads >= 1, got {args.threads}", file=sys.stderr)

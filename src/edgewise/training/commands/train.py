@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from edgewise.training.config import load_config
-    from edgewise.training.run import train
+    from edgewise.training.trainer import train
 
     try:
         config_path = args.config
