@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from ._utils import (
@@ -114,22 +113,21 @@ def hausdorff_dt_loss(
         return reduce(loss, reduction)
 
 
-def _cross_mean(x: Tensor) -> Tensor:
-    """Convolution with the face-neighbour cross ``B`` (weights 1/(2d+1)), zero padding.
+def _cross_sum(x: Tensor) -> Tensor:
+    """Sum over the face-neighbour cross ``B`` (centre first, then each axis' lower and upper
+    neighbour), zero outside the image.
 
-    Written as shifted sums rather than ``conv2d``/``conv3d``: a single-channel 3x3 convolution
-    is far slower on CPU than 2d+1 elementwise adds.
+    Written as in-place adds of shifted slices rather than ``conv2d``/``conv3d``: a
+    single-channel 3x3 convolution is far slower on CPU than 2d+1 elementwise adds, and
+    adding into slices allocates no padded copy.
     """
-    nd = x.dim() - 2
-    padded = F.pad(x, (1, 1) * nd)
-    inner = tuple(slice(1, -1) for _ in range(nd))
     out = x.clone()
-    for axis in range(nd):
-        for lo in (0, 2):
-            idx = list(inner)
-            idx[axis] = slice(lo, lo + x.shape[2 + axis])
-            out = out + padded[(..., *idx)]
-    return out / (2 * nd + 1)
+    for dim in range(2, x.dim()):
+        n = x.shape[dim]
+        if n > 1:
+            out.narrow(dim, 1, n - 1).add_(x.narrow(dim, 0, n - 1))
+            out.narrow(dim, 0, n - 1).add_(x.narrow(dim, 1, n - 1))
+    return out
 
 
 def hausdorff_er_loss(
@@ -184,20 +182,22 @@ def hausdorff_er_loss(
         b, c = p.shape[:2]
         spatial = p.shape[2:]
         bound = (p - t).pow(2).reshape(b * c, 1, *spatial)
-        total = torch.zeros_like(bound)
+        n = 2 * len(spatial) + 1
         view = (b * c, 1, *([1] * len(spatial)))
+        loss = p.new_zeros(b * c)
         for j in range(1, k + 1):
-            eroded = torch.relu(_cross_mean(bound) - 0.5)
+            # in place on fresh tensors: same values as relu(cross_sum / n - 0.5), fewer buffers
+            eroded = torch.relu_(_cross_sum(bound).div_(n).sub_(0.5))
             flat = eroded.flatten(1)
             lo = flat.min(1).values.view(view)
-            hi = flat.max(1).values.view(view)
-            rng = hi - lo
+            rng = flat.max(1).values.view(view) - lo
+            # min-max normalisation, skipped (shift 0, scale 1) where the image is constant
             flat_range = rng != 0
-            eroded = torch.where(flat_range, (eroded - lo) / torch.where(flat_range, rng, torch.ones_like(rng)),
-                                 eroded)
-            total = total + eroded * float(j) ** alpha
+            eroded = (eroded - torch.where(flat_range, lo, 0.0)) / torch.where(flat_range, rng, 1.0)
+            # the loss needs only the spatial mean of each erosion's weighted sum
+            loss = loss + eroded.flatten(1).mean(1) * float(j) ** alpha
             bound = eroded
-        loss = total.reshape(b, c, -1).mean(-1)
+        loss = loss.reshape(b, c)
         return reduce(loss, reduction)
 
 
