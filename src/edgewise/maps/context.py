@@ -73,11 +73,16 @@ def active_context() -> MapContext | None:
 
 
 @contextmanager
-def shared_maps() -> Iterator[MapContext]:
+def shared_maps(context: MapContext | None = None) -> Iterator[MapContext]:
     """Reuse per-class distance transforms of the same masks until the block ends.
 
-    A nested block shares its enclosing block's context. Maps are held in memory until the
-    block exits; values are the same as without the block.
+    Args:
+        context: a context to (re)open, so that several blocks share their transforms
+            (e.g. one per loss term of a step); a new one by default.
+
+    A block opened inside another one without ``context`` shares the enclosing context.
+    Maps are held in memory while their context is referenced; values are the same as
+    without the block.
 
     Example:
         >>> from edgewise.maps import signed_distance, unsigned_distance
@@ -85,14 +90,14 @@ def shared_maps() -> Iterator[MapContext]:
         >>> with shared_maps() as ctx:
         ...     _ = signed_distance(t, num_classes=2)
         ...     _ = unsigned_distance(t, num_classes=2)  # reuses the outside distances
-        >>> ctx.reused
-        2
+        >>> ctx.computed, ctx.reused
+        (3, 2)
     """
     outer = _ACTIVE.get()
-    if outer is not None:
+    if context is None and outer is not None:
         yield outer
         return
-    ctx = MapContext()
+    ctx = context if context is not None else MapContext()
     token = _ACTIVE.set(ctx)
     try:
         yield ctx
