@@ -60,7 +60,7 @@ def _unet_step(x: torch.Tensor, t: torch.Tensor, channels: tuple[int, ...]) -> C
 
     nd = x.dim() - 2
     net = UNet(spatial_dims=nd, in_channels=1, out_channels=x.shape[1], channels=channels,
-               strides=(2,) * (len(channels) - 1), num_res_units=1)
+               strides=(2,) * (len(channels) - 1), num_res_units=1).to(x.device)
     opt = torch.optim.SGD(net.parameters(), lr=1e-3)
     image = x[:, :1].detach()
     ce = L.CrossEntropyLoss()
