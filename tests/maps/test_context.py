@@ -104,3 +104,24 @@ def test_edt_multilabel_counts_once_per_sample():
         inside_distance(t, num_classes=3, backend="edt")
         rrw_map(t, num_classes=3, backend="edt")
     assert (ctx.computed, ctx.reused) == (2, 6)
+
+
+def test_disjoint_masks_take_one_multilabel_transform_per_sample():
+    from scipy import ndimage
+
+    t = _target()
+    onehot = torch.cat([t == k for k in range(3)], 1)
+    disjoint = onehot[:, 1:]  # classes 1 and 2 only: disjoint, not covering the image
+    with shared_maps() as ctx:
+        got = inside_distance(disjoint, (0.7, 1.2), backend="edt")
+    assert ctx.computed == 2  # one per sample, not one per class
+    for b in range(2):
+        for c in range(2):
+            m = disjoint[b, c].numpy()
+            ref = ndimage.distance_transform_edt(m, sampling=(0.7, 1.2))
+            torch.testing.assert_close(got[b, c], torch.from_numpy(ref).float(), rtol=1e-5, atol=1e-5)
+    overlapping = onehot.clone()
+    overlapping[0, 1, 0, :5] = True  # class 1 overlaps class 0 there: per-class transforms
+    with shared_maps() as ctx:
+        inside_distance(overlapping, backend="edt")
+    assert ctx.computed == 6

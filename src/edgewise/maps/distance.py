@@ -262,17 +262,28 @@ def _stack_edt(masks: Tensor, spacing: Tensor, todo: Tensor, backend: str) -> Te
     return out
 
 
+def _disjoint_labels(sel: Tensor) -> Tensor | None:
+    """``(B, *spatial)`` labels ``i + 1`` of the masks ``sel`` ``(B, C, *spatial)`` where no
+    element is in two of them (0 where in none), else None."""
+    dt = torch.uint8 if sel.shape[1] < 255 else torch.int32
+    if not bool((sel.sum(1, dtype=dt) <= 1).all()):
+        return None
+    w = torch.arange(1, sel.shape[1] + 1, dtype=dt, device=sel.device)
+    return (sel.to(dt) * w.view(1, -1, *[1] * (sel.ndim - 2))).sum(1, dtype=dt)
+
+
 def _inside(p: Prepared, sel: Tensor, todo: Tensor) -> Tensor:
     """EDT of each selected class mask (distance to the nearest non-class element)."""
-    labels = p.partition_labels() if p.backend == "edt" else None
+    labels = _disjoint_labels(sel) if p.backend == "edt" and len(p.classes) > 1 else None
 
     def compute(need: Tensor) -> Tensor:
-        if labels is not None and len(p.classes) > 1:
-            # One multi-label transform per sample gives every class's inside distances.
+        if labels is not None:
+            # One multi-label transform per sample gives every class's inside distances: an
+            # element's nearest element of another label (or of none) is its nearest non-class one.
             rows = need.any(1).nonzero().flatten().cpu()
             out = torch.zeros(sel.shape, dtype=torch.float32, device=sel.device)
             if rows.numel():
-                ml = edt_multilabel(labels[rows] + 1, p.spacing[rows])
+                ml = edt_multilabel(labels[rows], p.spacing[rows])
                 out[rows] = torch.where(sel[rows], ml.unsqueeze(1), 0.0)
             return out
         return _stack_edt(sel, p.spacing, need, p.backend)
