@@ -214,7 +214,8 @@ def _boundary_distance_cpu(p: Prepared, need: Tensor) -> Tensor:
     """:func:`_boundary_distance` with a CPU backend: one transform per (b, c), each into
     its slice of one numpy buffer (no full-size one-hot or temporaries)."""
     n_cls = len(p.classes)
-    out = np.zeros((p.spacing.shape[0], n_cls, *p.spatial), dtype=np.float32)
+    # entries not in ``need`` are never read (absent classes are filled by the callers)
+    out = np.empty((p.spacing.shape[0], n_cls, *p.spatial), dtype=np.float32)
     sp = p.spacing.numpy()
     todo = need.nonzero().tolist()
 
@@ -365,8 +366,8 @@ def signed_distance(
     present = p.present()
     if convention == "boundary":
         d = _boundary_distance(p, present)
-        # 0 - d rather than -d keeps the boundary at +0.0
-        phi = torch.where(sel, 0.0 - d, d)
+        # d - 2d inside, in place: exact, and the boundary stays +0.0 (0 + -0.0)
+        phi = d.addcmul_(d, sel.to(d.dtype), value=-2.0)
         phi = _empty_fill(phi, present, diagonal(p.spatial, p.spacing))
     else:
         inside = _inside(p, sel, present)
