@@ -48,7 +48,7 @@ from ._input import (
     spacing_ndim,
     spacing_table,
 )
-from .context import note_transforms, per_class_cached
+from .context import active_context, note_transforms, per_class_cached
 
 __all__ = [
     "edt",
@@ -228,6 +228,34 @@ def _boundary_distance_cpu(p: Prepared, need: Tensor) -> Tensor:
     return torch.from_numpy(out)
 
 
+def _signed_boundary_cpu(p: Prepared) -> Tensor:
+    """Boundary-convention signed maps with a CPU backend outside a :func:`shared_maps`
+    block: one fused pass per (b, c) builds the class mask and its boundary complement,
+    transforms it and negates the inside in place in one numpy buffer (no one-hot, no
+    full-size temporaries)."""
+    n_b, n_cls = p.spacing.shape[0], len(p.classes)
+    out = np.empty((n_b, n_cls, *p.spatial), dtype=np.float32)
+    sp = p.spacing.numpy()
+    dg = diagonal(p.spatial, p.spacing).numpy()
+    done = np.zeros(n_b * n_cls, dtype=bool)
+
+    def task(i: int) -> None:
+        b, c = divmod(i, n_cls)
+        o = out[b, c]
+        m = p.class_mask_np(b, c)
+        if not m.any():
+            o.fill(dg[b])
+            return
+        o[...] = edt_one(_not_boundary_np(m), sp[b], p.backend)
+        # 0 - d rather than -d keeps the boundary at +0.0
+        np.subtract(0.0, o, out=o, where=m)
+        done[i] = True
+
+    run_tasks(task, n_b * n_cls, p.backend)
+    note_transforms(int(done.sum()))
+    return torch.from_numpy(out)
+
+
 def _boundary_distance(p: Prepared, todo: Tensor) -> Tensor:
     """Distance to each selected class's boundary set (:func:`boundary_set`), both sides.
 
@@ -362,6 +390,9 @@ def signed_distance(
     if convention not in ("boundary", "livia"):
         raise ValueError(f"expected convention 'boundary' or 'livia', got {convention!r}")
     p = prepare(target, spacing, num_classes, classes, spatial_dims, backend)
+    if (convention == "boundary" and p.backend in ("edt", "scipy") and _device(p).type == "cpu"
+            and active_context() is None):
+        return _signed_boundary_cpu(p).to(dtype)
     sel = p.selected
     present = p.present()
     if convention == "boundary":
