@@ -35,6 +35,63 @@ def _timed(fn: Callable[[], None], repeats: int) -> float:
     return statistics.median(times) * 1e3
 
 
+# The passes each loss needs at least, for the "floor" column: per-class distance transforms
+# (a multi-label transform of one sample counts as one, "per sample"), and full-size float32
+# passes over the (B, C, *spatial) batch, forward and backward (softmax 2 + 2, the loss's own
+# products and reductions, its backward).  Each transform reads a mask and moves one float32
+# buffer in and out per axis, as benchmarks/distance_maps.py counts it.
+FLOOR_MODEL: dict[str, tuple[str, int]] = {
+    "boundary": ("C", 6),                       # one per class; p * phi, mean, backward
+    "region_wise (RRW)": ("1", 6),              # one multi-label transform per sample
+    "penalized_ce": ("1", 9),                   # one multi-label transform; CE, weight, backward
+    "hausdorff_dt (boundary)": ("2C+2", 10),    # target and prediction: inside + outside
+    "hausdorff_dt (inside)": ("2", 10),         # target and prediction: one multi-label each
+    "hausdorff_er": ("0", 0),                   # 10 erosions, see _er_passes
+    "perimeter": ("0", 16),                     # 4 pools (min and max, p and t) + backward
+    "sdf": ("C", 14),
+    "active_contour": ("0", 14),
+    "compound: boundary + penalized_ce + RRW": ("C+1", 21),  # transforms shared in one call
+}
+
+
+def _transforms(rule: str, b: int, c: int) -> int:
+    per_sample = {"C": c, "1": 1, "2": 2, "2C+2": 2 * c + 2, "0": 0, "C+1": c + 1}[rule]
+    return b * per_sample
+
+
+def _er_passes(nd: int, k: int = 10) -> int:
+    """Per erosion: cross sum (1 + 2 nd read-modify-writes), threshold, min, max, normalise,
+    mean (5); backward the same again."""
+    return 2 * k * (1 + 2 * nd + 5)
+
+
+def floor_ms(name: str, b: int, c: int, shape: tuple[int, ...], bandwidth: float) -> float | None:
+    """Memory floor of a loss row (None for rows without a model)."""
+    if name not in FLOOR_MODEL:
+        return None
+    n = 1
+    for s in shape:
+        n *= s
+    rule, passes = FLOOR_MODEL[name]
+    if name == "hausdorff_er":
+        passes = _er_passes(len(shape))
+    per_transform = n * (2 + 8 * len(shape) + 4)
+    total = _transforms(rule, b, c) * per_transform + passes * 2 * 4 * b * c * n
+    return 1000 * total / bandwidth
+
+
+def copy_bandwidth(mib: int = 256) -> float:
+    """Bytes per second of a large tensor copy (read + write counted)."""
+    src = torch.ones(mib << 18)
+    dst = torch.empty_like(src)
+    times = []
+    for _ in range(6):
+        t0 = time.perf_counter()
+        dst.copy_(src)
+        times.append(time.perf_counter() - t0)
+    return 2 * src.numel() * 4 / min(times[1:])
+
+
 def _batch(b: int, c: int, shape: tuple[int, ...], seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(b, c, *shape, generator=g)
@@ -60,7 +117,7 @@ def _unet_step(x: torch.Tensor, t: torch.Tensor, channels: tuple[int, ...]) -> C
 
     nd = x.dim() - 2
     net = UNet(spatial_dims=nd, in_channels=1, out_channels=x.shape[1], channels=channels,
-               strides=(2,) * (len(channels) - 1), num_res_units=1)
+               strides=(2,) * (len(channels) - 1), num_res_units=1).to(x.device)
     opt = torch.optim.SGD(net.parameters(), lr=1e-3)
     image = x[:, :1].detach()
     ce = L.CrossEntropyLoss()
@@ -78,9 +135,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--only", nargs="+", default=None, metavar="WORD",
                     help="only the loss rows whose name contains one of these words")
+    ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    repeats = 1 if args.quick else 3
+    repeats = 1 if args.quick else args.repeats
     import monai
 
     configs = [("2D 8x4x256^2", 8, 4, (256, 256), (16, 32, 64, 128)),
@@ -102,6 +160,9 @@ def main() -> None:
         "skeleton_recall (on the fly)": L.SkeletonRecallLoss(include_background=False),
         "skeleton_recall (cached tube)": "cached",
         "skeleton tube only": "tube",
+        "compound: boundary + penalized_ce + RRW": L.CompoundLoss(
+            {"boundary": L.BoundaryLoss(), "penalized_ce": L.DistancePenalizedCELoss(),
+             "rrw": L.RegionWiseLoss(check=False)}),
     }
     theirs = {
         "cldice (iter_ 3)": monai.losses.SoftclDiceLoss(softmax=True, to_onehot_y=True),
@@ -110,13 +171,15 @@ def main() -> None:
         "hausdorff_dt (boundary)": monai.losses.HausdorffDTLoss(softmax=True, to_onehot_y=True,
                                                                 include_background=True),
     }
-    print(f"torch {torch.__version__}, monai {monai.__version__}, threads {args.threads}, repeats {repeats}")
+    bandwidth = copy_bandwidth()
+    print(f"torch {torch.__version__}, monai {monai.__version__}, threads {args.threads}, repeats {repeats}, "
+          f"copy bandwidth {bandwidth / 1e9:.1f} GB/s")
     for label, b, c, shape, channels in configs:
         x, t = _batch(b, c, shape)
         step = _timed(_unet_step(x, t, channels), repeats)
         print(f"\n### {label}: UNet{channels} CE training step {step:.0f} ms\n")
-        print("| loss | edgewise ms | % of UNet step | MONAI ms | MONAI / edgewise |")
-        print("|---|---|---|---|---|")
+        print("| loss | edgewise ms | % of UNet step | floor ms | edgewise / floor | MONAI ms | MONAI / edgewise |")
+        print("|---|---|---|---|---|---|---|")
         for name, loss in ours.items():
             if args.only and not any(w in name for w in args.only):
                 continue
@@ -133,7 +196,9 @@ def main() -> None:
             if name in theirs:
                 mono = _timed(_fwd_bwd(theirs[name], x, t), repeats)
                 ref, ratio = f"{mono:.0f}", f"{mono / ms:.1f}x"
-            print(f"| {name} | {ms:.0f} | {100 * ms / step:.1f}% | {ref} | {ratio} |", flush=True)
+            fl = floor_ms(name, b, c, shape, bandwidth)
+            floor = f"{fl:.1f} | {ms / fl:.0f}x" if fl else " | "
+            print(f"| {name} | {ms:.0f} | {100 * ms / step:.1f}% | {floor} | {ref} | {ratio} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -157,6 +157,7 @@ def test_1d_input_needs_a_map(name):
 
 
 @pytest.mark.filterwarnings("ignore:region_wise_loss:RuntimeWarning")
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize("name", NAMES)
 def test_cuda_matches_cpu_and_autocast_fp16(name):

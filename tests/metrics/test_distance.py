@@ -314,6 +314,7 @@ def test_input_errors():
         hausdorff_distance([[0]], t)  # type: ignore[arg-type]
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_matches_cpu():
     rng = np.random.default_rng(5)

@@ -8,7 +8,9 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from ..maps._input import check_not_empty
+from edgewise.maps import MapContext, shared_maps
+from edgewise.maps._input import check_not_empty
+
 from ._utils import SpacingLike
 from .schedules import Constant, Schedule, as_schedule
 
@@ -25,7 +27,9 @@ class CompoundLoss(nn.Module):
     also saved in ``state_dict()``.
 
     A term whose current weight is exactly 0 is not computed (its distance maps cost time)
-    and is absent from :attr:`last_terms` for that call.
+    and is absent from :attr:`last_terms` for that call. The terms of one call share one
+    :func:`edgewise.maps.shared_maps` context: terms that build maps of the same target (e.g.
+    boundary, distance-penalised CE, RRW, Hausdorff DT) compute each distance transform once.
 
     Args:
         terms: mapping ``name -> loss module`` or a sequence of ``(name, module)`` pairs.
@@ -129,13 +133,16 @@ class CompoundLoss(nn.Module):
                 raise ValueError(f"dist_map keys must be term names {self.names}, got {sorted(unknown)}")
         total: Tensor | None = None
         terms: dict[str, Tensor] = {}
+        # terms that build maps of the same target share their distance transforms
+        maps = MapContext()
         for name, w in zip(self.names, self.weights):
             if w == 0.0:
                 continue
             kwargs: dict[str, Any] = {"spacing": spacing}
             if dist_map is not None and name in dist_map:
                 kwargs["dist_map"] = dist_map[name]
-            value = self._callables[name](input, target, **kwargs)
+            with shared_maps(maps):
+                value = self._callables[name](input, target, **kwargs)
             if not isinstance(value, Tensor) or value.dim() != 0:
                 shape = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
                 raise ValueError(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ._edt import available_backends
 from .cache import MapCache
+from .context import MapContext, shared_maps
 from .contour import soft_contour
 from .distance import (
     as_one_hot,
@@ -19,6 +20,7 @@ from .skeleton import skeleton, skeleton_tube
 
 __all__ = [
     "MapCache",
+    "MapContext",
     "available_backends",
     "as_one_hot",
     "boundary_set",
@@ -26,6 +28,7 @@ __all__ = [
     "inside_distance",
     "penalty_map",
     "rrw_map",
+    "shared_maps",
     "signed_distance",
     "skeleton",
     "skeleton_tube",

@@ -19,6 +19,7 @@ Shared rules (see ``docs/maps.md``):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Literal
 
 import torch
@@ -31,7 +32,6 @@ from ._edt import (
     edt_multilabel,
     edt_one,
     edt_samples,
-    edt_stack_2d,
     resolve_backend,
     run_tasks,
 )
@@ -50,6 +50,7 @@ from ._input import (
     spacing_ndim,
     spacing_table,
 )
+from .context import active_context, note_transforms, per_class_cached
 
 __all__ = [
     "edt",
@@ -212,19 +213,34 @@ def _not_boundary_np(mask: np.ndarray) -> np.ndarray:
     return interior
 
 
-def _signed_boundary_cpu(p: Prepared) -> Tensor:
-    """Boundary-convention signed maps with a CPU backend, one fused pass per (b, c).
+def _boundary_distance_cpu(p: Prepared, need: Tensor) -> Tensor:
+    """:func:`_boundary_distance` with a CPU backend: one transform per (b, c), each into
+    its slice of one numpy buffer (no full-size one-hot or temporaries)."""
+    n_cls = len(p.classes)
+    # entries not in ``need`` are never read (absent classes are filled by the callers)
+    out = np.empty((p.spacing.shape[0], n_cls, *p.spatial), dtype=np.float32)
+    sp = p.spacing.numpy()
+    todo = need.nonzero().tolist()
 
-    Builds each class's mask and boundary complement, transforms it and negates the inside in
-    place in one numpy output buffer (no full-size one-hot or temporaries).
-    """
+    def task(i: int) -> None:
+        b, c = todo[i]
+        out[b, c] = edt_one(_not_boundary_np(p.class_mask_np(b, c)), sp[b], p.backend)
+
+    run_tasks(task, len(todo), p.backend)
+    note_transforms(len(todo))
+    return torch.from_numpy(out)
+
+
+def _signed_boundary_cpu(p: Prepared) -> Tensor:
+    """Boundary-convention signed maps with a CPU backend outside a :func:`shared_maps`
+    block: one fused pass per (b, c) builds the class mask and its boundary complement,
+    transforms it and negates the inside in place in one numpy buffer (no one-hot, no
+    full-size temporaries)."""
     n_b, n_cls = p.spacing.shape[0], len(p.classes)
     out = np.empty((n_b, n_cls, *p.spatial), dtype=np.float32)
     sp = p.spacing.numpy()
     dg = diagonal(p.spatial, p.spacing).numpy()
-    if p.backend == "edt" and len(p.spatial) == 2:
-        _signed_boundary_stacked_2d(p, out, sp, dg)
-        return torch.from_numpy(out)
+    done = np.zeros(n_b * n_cls, dtype=bool)
 
     def task(i: int) -> None:
         b, c = divmod(i, n_cls)
@@ -236,34 +252,32 @@ def _signed_boundary_cpu(p: Prepared) -> Tensor:
         o[...] = edt_one(_not_boundary_np(m), sp[b], p.backend)
         # 0 - d rather than -d keeps the boundary at +0.0
         np.subtract(0.0, o, out=o, where=m)
+        done[i] = True
 
     run_tasks(task, n_b * n_cls, p.backend)
+    note_transforms(int(done.sum()))
     return torch.from_numpy(out)
 
 
-def _signed_boundary_stacked_2d(
-    p: Prepared, out: np.ndarray, sp: np.ndarray, dg: np.ndarray
-) -> None:
-    """2D twin of the per-(b, c) loop in :func:`_signed_boundary_cpu`: all boundary
-    complements go through one stacked ``edt`` call (:func:`edt_stack_2d`)."""
-    n_cls = len(p.classes)
-    masks, keys = [], []
-    for b in range(sp.shape[0]):
-        for c in range(n_cls):
-            m = p.class_mask_np(b, c)
-            if not m.any():
-                out[b, c].fill(dg[b])
-                continue
-            masks.append(m)
-            keys.append((b, c))
-    if not masks:
-        return
-    comp = np.stack([_not_boundary_np(m) for m in masks])
-    dist = edt_stack_2d(comp, sp[[b for b, _ in keys]])
-    for (b, c), m, d in zip(keys, masks, dist):
-        # 0 - d rather than -d keeps the boundary at +0.0
-        np.subtract(0.0, d, out=out[b, c])
-        np.copyto(out[b, c], d, where=~m)
+def _boundary_distance(p: Prepared, todo: Tensor) -> Tensor:
+    """Distance to each selected class's boundary set (:func:`boundary_set`), both sides.
+
+    ``(B, C', *spatial)`` float32, computed where ``todo`` ``(B, C')`` (present classes),
+    one transform of the boundary set's complement per class: outside the class the
+    nearest boundary element is the nearest class element, so the outside values are
+    ``EDT(~M)`` too.
+    """
+    if p.backend in ("edt", "scipy") and _device(p).type == "cpu":
+        compute = partial(_boundary_distance_cpu, p)
+    else:
+        def compute(need: Tensor) -> Tensor:
+            return _stack_edt(~boundary_set(p.selected), p.spacing, need, p.backend)
+
+    return per_class_cached("boundary", p.selected, p.spacing, p.backend, todo, compute)
+
+
+def _device(p: Prepared) -> torch.device:
+    return p.labels.device if p.labels is not None else p.onehot.device
 
 
 def _stack_edt(masks: Tensor, spacing: Tensor, todo: Tensor, backend: str) -> Tensor:
@@ -280,14 +294,33 @@ def _stack_edt(masks: Tensor, spacing: Tensor, todo: Tensor, backend: str) -> Te
     return out
 
 
+def _disjoint_labels(sel: Tensor) -> Tensor | None:
+    """``(B, *spatial)`` labels ``i + 1`` of the masks ``sel`` ``(B, C, *spatial)`` where no
+    element is in two of them (0 where in none), else None."""
+    dt = torch.uint8 if sel.shape[1] < 255 else torch.int32
+    if not bool((sel.sum(1, dtype=dt) <= 1).all()):
+        return None
+    w = torch.arange(1, sel.shape[1] + 1, dtype=dt, device=sel.device)
+    return (sel.to(dt) * w.view(1, -1, *[1] * (sel.ndim - 2))).sum(1, dtype=dt)
+
+
 def _inside(p: Prepared, sel: Tensor, todo: Tensor) -> Tensor:
     """EDT of each selected class mask (distance to the nearest non-class element)."""
-    labels = p.partition_labels() if p.backend == "edt" else None
-    if labels is not None and len(p.classes) > 1:
-        # One multi-label transform gives every class's inside distances at once.
-        ml = edt_multilabel(labels + 1, p.spacing)
-        return torch.where(sel, ml.unsqueeze(1), 0.0)
-    return _stack_edt(sel, p.spacing, todo, p.backend)
+    labels = _disjoint_labels(sel) if p.backend == "edt" and len(p.classes) > 1 else None
+
+    def compute(need: Tensor) -> Tensor:
+        if labels is not None:
+            # One multi-label transform per sample gives every class's inside distances: an
+            # element's nearest element of another label (or of none) is its nearest non-class one.
+            rows = need.any(1).nonzero().flatten().cpu()
+            out = torch.zeros(sel.shape, dtype=torch.float32, device=sel.device)
+            if rows.numel():
+                ml = edt_multilabel(labels[rows], p.spacing[rows])
+                out[rows] = torch.where(sel[rows], ml.unsqueeze(1), 0.0)
+            return out
+        return _stack_edt(sel, p.spacing, need, p.backend)
+
+    return per_class_cached("inside", sel, p.spacing, p.backend, todo, compute)
 
 
 def _empty_fill(maps: Tensor, present: Tensor, value: Tensor | float) -> Tensor:
@@ -361,16 +394,15 @@ def signed_distance(
         raise ValueError(f"expected convention 'boundary' or 'livia', got {convention!r}")
     check_float_dtype(dtype)
     p = prepare(target, spacing, num_classes, classes, spatial_dims, backend)
-    device = p.labels.device if p.labels is not None else p.onehot.device
-    if convention == "boundary" and p.backend in ("edt", "scipy") and device.type == "cpu":
+    if (convention == "boundary" and p.backend in ("edt", "scipy") and _device(p).type == "cpu"
+            and active_context() is None):
         return _signed_boundary_cpu(p).to(dtype)
     sel = p.selected
     present = p.present()
     if convention == "boundary":
-        bset = boundary_set(sel)
-        d = _stack_edt(~bset, p.spacing, present, p.backend)
-        # adding 0.0 turns the boundary's -0.0 into +0.0
-        phi = torch.where(sel, -d, d).add_(0.0)
+        d = _boundary_distance(p, present)
+        # d - 2d inside, in place: exact, and the boundary stays +0.0 (0 + -0.0)
+        phi = d.addcmul_(d, sel.to(d.dtype), value=-2.0)
         phi = _empty_fill(phi, present, diagonal(p.spatial, p.spacing))
     else:
         inside = _inside(p, sel, present)
@@ -409,7 +441,8 @@ def unsigned_distance(
     p = prepare(target, spacing, num_classes, classes, spatial_dims, backend)
     sel = p.selected
     present = p.present()
-    d = _inside(p, sel, present) + _stack_edt(~sel, p.spacing, present, p.backend)
+    # outside the class, the distance to its boundary set is the distance to the class
+    d = _inside(p, sel, present) + torch.where(sel, 0.0, _boundary_distance(p, present))
     return _empty_fill(d, present, diagonal(p.spatial, p.spacing)).to(dtype)
 
 

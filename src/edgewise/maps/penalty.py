@@ -8,8 +8,9 @@ import torch
 from torch import Tensor
 
 from ._edt import Backend, edt_multilabel
-from ._input import SpacingLike, TensorLike, prepare
-from .distance import _inside, _stack_edt, boundary_set
+from ._input import Prepared, SpacingLike, TensorLike, prepare
+from .context import active_context
+from .distance import _boundary_distance, _inside, boundary_set
 
 __all__ = ["rrw_map", "penalty_map"]
 
@@ -62,21 +63,21 @@ def rrw_map(
     return torch.where(sel, -r, 1.0)
 
 
-def _boundary_depth(p, onehot: Tensor) -> Tensor:
+def _boundary_depth(p: Prepared, onehot: Tensor) -> Tensor:
     """For every element, its distance to the boundary set of its own class, ``(B, *spatial)``.
 
     Needs a partition.  With the ``edt`` backend one multi-label transform does all classes:
     relabel boundary elements (of any class) as 0 and the rest as ``label + 1``; an interior
     element of class k is then nearest to a 0 of its own boundary, because any element
-    outside class k is at least as far as class k's boundary set.
+    outside class k is at least as far as class k's boundary set.  Inside a
+    :func:`~edgewise.maps.shared_maps` block the per-class boundary distances are used
+    instead, as the signed and unsigned maps of the same target share them.
     """
-    bset = boundary_set(onehot)
-    if p.backend == "edt":
+    if p.backend == "edt" and active_context() is None:
         labels = p.partition_labels()
-        relabelled = torch.where(bset.any(1), 0, labels + 1)
+        relabelled = torch.where(boundary_set(onehot).any(1), 0, labels + 1)
         return edt_multilabel(relabelled, p.spacing)
-    present = onehot.flatten(2).any(-1)
-    d = _stack_edt(~bset, p.spacing, present, p.backend)
+    d = _boundary_distance(p, onehot.flatten(2).any(-1))
     return torch.where(onehot, d, 0.0).sum(1)
 
 

@@ -1,0 +1,151 @@
+"""Share distance transforms between the maps of one target within a block of code.
+
+Several losses of one training step (boundary, distance-penalised CE, RRW, Hausdorff) each
+build maps of the same target. Inside ``with shared_maps():`` every per-class transform is
+stored under a digest of the class mask it was computed from (with the spacing, backend
+and kind of transform), so the second map that needs it reads it instead of computing it
+again. :class:`~edgewise.losses.CompoundLoss` opens such a block around its terms.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = ["MapContext", "shared_maps"]
+
+Key = tuple[object, ...]
+
+
+class MapContext:
+    """Per-class transforms computed in a :func:`shared_maps` block.
+
+    Attributes:
+        computed: transforms computed in the block (a multi-label transform of one sample
+            counts once).
+        reused: per-class transforms read from the block instead of computed.
+    """
+
+    def __init__(self) -> None:
+        self._maps: dict[Key, Tensor] = {}
+        self.computed = 0
+        self.reused = 0
+
+    def __len__(self) -> int:
+        return len(self._maps)
+
+    def keys_for(self, masks: Tensor, spacing: Tensor, backend: str, kind: str) -> list[list[Key]]:
+        """Keys of the per-class masks ``(B, C, *spatial)``: a BLAKE2 digest of each mask's
+        packed bits, its shape, the sample's spacing, the backend and the kind."""
+        arr = masks.detach().cpu().numpy()
+        b, c = arr.shape[:2]
+        packed = np.packbits(arr.reshape(b * c, -1), axis=1)
+        spatial = tuple(arr.shape[2:])
+        sp = spacing.detach().cpu().double().numpy()
+        return [
+            [
+                (kind, backend, spatial, tuple(sp[i].tolist()),
+                 hashlib.blake2b(packed[i * c + j].tobytes(), digest_size=16).digest())
+                for j in range(c)
+            ]
+            for i in range(b)
+        ]
+
+    def get(self, key: Key) -> Tensor | None:
+        return self._maps.get(key)
+
+    def put(self, key: Key, value: Tensor) -> None:
+        self._maps[key] = value
+
+
+_ACTIVE: ContextVar[MapContext | None] = ContextVar("edgewise_map_context", default=None)
+
+
+def active_context() -> MapContext | None:
+    """The :class:`MapContext` of the innermost open :func:`shared_maps` block, if any."""
+    return _ACTIVE.get()
+
+
+@contextmanager
+def shared_maps(context: MapContext | None = None) -> Iterator[MapContext]:
+    """Reuse per-class distance transforms of the same masks until the block ends.
+
+    Args:
+        context: a context to (re)open, so that several blocks share their transforms
+            (e.g. one per loss term of a step); a new one by default.
+
+    A block opened inside another one without ``context`` shares the enclosing context.
+    Maps are held in memory while their context is referenced; values are the same as
+    without the block.
+
+    Example:
+        >>> from edgewise.maps import signed_distance, unsigned_distance
+        >>> t = torch.zeros(1, 1, 8, 8, dtype=torch.long); t[..., 2:6, 2:6] = 1
+        >>> with shared_maps() as ctx:
+        ...     _ = signed_distance(t, num_classes=2)
+        ...     _ = unsigned_distance(t, num_classes=2)  # reuses the outside distances
+        >>> ctx.computed, ctx.reused
+        (3, 2)
+    """
+    outer = _ACTIVE.get()
+    if context is None and outer is not None:
+        yield outer
+        return
+    ctx = context if context is not None else MapContext()
+    token = _ACTIVE.set(ctx)
+    try:
+        yield ctx
+    finally:
+        _ACTIVE.reset(token)
+
+
+def per_class_cached(
+    kind: str,
+    masks: Tensor,
+    spacing: Tensor,
+    backend: str,
+    todo: Tensor,
+    compute: Callable[[Tensor], Tensor],
+) -> Tensor:
+    """``compute(todo)`` ``(B, C, *spatial)``, reusing and storing per-class results in the
+    active context (plain ``compute(todo)`` without one).
+
+    ``masks`` ``(B, C, *spatial)`` bool are the class masks the results derive from, ``todo``
+    ``(B, C)`` bool the classes to compute; ``compute(need)`` fills the entries where
+    ``need`` is True (others may hold anything).
+    """
+    ctx = _ACTIVE.get()
+    if ctx is None:
+        return compute(todo)
+    keys = ctx.keys_for(masks, spacing, backend, kind)
+    hits: dict[tuple[int, int], Tensor] = {}
+    need = todo.clone().cpu()
+    for b, c in todo.nonzero().tolist():
+        hit = ctx.get(keys[b][c])
+        if hit is not None:
+            hits[(b, c)] = hit
+            need[b, c] = False
+    if bool(need.any()):
+        out = compute(need.to(todo.device))
+    else:
+        out = torch.zeros(masks.shape, dtype=torch.float32, device=masks.device)
+    for b, c in need.nonzero().tolist():
+        # a copy: callers may change the returned maps in place
+        ctx.put(keys[b][c], out[b, c].clone())
+    for (b, c), hit in hits.items():
+        out[b, c] = hit
+    ctx.reused += len(hits)
+    return out
+
+
+def note_transforms(n: int) -> None:
+    """Count ``n`` transforms computed towards the active context's :attr:`~MapContext.computed`."""
+    ctx = _ACTIVE.get()
+    if ctx is not None:
+        ctx.computed += n

@@ -1,0 +1,88 @@
+"""CompoundLoss computes the distance transforms its terms share once per call."""
+
+from __future__ import annotations
+
+import edt as edt_pkg
+import pytest
+import torch
+
+import edgewise.losses as L
+
+
+def _batch() -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 3, 28, 24, generator=g)
+    t = torch.zeros(2, 1, 28, 24, dtype=torch.long)
+    t[0, 0, 4:14, 3:15] = 1
+    t[0, 0, 16:25, 10:20] = 2
+    t[1, 0, 6:26, 5:21] = 2
+    t[1, 0, 9:15, 8:14] = 1
+    return x, t
+
+
+@pytest.fixture
+def edt_calls(monkeypatch):
+    """Count calls of the ``edt`` package's transform (one per 2D mask or multi-label map)."""
+    calls = []
+    real = edt_pkg.edt
+
+    def counting(*args, **kwargs):
+        calls.append(args[0].shape)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(edt_pkg, "edt", counting)
+    return calls
+
+
+TERMS = {
+    "boundary": L.BoundaryLoss,
+    "penalized_ce": L.DistancePenalizedCELoss,
+    "rrw": lambda: L.RegionWiseLoss(check=False),
+}
+
+
+@pytest.mark.parametrize("order", [list(TERMS), list(reversed(TERMS))])
+def test_compound_shares_transforms(edt_calls, order):
+    x, t = _batch()
+    terms = {name: TERMS[name]() for name in order}
+    separate = {}
+    for name, loss in terms.items():
+        start = len(edt_calls)
+        separate[name] = loss(x, t)
+        separate[name + " calls"] = len(edt_calls) - start
+    # alone: boundary 2 samples x 3 classes, penalty and RRW one multi-label map per sample
+    assert (separate["boundary calls"], separate["penalized_ce calls"], separate["rrw calls"]) == (6, 2, 2)
+
+    compound = L.CompoundLoss(terms)
+    start = len(edt_calls)
+    total, values = compound(x, t, return_terms=True)
+    # the penalty reads the boundary distances the boundary loss needs (or the other way
+    # round): 6 per-class transforms + 2 multi-label RRW maps instead of 10
+    assert len(edt_calls) - start == 8
+    for name in terms:
+        torch.testing.assert_close(values[name], separate[name], rtol=1e-6, atol=0)
+    torch.testing.assert_close(total, sum(separate[n] for n in terms), rtol=1e-6, atol=0)
+
+
+def test_compound_hausdorff_and_boundary_share_the_target_maps(edt_calls):
+    x, t = _batch()
+    hd, bl = L.HausdorffDTLoss(), L.BoundaryLoss()
+    start = len(edt_calls)
+    expected = hd(x, t) + bl(x, t)
+    alone = len(edt_calls) - start
+    start = len(edt_calls)
+    got = L.CompoundLoss({"hd": hd, "bl": bl})(x, t)
+    shared = len(edt_calls) - start
+    # the boundary loss reuses the 6 outside distances the Hausdorff loss made for the target
+    assert alone - shared == 6
+    torch.testing.assert_close(got, expected, rtol=1e-6, atol=0)
+
+
+def test_compound_gradients_unchanged():
+    x, t = _batch()
+    terms = {name: make() for name, make in TERMS.items()}
+    xa = x.clone().requires_grad_(True)
+    sum(loss(xa, t) for loss in terms.values()).backward()
+    xb = x.clone().requires_grad_(True)
+    L.CompoundLoss(terms)(xb, t).backward()
+    torch.testing.assert_close(xb.grad, xa.grad, rtol=1e-5, atol=1e-9)
