@@ -141,7 +141,7 @@ def _reference(data: str, split: str, root: str | os.PathLike,
     options = dict(options)
     if options.get("size") is not None:
         raise ValueError(f"expected no size option (got size={options['size']!r}): predictions "
-                         "are scored on the dataset's original grid, as edgewise eval scores")
+                         "are scored on the dataset's stored grid, that of its reference labels")
     for key in _VIEW_OPTIONS:
         options.pop(key, None)
     return build_dataset(data, split, root=str(root), mode="whole", cache=False, **options)
