@@ -133,7 +133,7 @@ def test_score_errors_name_the_case_and_file(folder_data, tmp_path, capsys):
         run(preds)
     with pytest.raises(ValueError, match=r"unexpected label values \[1\] in .*a_pred.png"):
         run(preds, label_map={0: 0, 255: 1})  # case a is 0/1: a map must list every value
-    with pytest.raises(ValueError, match="original grid"):
+    with pytest.raises(ValueError, match="expected no size option .* stored grid"):
         run(preds, options={**options, "size": [3, 4]})
     with pytest.raises(ValueError, match="auc"):
         run(preds, metrics=["auc"])
