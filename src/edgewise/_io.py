@@ -31,7 +31,7 @@ __all__ = ["MARKER", "atomic_write", "atomic_write_text", "atomic_write_json", "
 log = logging.getLogger("edgewise")
 
 #: Name of the file that marks a folder as made by edgewise; it holds the folder's kind
-#: (``run``, ``eval``, ``demo``, ``bench``, ``report``, ``map-cache``).
+#: (``run``, ``eval``, ``score``, ``demo``, ``bench``, ``report``, ``map-cache``).
 MARKER = ".edgewise"
 
 # Tests set this to a function of a write point's name (e.g. "swap:exchange") to fault

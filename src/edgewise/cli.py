@@ -19,6 +19,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("edgewise.training.commands.demo", "train CE vs CE+boundary on synthetic data and report"),
     "train": ("edgewise.training.commands.train", "train a model from a YAML config"),
     "eval": ("edgewise.training.commands.evaluate", "evaluate a finished run"),
+    "score": ("edgewise.training.commands.score",
+              "score a folder of predicted masks (or a second observer) as eval scores a model"),
     "config": ("edgewise.training.commands.config", "print a resolved run config or the config JSON Schema"),
     "bench": ("edgewise.bench.commands.bench", "run a grid of datasets x losses x seeds"),
     "report": ("edgewise.bench.commands.report", "write a Markdown report of a bench folder"),

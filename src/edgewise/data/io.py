@@ -25,6 +25,7 @@ __all__ = [
     "strip_suffix",
     "is_nifti",
     "read_image_2d",
+    "read_label_2d",
     "read_nifti",
     "read_any",
     "nifti_spatial_shape",
@@ -82,6 +83,24 @@ def read_image_2d(path: str | Path) -> np.ndarray:
     except Exception as exc:  # noqa: BLE001 - re-raised with the file name
         raise ValueError(f"could not read image file {path}: {exc}") from exc
     return _squeeze_2d(arr, path)
+
+
+def read_label_2d(path: str | Path) -> np.ndarray:
+    """Read a 2D label image: as :func:`read_image_2d`, except that a palette image with
+    colours gives its palette indices, the class values a label writer stores (the colours
+    are for viewing: DRIVE's ``2nd_manual`` PNGs hold indices 0/1 drawn in near-black and
+    near-white). A grey palette (DRIVE's GIFs) still gives its grey levels."""
+    path = Path(path)
+    _check_exists(path)
+    try:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            if im.mode == "P" and _palette_is_colour(im):
+                return np.asarray(im)
+    except Exception:  # noqa: BLE001 - not a pillow image: read_image_2d says why
+        pass
+    return read_image_2d(path)
 
 
 def _palette_is_colour(im) -> bool:

@@ -190,6 +190,12 @@ def _tolerances(key: str, value: Any) -> list[float]:
     return [] if checked is None else checked
 
 
+def _extra_metrics(key: str, value: Any) -> list[str]:
+    """``value`` checked as ``evaluation.metrics`` (for ``evaluate(metrics=...)``)."""
+    checked = validate_run({"evaluation": {"metrics": value}})["evaluation"]["metrics"]
+    return [] if checked is None else list(checked)
+
+
 def load_config(
     path: str | Path | None = None,
     overrides: Iterable[str] = (),

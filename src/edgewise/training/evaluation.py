@@ -103,6 +103,37 @@ def _stats(values: Iterable[float]) -> dict[str, Any]:
     return res
 
 
+def _summarize(case_ids: Sequence[str], scores: Sequence[Mapping[str, np.ndarray]],
+               class_names: Sequence[str], names: Sequence[str]) -> tuple[str, dict[str, Any]]:
+    """``per_case.csv`` text (a row per case and foreground class) and the summary's
+    ``metrics``, ``mean`` and ``n_inf`` entries, for :func:`evaluate` and
+    :func:`edgewise.training.scoring.score`: one format for models and references."""
+    rows: list[dict[str, Any]] = []
+    per_metric: dict[str, dict[str, list[float]]] = {m: {c: [] for c in class_names}
+                                                     for m in names}
+    for case_id, values in zip(case_ids, scores):
+        for ci, cname in enumerate(class_names):
+            row: dict[str, Any] = {"case": case_id, "class": cname}
+            for m in names:
+                x = float(values[m][ci])
+                row[m] = _fmt(x)
+                per_metric[m][cname].append(x)
+            rows.append(row)
+    metrics = {m: {c: _stats(v) for c, v in per.items()} for m, per in per_metric.items()}
+    mean = {
+        m: (float(np.mean(means)) if (means := [s["mean"] for s in metrics[m].values()
+                                                if s["mean"] is not None]) else None)
+        for m in names
+    }
+    # what each foreground mean leaves out: cases x classes with an infinite value
+    n_inf = {m: sum(s["n_inf"] for s in metrics[m].values()) for m in names}
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=["case", "class", *names], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue(), {"metrics": metrics, "mean": mean, "n_inf": n_inf}
+
+
 def eval_dir(run_dir: str | os.PathLike, split: str = "test",
              data_root: str | os.PathLike | None = None) -> Path:
     """Where :func:`evaluate` writes by default: ``<run_dir>/eval_<split>``, and
@@ -232,39 +263,16 @@ def evaluate(
                   for case in cases]
     class_names = list(dataset.class_names)[1:]
 
-    rows: list[dict[str, Any]] = []
-    per_metric: dict[str, dict[str, list[float]]] = {m: {c: [] for c in class_names}
-                                                     for m in names}
-    for case, values in zip(cases, scores):
-        for ci, cname in enumerate(class_names):
-            row: dict[str, Any] = {"case": case["case"], "class": cname}
-            for m in names:
-                x = float(values[m][ci])
-                row[m] = _fmt(x)
-                per_metric[m][cname].append(x)
-            rows.append(row)
-
     meta["checkpoint"] = _relative(meta["checkpoint"], out_dir)
+    table, scored = _summarize([case["case"] for case in cases], scores, class_names, names)
     summary: dict[str, Any] = {
         "run": _relative(run_dir, out_dir), "split": split_name, **meta, "num_cases": len(cases),
         **({"data_root": str(data_root)} if data_root is not None else {}),
         "classes": class_names, "tolerance_mm": ev["tolerance"], "tolerances_mm": tolerances,
-        "extra_metrics": list(metrics),
-        "metrics": {m: {c: _stats(v) for c, v in per.items()} for m, per in per_metric.items()},
+        "extra_metrics": list(metrics), **scored,
     }
-    summary["mean"] = {
-        m: (float(np.mean(means)) if (means := [s["mean"] for s in summary["metrics"][m].values()
-                                                if s["mean"] is not None]) else None)
-        for m in names
-    }
-    # what each foreground mean leaves out: cases x classes with an infinite value
-    summary["n_inf"] = {m: sum(s["n_inf"] for s in summary["metrics"][m].values()) for m in names}
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=["case", "class", *names], lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
     with staged_dir(out_dir, "eval", what="evaluation folder") as tmp:
-        atomic_write_text(tmp / "per_case.csv", buf.getvalue())
+        atomic_write_text(tmp / "per_case.csv", table)
         if overlays > 0:
             from edgewise.training.report import save_overlays
 

@@ -1,1 +1,1 @@
-"""``edgewise train``, ``edgewise eval`` and ``edgewise demo`` (see :mod:`edgewise.cli`)."""
+"""``edgewise train``, ``eval``, ``score``, ``config`` and ``demo`` (see :mod:`edgewise.cli`)."""

@@ -51,8 +51,9 @@ def format_summary(summary: dict) -> str:
             cells.append(cell)
         rows.append((cname[:12], cells))
     w = max(13, *(len(m) + 2 for m in names), *(len(c) + 2 for _, cells in rows for c in cells))
-    lines = [f"{summary['split']}: {summary['num_cases']} cases, checkpoint epoch "
-             f"{summary['epoch']}", "class        " + "".join(f"{m:>{w}}" for m in names)]
+    # a scored folder of predictions (edgewise score) has no checkpoint
+    source = f", checkpoint epoch {summary['epoch']}" if "epoch" in summary else ""
+    lines = [f"{summary['split']}: {summary['num_cases']} cases{source}", "class        " + "".join(f"{m:>{w}}" for m in names)]
     lines += [f"{cname:<13}" + "".join(f"{c:>{w}}" for c in cells) for cname, cells in rows]
     return "\n".join(lines)
 
