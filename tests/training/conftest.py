@@ -32,14 +32,3 @@ def tiny_config():
 
     return make
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # The tiny networks here gain nothing from a second thread, and on a busy shared CPU
-    # spinning OpenMP threads made these tests several times slower.
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
