@@ -46,7 +46,7 @@ ERROR_NAME = "error.txt"
 BENCH_FILE = "bench.yaml"
 # bookkeeping beside the run folders: training refuses to start in a non-empty folder
 META_DIR = ".bench"
-# a cell's evaluation results: edgewise.training.run.eval_dir(cell, "test")
+# a cell's evaluation results: edgewise.training.evaluation.eval_dir(cell, "test")
 RESULTS_DIR = "eval_test"
 
 
