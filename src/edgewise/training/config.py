@@ -184,13 +184,13 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     return validate_run(copy.deepcopy(config))
 
 
-def _tolerances(key: str, value: Any) -> list[float]:
+def _tolerances(value: Any) -> list[float]:
     """``value`` checked as ``evaluation.tolerances`` (for ``evaluate(tolerances=...)``)."""
     checked = validate_run({"evaluation": {"tolerances": value}})["evaluation"]["tolerances"]
     return [] if checked is None else checked
 
 
-def _extra_metrics(key: str, value: Any) -> list[str]:
+def _extra_metrics(value: Any) -> list[str]:
     """``value`` checked as ``evaluation.metrics`` (for ``evaluate(metrics=...)``)."""
     checked = validate_run({"evaluation": {"metrics": value}})["evaluation"]["metrics"]
     return [] if checked is None else list(checked)

@@ -246,14 +246,14 @@ def evaluate(
     elif len(tolerances):
         from edgewise.training.config import _tolerances
 
-        tolerances = _tolerances("tolerances", list(tolerances))
+        tolerances = _tolerances(list(tolerances))
     tolerances = [float(t) for t in tolerances]
     if metrics is None:
         metrics = ev.get("metrics") or []
     else:
         from edgewise.training.config import _extra_metrics
 
-        metrics = _extra_metrics("metrics", list(metrics)) or []
+        metrics = _extra_metrics(list(metrics)) or []
     names = metric_names(tolerances, metrics)
     with _torch_threads(threads):
         cases, dataset, meta, split_name = _predict_run(run_dir, split, None, checkpoint, device,

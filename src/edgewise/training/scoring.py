@@ -215,8 +215,8 @@ def score(
     if isinstance(tolerance, bool) or not isinstance(tolerance, int | float) \
             or not math.isfinite(tolerance) or tolerance < 0:
         raise ValueError(f"expected tolerance to be a finite number >= 0 (mm), got {tolerance!r}")
-    sweep = [float(t) for t in _tolerances("tolerances", list(tolerances))] if tolerances else []
-    extra = _extra_metrics("metrics", list(metrics)) if metrics else []
+    sweep = [float(t) for t in _tolerances(list(tolerances))] if tolerances else []
+    extra = _extra_metrics(list(metrics)) if metrics else []
     if "auc" in extra:
         raise ValueError("expected metrics without auc: a folder of label masks has no "
                          "probabilities to rank")
