@@ -164,6 +164,25 @@ def _onehot(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     return labels.unsqueeze(1) == ar.view(1, -1, *[1] * (labels.dim() - 1))
 
 
+def _per_channel_signed(edt: Callable[..., object]) -> Callable[[torch.Tensor, tuple[float, ...]], torch.Tensor]:
+    """The usual ``EDT(~M) - EDT(M)`` per (sample, class) with a CuPy-array ``edt`` (CuPy, cuCIM)."""
+
+    def ref(oh: torch.Tensor, sp: tuple[float, ...]) -> torch.Tensor:
+        import cupy
+
+        out = torch.empty(oh.shape, dtype=torch.float32, device=oh.device)
+        src = cupy.from_dlpack(oh.to(torch.uint8))
+        for b in range(oh.shape[0]):
+            for c in range(oh.shape[1]):
+                m = src[b, c]
+                d = (edt(m == 0, sampling=sp, float64_distances=False)
+                     - edt(m, sampling=sp, float64_distances=False))
+                out[b, c] = torch.from_dlpack(d)
+        return out
+
+    return ref
+
+
 def run_maps(device: torch.device, quick: bool, repeats: int) -> list[Row]:
     import numpy as np
     from distance_maps import blob_labels
@@ -178,40 +197,15 @@ def run_maps(device: torch.device, quick: bool, repeats: int) -> list[Row]:
                  ("3D 1x3x64^3", (1, 64, 64, 64), 3, (2.5, 0.8, 0.8))]
     refs: dict[str, Callable[[torch.Tensor, tuple[float, ...]], torch.Tensor]] = {}
     try:
-        import cupy
         from cupyx.scipy import ndimage as cndi
 
-        def cupy_ref(oh: torch.Tensor, sp: tuple[float, ...]) -> torch.Tensor:
-            out = torch.empty(oh.shape, dtype=torch.float32, device=oh.device)
-            src = cupy.from_dlpack(oh.to(torch.uint8))
-            for b in range(oh.shape[0]):
-                for c in range(oh.shape[1]):
-                    m = src[b, c]
-                    d = (cndi.distance_transform_edt(1 - m, sampling=sp, float64_distances=False)
-                         - cndi.distance_transform_edt(m, sampling=sp, float64_distances=False))
-                    out[b, c] = torch.from_dlpack(d)
-            return out
-
-        refs["CuPy distance_transform_edt"] = cupy_ref
+        refs["CuPy distance_transform_edt"] = _per_channel_signed(cndi.distance_transform_edt)
     except ImportError:
         pass
     try:
         from cucim.core.operations.morphology import distance_transform_edt as cucim_edt
 
-        def cucim_ref(oh: torch.Tensor, sp: tuple[float, ...]) -> torch.Tensor:
-            import cupy
-
-            out = torch.empty(oh.shape, dtype=torch.float32, device=oh.device)
-            src = cupy.from_dlpack(oh.to(torch.uint8))
-            for b in range(oh.shape[0]):
-                for c in range(oh.shape[1]):
-                    m = src[b, c]
-                    d = (cucim_edt(m == 0, sampling=sp, float64_distances=False)
-                         - cucim_edt(m, sampling=sp, float64_distances=False))
-                    out[b, c] = torch.from_dlpack(d)
-            return out
-
-        refs["cuCIM distance_transform_edt"] = cucim_ref
+        refs["cuCIM distance_transform_edt"] = _per_channel_signed(cucim_edt)
     except ImportError:
         pass
     try:
@@ -274,9 +268,7 @@ def run_maps(device: torch.device, quick: bool, repeats: int) -> list[Row]:
 
 
 def run_losses(device: torch.device, quick: bool, repeats: int) -> list[Row]:
-    from losses import _batch, _fwd_bwd, _unet_step
-
-    import edgewise.losses as L
+    from losses import _batch, _fwd_bwd, _unet_step, map_losses
 
     configs = [("2D 8x4x256^2", 8, 4, (256, 256), (16, 32, 64, 128)),
                ("3D 2x3x96^3", 2, 3, (96, 96, 96), (8, 16, 32, 64)),
@@ -284,17 +276,7 @@ def run_losses(device: torch.device, quick: bool, repeats: int) -> list[Row]:
     if quick:
         configs = [("2D 4x4x128^2", 4, 4, (128, 128), (16, 32, 64, 128)),
                    ("3D 1x3x64^3", 1, 3, (64, 64, 64), (8, 16, 32, 64))]
-    ours = {
-        "boundary": L.BoundaryLoss(),
-        "region_wise (RRW)": L.RegionWiseLoss(check=False),
-        "penalized_ce": L.DistancePenalizedCELoss(),
-        "hausdorff_dt (boundary)": L.HausdorffDTLoss(),
-        "hausdorff_dt (inside)": L.HausdorffDTLoss(distance="inside"),
-        "hausdorff_er": L.HausdorffERLoss(),
-        "perimeter": L.PerimeterLoss(),
-        "sdf": L.SignedDistanceLoss(),
-        "active_contour": L.ActiveContourLoss(),
-    }
+    ours = map_losses()
     theirs: dict[str, Callable[..., torch.Tensor]] = {}
     try:
         import monai

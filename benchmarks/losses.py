@@ -25,6 +25,21 @@ import edgewise.losses as L
 from edgewise.maps import skeleton_tube
 
 
+def map_losses() -> dict[str, torch.nn.Module]:
+    """The losses built on ground-truth maps, by row label (here and in gpu_check.py)."""
+    return {
+        "boundary": L.BoundaryLoss(),
+        "region_wise (RRW)": L.RegionWiseLoss(check=False),
+        "penalized_ce": L.DistancePenalizedCELoss(),
+        "hausdorff_dt (boundary)": L.HausdorffDTLoss(),
+        "hausdorff_dt (inside)": L.HausdorffDTLoss(distance="inside"),
+        "hausdorff_er": L.HausdorffERLoss(),
+        "perimeter": L.PerimeterLoss(),
+        "sdf": L.SignedDistanceLoss(),
+        "active_contour": L.ActiveContourLoss(),
+    }
+
+
 def _timed(fn: Callable[[], None], repeats: int) -> float:
     fn()  # warm-up
     times = []
@@ -146,15 +161,7 @@ def main() -> None:
     if not args.quick:
         configs.append(("3D 2x3x96^3", 2, 3, (96, 96, 96), (8, 16, 32, 64)))
     ours = {
-        "boundary": L.BoundaryLoss(),
-        "region_wise (RRW)": L.RegionWiseLoss(check=False),
-        "penalized_ce": L.DistancePenalizedCELoss(),
-        "hausdorff_dt (boundary)": L.HausdorffDTLoss(),
-        "hausdorff_dt (inside)": L.HausdorffDTLoss(distance="inside"),
-        "hausdorff_er": L.HausdorffERLoss(),
-        "perimeter": L.PerimeterLoss(),
-        "sdf": L.SignedDistanceLoss(),
-        "active_contour": L.ActiveContourLoss(),
+        **map_losses(),
         "cldice (iter_ 3)": L.ClDiceLoss(),
         "cldice (iter_ 10)": L.ClDiceLoss(iter_=10),
         "skeleton_recall (on the fly)": L.SkeletonRecallLoss(include_background=False),
