@@ -21,10 +21,7 @@ from edgewise._io import (
     staged_dir,
 )
 from edgewise.training.components import _torch_threads
-from edgewise.training.config import (
-    load_config,
-    resolve_num_threads,
-)
+from edgewise.training.config import _extra_metrics, _tolerances, load_config, resolve_num_threads
 from edgewise.training.prediction import _predict_run
 
 __all__ = ["METRIC_NAMES", "SWEEP_METRICS", "tolerance_label", "metric_names", "eval_dir", "evaluate"]
@@ -244,16 +241,12 @@ def evaluate(
     if tolerances is None:
         tolerances = ev["tolerances"] or []
     elif len(tolerances):
-        from edgewise.training.config import _tolerances
-
         tolerances = _tolerances(list(tolerances))
     tolerances = [float(t) for t in tolerances]
     if metrics is None:
         metrics = ev.get("metrics") or []
     else:
-        from edgewise.training.config import _extra_metrics
-
-        metrics = _extra_metrics(list(metrics)) or []
+        metrics = _extra_metrics(list(metrics))
     names = metric_names(tolerances, metrics)
     with _torch_threads(threads):
         cases, dataset, meta, split_name = _predict_run(run_dir, split, None, checkpoint, device,
