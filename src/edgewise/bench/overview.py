@@ -1,0 +1,148 @@
+"""One table across several bench reports: each dataset x loss, against its grid's baseline.
+
+:func:`overview_table` reads the ``summary.csv`` that ``edgewise report`` writes for each grid
+(DRIVE, hippocampus, ACDC, ...) and lays the class-mean rows side by side, so the question
+"which loss helps which kind of structure" reads off one table. Nothing is recomputed: every
+number, including the paired test, is the report's own.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "summary.csv").write_text(
+    ...     "dataset,loss,class,metric,mean,std,n_seeds,n_cases,baseline,mean_diff,p_wilcoxon,"
+    ...     "p_ttest,n_pairs,n_inf\\n"
+    ...     "toy,ce,mean,dice,0.80,0.01,3,20,ce,,,,,0\\n"
+    ...     "toy,ce_bl,mean,dice,0.78,0.02,3,20,ce,-0.02,0.0004,0.002,20,0\\n")
+    >>> print(overview_table([d], metrics=["dice"]))  # doctest: +NORMALIZE_WHITESPACE
+    | dataset | loss | seeds | Dice ↑ | Δ Dice (p) |
+    |---|---|---|---|---|
+    | toy | ce | 3 | 0.800 ± 0.010 | baseline |
+    | toy | ce_bl | 3 | 0.780 ± 0.020 | −0.020 (p < 0.001) ▼ |
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+from .results import MEAN, metric_info
+
+_COLUMNS = ("dataset", "loss", "class", "metric", "mean", "std", "n_seeds", "baseline",
+            "mean_diff", "p_wilcoxon")
+
+
+def summary_path(folder: str | Path) -> Path:
+    """``summary.csv`` of a report folder, or of a bench folder's default report."""
+    folder = Path(folder)
+    for candidate in (folder / "summary.csv", folder / "report" / "summary.csv"):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"expected a report folder with summary.csv (from `edgewise report`) or a bench folder "
+        f"with report/summary.csv, got {str(folder)!r} holding neither"
+    )
+
+
+def read_summary(path: str | Path) -> list[dict[str, str]]:
+    """Rows of a report's ``summary.csv``, checked for the columns the overview needs."""
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in _COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{path}: expected the columns of `edgewise report`'s summary.csv, "
+                             f"missing {missing}")
+        return list(reader)
+
+
+def _float(text: str | None) -> float:
+    try:
+        return float(text) if text not in (None, "") else math.nan
+    except ValueError:
+        return math.nan
+
+
+def _p_text(p: float) -> str:
+    if math.isnan(p):
+        return "p n/a"
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def _delta_cell(row: dict[str, str], higher: bool, digits: int, alpha: float) -> str:
+    if row["loss"] == row["baseline"]:
+        return "baseline"
+    diff, p = _float(row["mean_diff"]), _float(row["p_wilcoxon"])
+    if math.isnan(diff):
+        return "n/a"
+    sign = "+" if diff >= 0 else "−"
+    mark = ""
+    if not math.isnan(p) and p < alpha and diff != 0:
+        mark = " ▲" if (diff > 0) == higher else " ▼"
+    return f"{sign}{abs(diff):.{digits}f} ({_p_text(p)}){mark}"
+
+
+def overview_table(
+    folders: Sequence[str | Path],
+    metrics: Sequence[str] = ("dice", "hd95"),
+    alpha: float = 0.05,
+) -> str:
+    """A Markdown table of every dataset x loss of several reports, class means only.
+
+    Each metric gets two columns: mean ± std over seeds, and the difference from the grid's
+    baseline with the report's paired Wilcoxon p over test cases; ▲ marks a difference that is
+    significant at ``alpha`` (uncorrected) and better, ▼ one that is worse.
+
+    Args:
+        folders: report folders (``edgewise report --output``) or bench folders (their
+            ``report/``), in the order the datasets should appear.
+        metrics: metric names of ``summary.csv`` (``dice``, ``hd95``, ``assd``, ``nsd``, ...).
+        alpha: significance level of the ▲/▼ marks.
+
+    Returns:
+        The table, one line per row.
+    """
+    if not folders:
+        raise ValueError("expected at least one report or bench folder, got none")
+    if not 0 < alpha < 1:
+        raise ValueError(f"expected alpha in (0, 1), got {alpha}")
+    if isinstance(metrics, str) or not metrics:
+        raise ValueError(f"expected a non-empty list of metric names, got {metrics!r}")
+    head = ["dataset", "loss", "seeds"]
+    for m in metrics:
+        try:
+            label, higher = metric_info(m)
+        except KeyError:
+            raise ValueError(f"expected metric names of a report's summary.csv (dice, hd95, assd, "
+                             f"nsd, boundary_f1, nsd@2, ...), got {m!r}") from None
+        head += [f"{label} {'↑' if higher else '↓'}", f"Δ {label} (p)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for folder in folders:
+        path = summary_path(folder)
+        rows = [r for r in read_summary(path) if r["class"] == MEAN]
+        known = {r["metric"] for r in rows}
+        absent = [m for m in metrics if m not in known]
+        if absent:
+            raise ValueError(f"{path}: no class-mean rows for metric(s) {absent} "
+                             f"(it has {sorted(known)})")
+        index = {(r["dataset"], r["loss"], r["metric"]): r for r in rows}
+        order = list(dict.fromkeys((r["dataset"], r["loss"]) for r in rows))
+        for dataset, loss in order:
+            first = index.get((dataset, loss, metrics[0]))
+            seeds = first["n_seeds"] if first else ""
+            cells = [dataset, loss, seeds]
+            for m in metrics:
+                r = index.get((dataset, loss, m))
+                if r is None:
+                    cells += ["", ""]
+                    continue
+                label, higher = metric_info(m)
+                digits = 3 if higher else 2
+                mean, std = _float(r["mean"]), _float(r["std"])
+                value = f"{mean:.{digits}f}" + ("" if math.isnan(std) else f" ± {std:.{digits}f}")
+                n_inf = _float(r.get("n_inf"))  # reports before the column existed lack it
+                if n_inf > 0:
+                    value += f" ({int(n_inf)} inf)"
+                cells += [value, _delta_cell(r, higher, digits, alpha)]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

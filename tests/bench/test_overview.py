@@ -1,0 +1,69 @@
+"""`edgewise overview`: one table across reports, every number taken from their summary.csv."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from edgewise.bench.overview import overview_table
+from edgewise.bench.report import write_report
+from edgewise.cli import main
+
+from .test_report import bench  # noqa: F401  (fixture: a hand-written bench folder)
+
+
+def _rows(report_dir):
+    with open(report_dir / "summary.csv", newline="") as f:
+        return {(r["loss"], r["metric"]): r for r in csv.DictReader(f) if r["class"] == "mean"}
+
+
+def test_table_repeats_the_reports_numbers(bench, tmp_path):  # noqa: F811
+    root, _ = bench
+    write_report(root, overlays=0)
+    rows = _rows(root / "report")
+    table = overview_table([root, root / "report"], metrics=["dice", "hd95"]).splitlines()
+    assert table[0] == "| dataset | loss | seeds | Dice ↑ | Δ Dice (p) | HD95 ↓ | Δ HD95 (p) |"
+    assert len(table) == 2 + 2 * 2  # the same bench given twice: two rows each
+
+    ce_dice, ce_hd = rows[("ce", "dice")], rows[("ce", "hd95")]
+    assert table[2] == (f"| syn | ce | 3 | {float(ce_dice['mean']):.3f} ± {float(ce_dice['std']):.3f} "
+                        f"| baseline | {float(ce_hd['mean']):.2f} ± {float(ce_hd['std']):.2f} (1 inf) "
+                        f"| baseline |")
+    bl = rows[("ce_bl", "dice")]
+    diff, p = float(bl["mean_diff"]), float(bl["p_wilcoxon"])
+    # the toy grid shifts ce_bl up by 0.03 on every metric, so Dice is better and HD95 worse;
+    # with 6 cases the exact Wilcoxon p is 2/64: significant at 0.05, not at 0.01
+    assert diff > 0 and p == pytest.approx(2 / 64)
+    assert f"| syn | ce_bl | 2 | {float(bl['mean']):.3f} ± {float(bl['std']):.3f} | " \
+           f"+{diff:.3f} (p = {p:.3f}) ▲ |" in table[3]
+    hd = rows[("ce_bl", "hd95")]
+    assert table[3].endswith(f"+{float(hd['mean_diff']):.2f} (p = {float(hd['p_wilcoxon']):.3f}) ▼ |")
+    strict = overview_table([root], metrics=["dice"], alpha=0.01).splitlines()
+    assert strict[3].endswith(f"+{diff:.3f} (p = {p:.3f}) |")  # no mark at 0.01
+
+
+def test_errors_name_what_was_expected(bench, tmp_path, capsys):  # noqa: F811
+    root, _ = bench
+    with pytest.raises(FileNotFoundError, match="summary.csv"):
+        overview_table([root])  # no report written yet
+    write_report(root, overlays=0)
+    with pytest.raises(ValueError, match="metric names.*got 'dise'"):
+        overview_table([root], metrics=["dise"])
+    with pytest.raises(ValueError, match=r"no class-mean rows for metric\(s\) \['nsd@3'\]"):
+        overview_table([root], metrics=["nsd@3"])
+    with pytest.raises(ValueError, match="alpha"):
+        overview_table([root], alpha=1.5)
+    with pytest.raises(ValueError, match="at least one"):
+        overview_table([])
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "summary.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="missing"):
+        overview_table([bad])
+
+    assert main(["overview", str(root), "--metrics", "dice", "nsd@2"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("| dataset | loss | seeds | Dice ↑ | Δ Dice (p) | NSD@2 ↑ | Δ NSD@2 (p) |")
+    assert main(["overview", str(tmp_path / "nowhere")]) == 2
+    assert "edgewise overview: error: expected a report folder" in capsys.readouterr().err
