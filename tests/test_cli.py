@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -25,3 +26,19 @@ def test_console_entry_point_version() -> None:
         [sys.executable, "-m", "edgewise", "--version"], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == f"edgewise {__version__}"
+
+
+def test_a_closed_pipe_ends_quietly() -> None:
+    """`edgewise config schema | head -1`: the reader leaving early is no traceback."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone before the first write: every write fails (EPIPE)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "edgewise", "config", "schema"],
+            stdout=write_end, stderr=subprocess.PIPE, timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    err = proc.stderr.decode()
+    assert proc.returncode == 141, err
+    assert "Traceback" not in err and "BrokenPipeError" not in err
