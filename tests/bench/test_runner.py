@@ -98,3 +98,25 @@ def test_log_handlers_follow_each_cell_log(tmp_path):
     finally:
         for h in list(logger.handlers):
             logger.removeHandler(h)
+
+
+@pytest.mark.parametrize("progress", [False, True])
+def test_every_finished_run_gets_a_line(tmp_path, monkeypatch, capfd, progress):
+    """A background grid's log shows each run as it finishes, with or without the bar."""
+    from edgewise.bench import runner
+    from edgewise.bench.runner import CellResult
+
+    def fake_run_cell(bench_dir, name, config, runtime):
+        if name.endswith("seed1"):
+            return CellResult(f"{bench_dir}/{name}", "failed", 3.2, "ValueError: boom")
+        return CellResult(f"{bench_dir}/{name}", "ran", 125.4 if name.endswith("seed0") else 7.0)
+
+    monkeypatch.setattr(runner, "run_cell", fake_run_cell)
+    results = run_grid(_cells(3), tmp_path, progress=progress)
+    assert [r.outcome for r in results] == ["ran", "failed", "ran"]
+    err = capfd.readouterr().err
+    assert f"bench {tmp_path}: 3 runs, 0 already done, 3 to run (1 at a time)" in err
+    assert f"[1/3] done {tmp_path}/syn/ce/seed0 in 2 min 05 s" in err
+    assert f"[2/3] FAILED {tmp_path}/syn/ce/seed1 after 3 s: ValueError: boom" in err
+    assert f"[3/3] done {tmp_path}/syn/ce/seed2 in 7 s" in err
+    assert ("it/s" in err or "run/s" in err or "s/run" in err) == progress  # the bar itself

@@ -322,17 +322,9 @@ def _run_grid(
         else:
             todo.append(cell)
 
-    from tqdm.auto import tqdm
-
-    bar = tqdm(
-        total=len(cells),
-        initial=len(results),
-        unit="run",
-        desc="bench",
-        disable=not progress,
-        file=_original_stderr(),
-        dynamic_ncols=True,
-    )
+    bar = _Progress(len(cells), len(results), progress)
+    bar.line(f"bench {bench_dir}: {len(cells)} runs, {len(results)} already done, "
+             f"{len(todo)} to run ({jobs} at a time)")
     try:
         if backend == "ray":
             done = _run_ray(todo, runtime, bench_dir, jobs, devices, bar)
@@ -360,14 +352,47 @@ def _has_fileno() -> bool:
     return True
 
 
-def _report(bar: Any, res: CellResult, running: Sequence[str]) -> None:
+def _duration(seconds: float) -> str:
+    minutes, sec = divmod(int(round(seconds)), 60)
+    return f"{minutes} min {sec:02d} s" if minutes else f"{sec} s"
+
+
+class _Progress:
+    """The grid's bar (when shown) and one line per finished run (always): a background
+    grid's log (`--no-progress > log`) says what finished and when, not nothing until the end."""
+
+    def __init__(self, total: int, initial: int, enabled: bool) -> None:
+        from tqdm.auto import tqdm
+
+        self.file = _original_stderr()
+        self.total, self.n = total, initial
+        self.bar = tqdm(total=total, initial=initial, unit="run", desc="bench", disable=not enabled,
+                        file=self.file, dynamic_ncols=True)
+
+    def line(self, text: str) -> None:
+        self.bar.write(text, file=self.file)  # tqdm.write clears and redraws the bar around it
+
+    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
+        self.bar.set_postfix_str(text, refresh=refresh)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _report(bar: _Progress, res: CellResult, running: Sequence[str]) -> None:
+    bar.n += 1
+    count = f"[{bar.n}/{bar.total}]"
     if res.outcome == "failed":
-        bar.write(f"FAILED {res.name}: {res.error}")
-    bar.update(1)
+        bar.line(f"{count} FAILED {res.name} after {_duration(res.seconds)}: {res.error}")
+    elif res.outcome == "skipped":
+        bar.line(f"{count} {res.name} was already done")
+    else:
+        bar.line(f"{count} done {res.name} in {_duration(res.seconds)}")
+    bar.bar.update(1)
     bar.set_postfix_str(("running " + ", ".join(running)) if running else "", refresh=True)
 
 
-def _run_inline(todo: Sequence[Cell], runtime: dict[str, Any], bench_dir: Path, bar: Any) -> list[CellResult]:
+def _run_inline(todo: Sequence[Cell], runtime: dict[str, Any], bench_dir: Path, bar: _Progress) -> list[CellResult]:
     out = []
     for cell in todo:
         bar.set_postfix_str(f"running {cell.name}", refresh=True)
@@ -383,7 +408,7 @@ def _run_pool(
     bench_dir: Path,
     jobs: int,
     devices: Sequence[str],
-    bar: Any,
+    bar: _Progress,
 ) -> list[CellResult]:
     import multiprocessing as mp
 
@@ -426,7 +451,7 @@ def _run_ray(
     bench_dir: Path,
     jobs: int,
     devices: Sequence[str],
-    bar: Any,
+    bar: _Progress,
 ) -> list[CellResult]:
     try:
         import ray
