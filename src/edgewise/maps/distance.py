@@ -44,6 +44,7 @@ from ._input import (
     check_not_empty,
     check_spatial_dims,
     diagonal,
+    keep,
     onehot_from_labels,
     parse_labels,
     prepare,
@@ -313,10 +314,12 @@ def _inside(p: Prepared, sel: Tensor, todo: Tensor) -> Tensor:
             # One multi-label transform per sample gives every class's inside distances: an
             # element's nearest element of another label (or of none) is its nearest non-class one.
             rows = need.any(1).nonzero().flatten().cpu()
+            if rows.numel() == sel.shape[0]:
+                return keep(edt_multilabel(labels, p.spacing).unsqueeze(1), sel)
             out = torch.zeros(sel.shape, dtype=torch.float32, device=sel.device)
             if rows.numel():
                 ml = edt_multilabel(labels[rows], p.spacing[rows])
-                out[rows] = torch.where(sel[rows], ml.unsqueeze(1), 0.0)
+                out[rows] = keep(ml.unsqueeze(1), sel[rows])
             return out
         return _stack_edt(sel, p.spacing, need, p.backend)
 
@@ -442,7 +445,7 @@ def unsigned_distance(
     sel = p.selected
     present = p.present()
     # outside the class, the distance to its boundary set is the distance to the class
-    d = _inside(p, sel, present) + torch.where(sel, 0.0, _boundary_distance(p, present))
+    d = _inside(p, sel, present) + keep(_boundary_distance(p, present), ~sel)
     return _empty_fill(d, present, diagonal(p.spatial, p.spacing)).to(dtype)
 
 
