@@ -445,6 +445,8 @@ def unsigned_distance(
     sel = p.selected
     present = p.present()
     # outside the class, the distance to its boundary set is the distance to the class
+    # absent classes' entries of _boundary_distance are uninitialised (any value, nan
+    # included): the product keeps them only where _empty_fill replaces them below
     d = _inside(p, sel, present) + keep(_boundary_distance(p, present), ~sel)
     return _empty_fill(d, present, diagonal(p.spatial, p.spacing)).to(dtype)
 
