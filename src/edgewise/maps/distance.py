@@ -40,6 +40,7 @@ from ._input import (
     SpacingLike,
     TensorLike,
     as_bool_mask,
+    as_float,
     check_float_dtype,
     check_not_empty,
     check_spatial_dims,
@@ -405,7 +406,7 @@ def signed_distance(
     if convention == "boundary":
         d = _boundary_distance(p, present)
         # d - 2d inside, in place: exact, and the boundary stays +0.0 (0 + -0.0)
-        phi = d.addcmul_(d, sel.to(d.dtype), value=-2.0)
+        phi = d.addcmul_(d, as_float(sel, d.dtype), value=-2.0)
         phi = _empty_fill(phi, present, diagonal(p.spatial, p.spacing))
     else:
         inside = _inside(p, sel, present)

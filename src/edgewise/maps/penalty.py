@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from ._edt import Backend, edt_multilabel
-from ._input import Prepared, SpacingLike, TensorLike, any_spatial, as_float, prepare
+from ._input import Prepared, SpacingLike, TensorLike, any_spatial, as_float, keep, prepare
 from .context import active_context
 from .distance import _boundary_distance, _inside, boundary_set
 
@@ -83,7 +83,10 @@ def _boundary_depth(p: Prepared, onehot: Tensor) -> Tensor:
         else:
             relabelled = torch.where(boundary_set(onehot).any(1), 0, labels + 1)
         return edt_multilabel(relabelled, p.spacing)
-    d = _boundary_distance(p, any_spatial(onehot))
+    present = any_spatial(onehot)
+    d = _boundary_distance(p, present)
+    if bool(present.all()):
+        return keep(d, onehot).sum(1)
     # where, not a product: the maps of absent classes are left uninitialised
     return torch.where(onehot, d, 0.0).sum(1)
 
