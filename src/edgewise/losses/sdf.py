@@ -42,8 +42,10 @@ def normalized_signed_distance(masks: Tensor, spacing: SpacingLike = None) -> Te
 
     phi = signed_distance(masks, spacing)
     tail = [1] * (phi.dim() - 2)
-    # max(max(phi, 0)) = max(max(phi), 0), and the same for -min: one pass for both sides
-    lo, hi = torch.aminmax(phi.flatten(2), dim=-1)
+    # max(max(phi, 0)) = max(max(phi), 0), and the same for -min (amin and amax: aminmax
+    # over an axis is ~10x slower on CPU than the two)
+    flat = phi.flatten(2)
+    lo, hi = flat.amin(-1), flat.amax(-1)
     pos = hi.clamp_min(1e-12).view(*phi.shape[:2], *tail)
     neg = lo.neg().clamp_min(1e-12).view(*phi.shape[:2], *tail)
     # where(phi > 0, phi / pos, phi / neg) without where (6x slower on CPU): at each element

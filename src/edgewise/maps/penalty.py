@@ -10,7 +10,7 @@ from torch import Tensor
 from ._edt import Backend, edt_multilabel
 from ._input import Prepared, SpacingLike, TensorLike, any_spatial, as_float, keep, prepare
 from .context import active_context
-from .distance import _boundary_distance, _inside, boundary_set
+from .distance import _boundary_distance, _inside
 
 __all__ = ["rrw_map", "penalty_map"]
 
@@ -65,7 +65,28 @@ def rrw_map(
     return as_float(~sel, r.dtype).sub_(r)
 
 
-def _boundary_depth(p: Prepared, onehot: Tensor) -> Tensor:
+def _own_boundary(labels: Tensor) -> Tensor:
+    """``boundary_set(onehot).any(1)`` of a partition, from its ``(B, *spatial)`` labels: the
+    elements with an in-image face-neighbour of another label, and the border ring of a
+    sample holding one label only (a full class).  No per-class masks."""
+    out = torch.zeros(labels.shape, dtype=torch.bool, device=labels.device)
+    for dim in range(1, labels.dim()):
+        n = labels.shape[dim]
+        if n > 1:
+            step = labels.narrow(dim, 1, n - 1) != labels.narrow(dim, 0, n - 1)
+            out.narrow(dim, 1, n - 1).logical_or_(step)
+            out.narrow(dim, 0, n - 1).logical_or_(step)
+    single = out.view(torch.uint8).flatten(1).amax(1) == 0
+    if bool(single.any()):
+        ring = torch.zeros(labels.shape[1:], dtype=torch.bool, device=labels.device)
+        for dim in range(ring.dim()):
+            ring.narrow(dim, 0, 1).fill_(True)
+            ring.narrow(dim, ring.shape[dim] - 1, 1).fill_(True)
+        out[single] = ring
+    return out
+
+
+def _boundary_depth(p: Prepared) -> Tensor:
     """For every element, its distance to the boundary set of its own class, ``(B, *spatial)``.
 
     Needs a partition.  With the ``edt`` backend one multi-label transform does all classes:
@@ -77,12 +98,14 @@ def _boundary_depth(p: Prepared, onehot: Tensor) -> Tensor:
     """
     if p.backend == "edt" and active_context() is None:
         labels = p.partition_labels()
-        if onehot.shape[1] < 255:
+        inner = ~_own_boundary(labels)
+        if p.num_classes < 255:
             # label + 1 off the boundary, 0 on it, built in uint8 (the transform's input type)
-            relabelled = (labels.to(torch.uint8) + 1).mul_(as_float(~boundary_set(onehot).any(1), torch.uint8))
+            relabelled = (labels.to(torch.uint8) + 1).mul_(inner.view(torch.uint8))
         else:
-            relabelled = torch.where(boundary_set(onehot).any(1), 0, labels + 1)
+            relabelled = torch.where(inner, labels + 1, 0)
         return edt_multilabel(relabelled, p.spacing)
+    onehot = p.onehot
     present = any_spatial(onehot)
     d = _boundary_distance(p, present)
     if bool(present.all()):
@@ -135,9 +158,8 @@ def penalty_map(
             "penalty_map needs every element in exactly one class: got a one-hot target where "
             "some elements have zero or several classes"
         )
-    onehot = p.onehot
     labels = p.labels
-    depth = _boundary_depth(p, onehot)
+    depth = _boundary_depth(p)
     # Phi = 1 - depth / (max depth of the element's own class), from the label map: one
     # per-class maximum and one gather instead of (B, C, *spatial) temporaries.  The same
     # operations per element as with per-class maps (a class with no interior has max 0,
