@@ -300,10 +300,16 @@ def _disjoint_labels(sel: Tensor) -> Tensor | None:
     """``(B, *spatial)`` labels ``i + 1`` of the masks ``sel`` ``(B, C, *spatial)`` where no
     element is in two of them (0 where in none), else None."""
     dt = torch.uint8 if sel.shape[1] < 255 else torch.int32
-    if not bool((sel.sum(1, dtype=dt) <= 1).all()):
+    # a running sum over the classes: reductions over the strided class axis are ~10x slower
+    m = sel.view(torch.uint8)
+    counts = m[:, 0].to(dt, copy=True)
+    labels = counts.clone()
+    for k in range(1, sel.shape[1]):
+        counts += m[:, k]
+        labels.add_(m[:, k], alpha=k + 1)
+    if int(counts.max()) > 1:
         return None
-    w = torch.arange(1, sel.shape[1] + 1, dtype=dt, device=sel.device)
-    return (sel.to(dt) * w.view(1, -1, *[1] * (sel.ndim - 2))).sum(1, dtype=dt)
+    return labels
 
 
 def _inside(p: Prepared, sel: Tensor, todo: Tensor) -> Tensor:
