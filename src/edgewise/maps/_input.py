@@ -157,8 +157,10 @@ def keep(values: Tensor, mask: Tensor) -> Tensor:
 
 
 def greater(x: Tensor, value: float) -> Tensor:
-    """``x > value`` (bool), through a 0-dim tensor of ``x``'s dtype."""
-    return x > torch.tensor(value, dtype=x.dtype, device=x.device)
+    """``x > value`` (bool), on CPU through a 0-dim tensor of ``x``'s dtype."""
+    if x.device.type != "cpu":
+        return x > value
+    return x > torch.tensor(value, dtype=x.dtype)
 
 
 def any_spatial(mask: Tensor) -> Tensor:
