@@ -6,6 +6,7 @@ compare the ratios.
 
     python benchmarks/distance_maps.py            # 2D 8x4x256^2, 3D 2x3x128^3, 3D 1x2x256^3
     python benchmarks/distance_maps.py --quick    # smaller cases, a few seconds
+    python benchmarks/distance_maps.py --no-large --breakdown   # + time in the `edt` calls
 
 Reference methods compute the common signed map ``EDT(~M) - EDT(M)`` per (sample, class)
 (two transforms each); edgewise computes its default boundary-convention map (zero on the
@@ -113,12 +114,42 @@ def timed(fn: Callable[[], object], repeats: int) -> float:
     return 1000 * statistics.median(times)
 
 
+def edt_share(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """Median ms of ``fn`` and of the ``edt`` transforms it runs (``edgewise.maps._edt.edt_one``
+    timed in place), from the same calls."""
+    from edgewise.maps import _edt, distance
+
+    inner: list[float] = []
+    original = _edt.edt_one
+
+    def timed_edt(*a, **k):
+        t0 = time.perf_counter()
+        try:
+            return original(*a, **k)
+        finally:
+            inner[-1] += time.perf_counter() - t0
+
+    distance.edt_one = timed_edt
+    try:
+        whole = []
+        for _ in range(repeats):
+            inner.append(0.0)
+            t0 = time.perf_counter()
+            fn()
+            whole.append(time.perf_counter() - t0)
+    finally:
+        distance.edt_one = original
+    return 1000 * statistics.median(whole), 1000 * statistics.median(inner)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small cases only")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--torch", action="store_true", help="also time the pure-torch backend")
     parser.add_argument("--no-large", action="store_true", help="leave out 3D 1x2x256^3")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also print edgewise's time inside the `edt` transforms vs the whole call")
     args = parser.parse_args()
 
     import edt
@@ -175,6 +206,10 @@ def main() -> None:
         floor = 1000 * signed_floor_bytes(shape[0], num_classes, shape[1:]) / bandwidth
         rows.setdefault("memory floor (passes' traffic at copy bandwidth)", {})[name] = f"{floor:.0f}"
         print(f"{name}: max |edt - scipy backend| = {err:.2e}, memory floor {floor:.1f} ms")
+        if args.breakdown:
+            whole, inner = edt_share(methods["edgewise backend=edt (auto)"], repeats)
+            print(f"  edgewise backend=edt: {whole:.1f} ms, of which {inner:.1f} ms ({100 * inner / whole:.0f}%) "
+                  f"in the `edt` transforms; without the rest at most {whole / inner:.2f}x faster")
         base = None
         for label, fn in methods.items():
             ms = timed(fn, repeats)

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from edgewise.losses import hausdorff_er_loss
-from edgewise.losses.hausdorff import _SoftErosion
+from edgewise.losses.hausdorff import _ErosionLoss
 
 
 def _reference(input: torch.Tensor, target: torch.Tensor, alpha: float = 2.0, k: int = 10) -> torch.Tensor:
@@ -41,12 +41,14 @@ def _reference(input: torch.Tensor, target: torch.Tensor, alpha: float = 2.0, k:
 
 
 @pytest.mark.parametrize("shape", [(2, 3, 14, 11), (1, 2, 7, 8, 6)])
-def test_soft_erosion_gradcheck(shape):
+@pytest.mark.parametrize("k", [1, 3])
+def test_erosion_chain_gradcheck(shape, k):
     g = torch.Generator().manual_seed(0)
     x = (torch.rand(shape[0] * shape[1], 1, *shape[2:], generator=g, dtype=torch.float64) * 1.2)
     x.requires_grad_(True)
     n = 2 * (len(shape) - 2) + 1
-    assert torch.autograd.gradcheck(lambda v: _SoftErosion.apply(v, n), (x,), eps=1e-6, atol=1e-6)
+    weights = tuple(float(j) ** 2 for j in range(1, k + 1))
+    assert torch.autograd.gradcheck(lambda v: _ErosionLoss.apply(v, n, weights), (x,), eps=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("shape", [(3, 3, 30, 26), (2, 2, 12, 14, 10)])

@@ -218,3 +218,34 @@ def test_dice_squared_pred_matches_monai():
         ref = monai_losses.DiceLoss(softmax=True, to_onehot_y=True, squared_pred=True,
                                     batch=batch)(logits, target)
         torch.testing.assert_close(ours, ref)
+
+
+# --- helpers that replaced slow full-size passes (all_finite, class_argmax) ---------------
+
+def test_all_finite_agrees_with_isfinite():
+    from edgewise.losses._utils import all_finite
+
+    x = torch.randn(2, 3, 8, 8)
+    assert all_finite(x)
+    assert all_finite(torch.empty(0, 3))
+    big = torch.full((4, 4), 3e38)  # finite values whose sum overflows to inf
+    assert all_finite(big)
+    for bad in (float("nan"), float("inf"), float("-inf")):
+        y = x.clone()
+        y[1, 2, 3, 4] = bad
+        assert not all_finite(y)
+    y = x.clone()
+    y[0, 0, 0, 0], y[0, 0, 0, 1] = float("inf"), float("-inf")
+    assert not all_finite(y)
+    assert not all_finite(torch.tensor([float("inf")], dtype=torch.float16))
+
+
+@pytest.mark.parametrize("c", [1, 2, 3, 5])
+def test_class_argmax_equals_argmax_including_ties(c):
+    from edgewise.losses._utils import class_argmax
+
+    g = torch.Generator().manual_seed(c)
+    for x in (torch.randn(2, c, 7, 9, generator=g),
+              torch.randint(0, 2, (2, c, 5, 6, 7), generator=g).float(),  # ties everywhere
+              torch.nn.functional.one_hot(torch.randint(0, c, (3, 10, 10), generator=g), c).movedim(-1, 1).double()):
+        assert torch.equal(class_argmax(x), x.argmax(1, keepdim=True))

@@ -170,3 +170,35 @@ def test_cache_per_slice_maps_equal_2d_maps_of_each_slice(tmp_path, axis):
     assert len(list(tmp_path.glob("*.npy"))) == 2
     with pytest.raises(ValueError, match="slice_axis"):
         cache.get_or_compute(labels[0], kind="signed", num_classes=3, slice_axis=0)
+
+
+@pytest.mark.parametrize("shape", [(3, 9, 11), (2, 5, 6, 7), (2, 1, 8), (1, 1, 1), (2, 4, 1, 3)])
+@pytest.mark.parametrize("c", [1, 2, 3])
+def test_penalty_boundary_from_labels_equals_boundary_set(shape, c):
+    """The penalty's boundary of a partition, from labels, is the union of the classes'
+    boundary sets (including a full class's border ring)."""
+    from edgewise.maps import boundary_set
+    from edgewise.maps._input import onehot_from_labels
+    from edgewise.maps.penalty import _own_boundary
+
+    lab = torch.randint(0, c, shape, generator=torch.Generator().manual_seed(c))
+    lab[0] = 0  # a sample holding one label: a full class
+    assert torch.equal(_own_boundary(lab), boundary_set(onehot_from_labels(lab, 3)).any(1))
+
+
+@pytest.mark.parametrize("c", [1, 3, 300])
+def test_disjoint_labels_running_sum_equals_weighted_sum(c):
+    """The multi-label input of the inside maps: label i + 1 of the mask holding an element,
+    None when masks overlap; the input masks are left unchanged."""
+    from edgewise.maps.distance import _disjoint_labels
+
+    g = torch.Generator().manual_seed(c)
+    lab = torch.randint(0, c + 1, (2, 6, 7), generator=g)  # c + 1: in no mask
+    sel = lab.unsqueeze(1) == torch.arange(c).view(1, c, 1, 1)
+    before = sel.clone()
+    expected = torch.where(lab < c, lab + 1, 0)
+    assert torch.equal(_disjoint_labels(sel).long(), expected)
+    assert torch.equal(sel, before)
+    if c > 1:
+        sel[0, 1, 0, 0] = sel[0, 0, 0, 0] = True
+        assert _disjoint_labels(sel) is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import EllipsisType
 
 import torch
 from torch import Tensor
@@ -20,6 +21,48 @@ from ._utils import (
 )
 
 __all__ = ["ActiveContourLoss", "active_contour_loss"]
+
+
+def _grid(nd: int, axis: int | None) -> tuple[EllipsisType | slice, ...]:
+    """Index of the common ``(n_1 - 1) x ... x (n_d - 1)`` grid, shifted by one along ``axis``."""
+    idx = [slice(None, -1)] * nd
+    if axis is not None:
+        idx[axis] = slice(1, None)
+    return (..., *idx)
+
+
+class _ContourLength(torch.autograd.Function):
+    r"""Per-image length term ``sum_x sqrt(sum_i (p(x + e_i) - p(x))^2 + eps)``, ``(B, C)``.
+
+    The same forward operations as the plain autograd expression, with a hand-written
+    backward: ``dL/dp`` gets ``+g (p(x + e_i) - p(x)) / s(x)`` at ``x + e_i`` and minus that
+    at ``x``.  Autograd's version materialises a zero-filled full-size gradient per slice and
+    per axis (``slice_backward``), about half the loss's time in 3D.
+    """
+
+    @staticmethod
+    def forward(ctx, p: Tensor, eps: float) -> Tensor:  # type: ignore[override]
+        nd = p.dim() - 2
+        base = p[_grid(nd, None)]
+        sq = torch.zeros_like(base)
+        for axis in range(nd):
+            sq.add_((p[_grid(nd, axis)] - base).square_())
+        s = sq.add_(eps).sqrt_()
+        ctx.save_for_backward(p, s)
+        return s.flatten(2).sum(-1)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
+        p, s = ctx.saved_tensors
+        nd = p.dim() - 2
+        w = grad.view(*grad.shape, *([1] * nd)) / s
+        out = torch.zeros_like(p)
+        base, out_base = p[_grid(nd, None)], out[_grid(nd, None)]
+        for axis in range(nd):
+            u = (p[_grid(nd, axis)] - base).mul_(w)
+            out[_grid(nd, axis)].add_(u)
+            out_base.sub_(u)
+        return out, None
 
 
 def active_contour_loss(
@@ -71,15 +114,8 @@ def active_contour_loss(
                    include_background=include_background, classes=classes)
     with no_autocast(input.device):
         p, t = prep.selected()
-        nd = p.dim() - 2
-        base = p[(..., *([slice(None, -1)] * nd))]
-        sq = torch.zeros_like(base)
-        for axis in range(nd):
-            idx = [slice(None, -1)] * nd
-            idx[axis] = slice(1, None)
-            sq = sq + (p[(..., *idx)] - base).pow(2)
-        length = spatial_sum(torch.sqrt(sq + eps))
-        region = spatial_sum(p * (t - 1).pow(2)).abs() + spatial_sum((1 - p) * t.pow(2)).abs()
+        length = _ContourLength.apply(p, eps)
+        region = spatial_sum(p * (t - 1).square()).abs() + spatial_sum((1 - p) * t.square()).abs()
         n = float(p[0, 0].numel())
         return reduce((length_weight * length + region_weight * region) / n, reduction)
 

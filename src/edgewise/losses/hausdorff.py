@@ -8,6 +8,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from ..maps._input import any_spatial, as_float, greater
 from ._utils import (
     LossBase,
     Reduction,
@@ -36,8 +37,14 @@ def _distance(masks: Tensor, spacing: SpacingLike, distance: Distance) -> Tensor
     d = fn(masks, spacing)
     # No boundary, no distance to it: an absent class's map is 0 here (as MONAI), not the
     # image diagonal edgewise.maps uses elsewhere, which would weigh every error by diag^alpha.
-    present = masks.flatten(2).any(-1)
-    return d * present.view(*present.shape, *([1] * (masks.dim() - 2)))
+    present = any_spatial(masks)
+    if bool(present.all()):
+        return d
+    return d * as_float(present, d.dtype).view(*present.shape, *([1] * (masks.dim() - 2)))
+
+
+def _power(x: Tensor, alpha: float) -> Tensor:
+    return x.square() if alpha == 2 else x.pow(alpha)
 
 
 def hausdorff_dt_loss(
@@ -105,11 +112,12 @@ def hausdorff_dt_loss(
             d_t = check_map(dist_map, tuple(p.shape), tuple(prep.onehot.shape), prep.channels)
             # same rule as the maps computed here: edgewise.maps gives an absent class the image
             # diagonal, which would weigh every error of that class by diagonal^alpha
-            present = masks.flatten(2).any(-1)
+            present = any_spatial(masks)
             d_t = d_t * present.view(*present.shape, *([1] * (masks.dim() - 2))).to(device=d_t.device)
-        d_p = _distance(p.detach() > 0.5, spacing, distance)
-        weight = d_p.to(p.dtype).pow(alpha) + d_t.to(device=p.device, dtype=p.dtype).pow(alpha)
-        loss = spatial_mean((p - t).pow(2) * weight)
+        d_p = _distance(greater(p.detach(), 0.5), spacing, distance)
+        # square() for the usual alpha = 2: the same products, 3x faster than pow(2.0) on CPU
+        weight = _power(d_p.to(p.dtype), alpha).add_(_power(d_t.to(device=p.device, dtype=p.dtype), alpha))
+        loss = spatial_mean((p - t).square() * weight)
         return reduce(loss, reduction)
 
 
@@ -130,48 +138,80 @@ def _cross_sum(x: Tensor) -> Tensor:
     return out
 
 
-class _SoftErosion(torch.autograd.Function):
-    """One soft erosion of :func:`hausdorff_er_loss` with a hand-written backward.
+def _erode(x: Tensor, n: int) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """One soft erosion ``y = (e - lo) / (hi - lo)``, ``e = relu(cross_sum(x) / n - 0.5)``,
+    min-max normalised per image (left as is where constant), with what its backward needs:
+    ``y``, ``e > 0``, the positions of the min and max, whether the image varies, the scale."""
+    # in place on fresh tensors: same values as relu(cross_sum / n - 0.5)
+    e = torch.relu_(_cross_sum(x).div_(n).sub_(0.5))
+    flat = e.flatten(1)
+    lo, lo_i = flat.min(1)
+    hi, hi_i = flat.max(1)
+    rng = hi - lo
+    varies = rng != 0
+    view = (-1, *([1] * (x.dim() - 1)))
+    shift = torch.where(varies, lo, 0.0).view(view)
+    scale = torch.where(varies, rng, 1.0).view(view)
+    positive = e > torch.zeros((), dtype=e.dtype)
+    y = e.sub_(shift).div_(scale)
+    return y, positive, lo_i, hi_i, varies, scale
 
-    ``e = relu(cross_sum(x) / n - 0.5)``, then per image ``(e - lo) / (hi - lo)`` with ``lo``,
-    ``hi`` its min and max (left as is where constant), as autograd would differentiate it
-    (the min and max pass their gradient to the element ``min``/``max`` return), but without
-    autograd's per-op buffers: the cross sum is its own adjoint, so the backward is one cross
-    sum of the incoming gradient plus a few elementwise passes.
+
+def _erode_backward(grad: Tensor, y: Tensor, positive: Tensor, lo_i: Tensor, hi_i: Tensor,
+                    varies: Tensor, scale: Tensor, n: int) -> Tensor:
+    """Gradient reaching the input of :func:`_erode` from ``grad`` on its output ``y``, as
+    autograd would differentiate it: the min and max pass their gradient to the element
+    ``min``/``max`` return, and the cross sum is its own adjoint."""
+    ge = grad / scale
+    flat_g, flat_y = grad.flatten(1), y.flatten(1)
+    s = scale.flatten()
+    d_shift = -(flat_g.sum(1) / s)
+    d_range = torch.where(varies, -((flat_g * flat_y).sum(1) / s), 0.0)
+    d_lo = torch.where(varies, d_shift, 0.0) - d_range
+    flat_e = ge.flatten(1)
+    flat_e.scatter_add_(1, lo_i.unsqueeze(1), d_lo.unsqueeze(1))
+    flat_e.scatter_add_(1, hi_i.unsqueeze(1), d_range.unsqueeze(1))
+    # a uint8 -> float mask: multiplying by a bool tensor takes a slow casting path on CPU
+    gs = ge.mul_(positive.view(torch.uint8).to(ge.dtype)).div_(n)
+    return _cross_sum(gs)
+
+
+class _ErosionLoss(torch.autograd.Function):
+    """HD-ER's ``sum_j w_j mean(erosion_j)`` per image, for ``bound`` ``(N, 1, *spatial)``.
+
+    All erosions in one Function with a hand-written backward: the same operations forward
+    as the plain autograd formula; backward, each erosion's own term (a constant per image)
+    is added to the gradient coming from the next erosion in place, where autograd would
+    materialise the mean's expanded gradient and sum the two in fresh full-size buffers.
     """
 
     @staticmethod
-    def forward(ctx, x: Tensor, n: int) -> Tensor:  # type: ignore[override]
-        # in place on fresh tensors: same values as relu(cross_sum / n - 0.5)
-        e = torch.relu_(_cross_sum(x).div_(n).sub_(0.5))
-        flat = e.flatten(1)
-        lo, lo_i = flat.min(1)
-        hi, hi_i = flat.max(1)
-        rng = hi - lo
-        varies = rng != 0
-        view = (-1, *([1] * (x.dim() - 1)))
-        shift = torch.where(varies, lo, 0.0).view(view)
-        scale = torch.where(varies, rng, 1.0).view(view)
-        positive = e > 0
-        y = e.sub_(shift).div_(scale)
-        ctx.n = n
-        ctx.save_for_backward(y, positive, lo_i, hi_i, varies, scale)
-        return y
+    def forward(ctx, bound: Tensor, n: int, weights: tuple[float, ...]) -> Tensor:  # type: ignore[override]
+        loss = bound.new_zeros(bound.shape[0])
+        steps = []
+        x = bound
+        for w in weights:
+            step = _erode(x, n)
+            # the loss needs only the spatial mean of each erosion's weighted sum
+            loss = loss + step[0].flatten(1).mean(1) * w
+            steps.append(step)
+            x = step[0]
+        ctx.n, ctx.weights, ctx.k = n, weights, len(weights)
+        ctx.save_for_backward(*(t for step in steps for t in step))
+        return loss
 
     @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
-        y, positive, lo_i, hi_i, varies, scale = ctx.saved_tensors
-        ge = grad / scale
-        flat_g, flat_y = grad.flatten(1), y.flatten(1)
-        s = scale.flatten()
-        d_shift = -(flat_g.sum(1) / s)
-        d_range = torch.where(varies, -((flat_g * flat_y).sum(1) / s), 0.0)
-        d_lo = torch.where(varies, d_shift, 0.0) - d_range
-        flat_e = ge.flatten(1)
-        flat_e.scatter_add_(1, lo_i.unsqueeze(1), d_lo.unsqueeze(1))
-        flat_e.scatter_add_(1, hi_i.unsqueeze(1), d_range.unsqueeze(1))
-        gs = ge.mul_(positive).div_(ctx.n)
-        return _cross_sum(gs), None
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None]:  # type: ignore[override]
+        saved = ctx.saved_tensors
+        g: Tensor | None = None
+        for j in reversed(range(ctx.k)):
+            y, positive, lo_i, hi_i, varies, scale = saved[6 * j : 6 * j + 6]
+            per = y[0].numel()
+            # d(mean(y) * w) / dy, as autograd: (grad * w) / numel, for every element
+            own = ((grad * ctx.weights[j]) / per).view(-1, *([1] * (y.dim() - 1)))
+            g = own.expand(y.shape).contiguous() if g is None else g.add_(own)
+            g = _erode_backward(g, y, positive, lo_i, hi_i, varies, scale, ctx.n)
+        return g, None, None
 
 
 def hausdorff_er_loss(
@@ -227,13 +267,8 @@ def hausdorff_er_loss(
         spatial = p.shape[2:]
         bound = (p - t).pow(2).reshape(b * c, 1, *spatial)
         n = 2 * len(spatial) + 1
-        loss = p.new_zeros(b * c)
-        for j in range(1, k + 1):
-            eroded = _SoftErosion.apply(bound, n)
-            # the loss needs only the spatial mean of each erosion's weighted sum
-            loss = loss + eroded.flatten(1).mean(1) * float(j) ** alpha
-            bound = eroded
-        loss = loss.reshape(b, c)
+        weights = tuple(float(j) ** alpha for j in range(1, k + 1))
+        loss = _ErosionLoss.apply(bound, n, weights).reshape(b, c)
         return reduce(loss, reduction)
 
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
 from torch import Tensor
 
 from ._utils import (
     LossBase,
     Reduction,
     SpacingLike,
+    all_finite,
     check_map_dims,
+    class_argmax,
     check_reduction,
     no_autocast,
 )
@@ -76,7 +77,7 @@ def penalized_ce_loss(
             if prep.onehot.shape[1] == 1:
                 labels = (prep.onehot > 0.5).long()
             else:
-                labels = prep.onehot.argmax(1, keepdim=True)
+                labels = class_argmax(prep.onehot)
             phi = penalty_map(labels, spacing, num_classes=max(prep.onehot.shape[1], 2))
         else:
             if not isinstance(dist_map, Tensor):
@@ -88,7 +89,7 @@ def penalized_ce_loss(
                 phi = phi.unsqueeze(1)
             if tuple(phi.shape) != (b, 1, *spatial):
                 raise ValueError(f"expected dist_map of shape {(b, 1, *spatial)}, got {tuple(dist_map.shape)}")
-            if not bool(torch.isfinite(phi).all()):
+            if not all_finite(phi):
                 raise ValueError("expected finite values in dist_map, got nan or inf")
         phi = phi.to(device=per.device, dtype=per.dtype)
         # binary CE (sigmoid or one channel) keeps its channel axis, softmax CE has none

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ..maps._input import greater
 from ._utils import (
     LossBase,
     Reduction,
@@ -32,7 +33,7 @@ def rrw_maps(onehot: Tensor, spacing: SpacingLike = None) -> Tensor:
     """RRW maps of a one-hot target ``(B, C, *spatial)`` (spacing is not used by RRW)."""
     from edgewise.maps import rrw_map
 
-    return rrw_map(onehot > 0.5)
+    return rrw_map(greater(onehot, 0.5) if onehot.is_floating_point() else onehot > 0.5)
 
 
 @dataclass(frozen=True)
@@ -210,7 +211,7 @@ def region_wise_loss(
         if dist_map is None:
             fn = map_fn if map_fn is not None else rrw_maps
             with torch.no_grad():
-                full = fn(prep.onehot > 0.5, spacing)
+                full = fn(greater(prep.onehot, 0.5), spacing)
             maps = check_map(full, tuple(p.shape), tuple(prep.onehot.shape), prep.channels,
                              name="map_fn output")
         else:

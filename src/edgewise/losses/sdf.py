@@ -41,11 +41,16 @@ def normalized_signed_distance(masks: Tensor, spacing: SpacingLike = None) -> Te
     from edgewise.maps import signed_distance
 
     phi = signed_distance(masks, spacing)
-    flat = phi.flatten(2)
     tail = [1] * (phi.dim() - 2)
-    pos = flat.clamp_min(0).amax(-1).clamp_min(1e-12).view(*phi.shape[:2], *tail)
-    neg = (-flat).clamp_min(0).amax(-1).clamp_min(1e-12).view(*phi.shape[:2], *tail)
-    return torch.where(phi > 0, phi / pos, phi / neg)
+    # max(max(phi, 0)) = max(max(phi), 0), and the same for -min (amin and amax: aminmax
+    # over an axis is ~10x slower on CPU than the two)
+    flat = phi.flatten(2)
+    lo, hi = flat.amin(-1), flat.amax(-1)
+    pos = hi.clamp_min(1e-12).view(*phi.shape[:2], *tail)
+    neg = lo.neg().clamp_min(1e-12).view(*phi.shape[:2], *tail)
+    # where(phi > 0, phi / pos, phi / neg) without where (6x slower on CPU): at each element
+    # one of the two quotients is of a zero, so their sum is the other one exactly
+    return (phi.clamp_min(0) / pos).add_(phi.clamp_max(0) / neg)
 
 
 def signed_distance_loss(

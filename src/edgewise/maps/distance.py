@@ -40,10 +40,12 @@ from ._input import (
     SpacingLike,
     TensorLike,
     as_bool_mask,
+    as_float,
     check_float_dtype,
     check_not_empty,
     check_spatial_dims,
     diagonal,
+    keep,
     onehot_from_labels,
     parse_labels,
     prepare,
@@ -298,10 +300,16 @@ def _disjoint_labels(sel: Tensor) -> Tensor | None:
     """``(B, *spatial)`` labels ``i + 1`` of the masks ``sel`` ``(B, C, *spatial)`` where no
     element is in two of them (0 where in none), else None."""
     dt = torch.uint8 if sel.shape[1] < 255 else torch.int32
-    if not bool((sel.sum(1, dtype=dt) <= 1).all()):
+    # a running sum over the classes: reductions over the strided class axis are ~10x slower
+    m = sel.view(torch.uint8)
+    counts = m[:, 0].to(dt, copy=True)
+    labels = counts.clone()
+    for k in range(1, sel.shape[1]):
+        counts += m[:, k]
+        labels.add_(m[:, k], alpha=k + 1)
+    if int(counts.max()) > 1:
         return None
-    w = torch.arange(1, sel.shape[1] + 1, dtype=dt, device=sel.device)
-    return (sel.to(dt) * w.view(1, -1, *[1] * (sel.ndim - 2))).sum(1, dtype=dt)
+    return labels
 
 
 def _inside(p: Prepared, sel: Tensor, todo: Tensor) -> Tensor:
@@ -313,10 +321,12 @@ def _inside(p: Prepared, sel: Tensor, todo: Tensor) -> Tensor:
             # One multi-label transform per sample gives every class's inside distances: an
             # element's nearest element of another label (or of none) is its nearest non-class one.
             rows = need.any(1).nonzero().flatten().cpu()
+            if rows.numel() == sel.shape[0]:
+                return keep(edt_multilabel(labels, p.spacing).unsqueeze(1), sel)
             out = torch.zeros(sel.shape, dtype=torch.float32, device=sel.device)
             if rows.numel():
                 ml = edt_multilabel(labels[rows], p.spacing[rows])
-                out[rows] = torch.where(sel[rows], ml.unsqueeze(1), 0.0)
+                out[rows] = keep(ml.unsqueeze(1), sel[rows])
             return out
         return _stack_edt(sel, p.spacing, need, p.backend)
 
@@ -402,7 +412,7 @@ def signed_distance(
     if convention == "boundary":
         d = _boundary_distance(p, present)
         # d - 2d inside, in place: exact, and the boundary stays +0.0 (0 + -0.0)
-        phi = d.addcmul_(d, sel.to(d.dtype), value=-2.0)
+        phi = d.addcmul_(d, as_float(sel, d.dtype), value=-2.0)
         phi = _empty_fill(phi, present, diagonal(p.spatial, p.spacing))
     else:
         inside = _inside(p, sel, present)
@@ -442,7 +452,9 @@ def unsigned_distance(
     sel = p.selected
     present = p.present()
     # outside the class, the distance to its boundary set is the distance to the class
-    d = _inside(p, sel, present) + torch.where(sel, 0.0, _boundary_distance(p, present))
+    # absent classes' entries of _boundary_distance are uninitialised (any value, nan
+    # included): the product keeps them only where _empty_fill replaces them below
+    d = _inside(p, sel, present) + keep(_boundary_distance(p, present), ~sel)
     return _empty_fill(d, present, diagonal(p.spatial, p.spacing)).to(dtype)
 
 

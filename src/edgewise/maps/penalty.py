@@ -8,9 +8,9 @@ import torch
 from torch import Tensor
 
 from ._edt import Backend, edt_multilabel
-from ._input import Prepared, SpacingLike, TensorLike, prepare
+from ._input import Prepared, SpacingLike, TensorLike, any_spatial, as_float, keep, prepare
 from .context import active_context
-from .distance import _boundary_distance, _inside, boundary_set
+from .distance import _boundary_distance, _inside
 
 __all__ = ["rrw_map", "penalty_map"]
 
@@ -59,11 +59,34 @@ def rrw_map(
     present = p.present()
     r = _inside(p, sel, present)
     top = r.flatten(2).amax(-1).clamp_min(torch.finfo(torch.float32).tiny)
-    r = r / top.view(*top.shape, *([1] * p.ndim))
-    return torch.where(sel, -r, 1.0)
+    r = r.div_(top.view(*top.shape, *([1] * p.ndim)))
+    # where(sel, -r, 1) without where: r > 0 in the class and exactly 0 outside it, so one
+    # of (1 - sel) and r is 0 at every element and the difference is exact
+    return as_float(~sel, r.dtype).sub_(r)
 
 
-def _boundary_depth(p: Prepared, onehot: Tensor) -> Tensor:
+def _own_boundary(labels: Tensor) -> Tensor:
+    """``boundary_set(onehot).any(1)`` of a partition, from its ``(B, *spatial)`` labels: the
+    elements with an in-image face-neighbour of another label, and the border ring of a
+    sample holding one label only (a full class).  No per-class masks."""
+    out = torch.zeros(labels.shape, dtype=torch.bool, device=labels.device)
+    for dim in range(1, labels.dim()):
+        n = labels.shape[dim]
+        if n > 1:
+            step = labels.narrow(dim, 1, n - 1) != labels.narrow(dim, 0, n - 1)
+            out.narrow(dim, 1, n - 1).logical_or_(step)
+            out.narrow(dim, 0, n - 1).logical_or_(step)
+    single = out.view(torch.uint8).flatten(1).amax(1) == 0
+    if bool(single.any()):
+        ring = torch.zeros(labels.shape[1:], dtype=torch.bool, device=labels.device)
+        for dim in range(ring.dim()):
+            ring.narrow(dim, 0, 1).fill_(True)
+            ring.narrow(dim, ring.shape[dim] - 1, 1).fill_(True)
+        out[single] = ring
+    return out
+
+
+def _boundary_depth(p: Prepared) -> Tensor:
     """For every element, its distance to the boundary set of its own class, ``(B, *spatial)``.
 
     Needs a partition.  With the ``edt`` backend one multi-label transform does all classes:
@@ -75,9 +98,19 @@ def _boundary_depth(p: Prepared, onehot: Tensor) -> Tensor:
     """
     if p.backend == "edt" and active_context() is None:
         labels = p.partition_labels()
-        relabelled = torch.where(boundary_set(onehot).any(1), 0, labels + 1)
+        inner = ~_own_boundary(labels)
+        if p.num_classes < 255:
+            # label + 1 off the boundary, 0 on it, built in uint8 (the transform's input type)
+            relabelled = (labels.to(torch.uint8) + 1).mul_(inner.view(torch.uint8))
+        else:
+            relabelled = torch.where(inner, labels + 1, 0)
         return edt_multilabel(relabelled, p.spacing)
-    d = _boundary_distance(p, onehot.flatten(2).any(-1))
+    onehot = p.onehot
+    present = any_spatial(onehot)
+    d = _boundary_distance(p, present)
+    if bool(present.all()):
+        return keep(d, onehot).sum(1)
+    # where, not a product: the maps of absent classes are left uninitialised
     return torch.where(onehot, d, 0.0).sum(1)
 
 
@@ -125,11 +158,16 @@ def penalty_map(
             "penalty_map needs every element in exactly one class: got a one-hot target where "
             "some elements have zero or several classes"
         )
-    onehot = p.onehot
-    depth = _boundary_depth(p, onehot)
-    per_class = torch.where(onehot, depth.unsqueeze(1), 0.0)
-    top = per_class.flatten(2).amax(-1)
-    top = top.view(*top.shape, *([1] * p.ndim))
-    norm = torch.where(top > 0, per_class / top.clamp_min(torch.finfo(torch.float32).tiny), 0.0)
-    phi = torch.where(onehot, 1.0 - norm, 0.0).sum(1, keepdim=True)
-    return phi
+    labels = p.labels
+    depth = _boundary_depth(p)
+    # Phi = 1 - depth / (max depth of the element's own class), from the label map: one
+    # per-class maximum and one gather instead of (B, C, *spatial) temporaries.  The same
+    # operations per element as with per-class maps (a class with no interior has max 0,
+    # 0 / tiny = 0, Phi = 1).
+    b = depth.shape[0]
+    flat_labels = labels.reshape(b, -1)
+    top = torch.zeros(b, p.num_classes, dtype=depth.dtype, device=depth.device)
+    top.scatter_reduce_(1, flat_labels, depth.reshape(b, -1), reduce="amax")
+    own_top = top.clamp_min(torch.finfo(torch.float32).tiny).gather(1, flat_labels)
+    phi = torch.sub(1.0, depth.reshape(b, -1) / own_top)
+    return phi.view(b, 1, *p.spatial)

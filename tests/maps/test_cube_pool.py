@@ -1,0 +1,79 @@
+"""The separable 3x3(x3) max pool behind soft_contour equals max_pool2d/3d: values and gradients."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from edgewise.maps.contour import _CubeMaxPool, cube_max_pool, soft_contour
+
+SHAPES = [(2, 3, 9, 11, 13), (2, 2, 17, 19), (1, 1, 1, 5, 7), (1, 2, 3, 1, 2), (1, 1, 2, 1), (1, 1, 1, 1)]
+
+
+def _plain(x: torch.Tensor) -> torch.Tensor:
+    pool = F.max_pool2d if x.dim() == 4 else F.max_pool3d
+    return pool(x, kernel_size=3, stride=1, padding=1)
+
+
+def _inputs(shape: tuple[int, ...], kind: str, dtype: torch.dtype) -> torch.Tensor:
+    g = torch.Generator().manual_seed(sum(shape))
+    if kind == "randn":
+        return torch.randn(shape, generator=g, dtype=dtype)
+    if kind == "binary":
+        return (torch.rand(shape, generator=g) > 0.5).to(dtype)
+    return torch.randint(0, 3, shape, generator=g).to(dtype)  # many ties in every window
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("kind", ["randn", "binary", "ties"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_values_and_gradients_equal_max_pool(shape, kind, dtype):
+    x = _inputs(shape, kind, dtype)
+    a = x.clone().requires_grad_(True)
+    b = x.clone().requires_grad_(True)
+    ya, yb = _plain(a), _CubeMaxPool.apply(b)
+    assert torch.equal(ya, yb)
+    # integer weights: every sum of routed gradients is exact, so the routes must be equal
+    w = torch.randint(-4, 5, shape, generator=torch.Generator().manual_seed(1)).to(dtype)
+    (ya * w).sum().backward()
+    (yb * w).sum().backward()
+    assert torch.equal(a.grad, b.grad)
+
+
+def test_without_grad_same_values():
+    x = _inputs((2, 3, 8, 9, 10), "ties", torch.float32)
+    assert torch.equal(_CubeMaxPool.apply(x), _plain(x))
+
+
+@pytest.mark.parametrize("shape", [(1, 2, 4, 5, 6), (2, 1, 6, 7)])
+def test_gradcheck_float64(shape):
+    x = torch.randn(shape, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    assert torch.autograd.gradcheck(_CubeMaxPool.apply, (x.requires_grad_(True),))
+
+
+def test_non_finite_input_uses_max_pool_rule():
+    x = torch.randn(1, 1, 5, 5, 5)
+    x[0, 0, 2, 2, 2] = float("nan")
+    x[0, 0, 0, 0, 0] = float("inf")
+    y = cube_max_pool(x)
+    ref = _plain(x)
+    assert torch.equal(y.isnan(), ref.isnan())
+    assert torch.equal(y.nan_to_num(0.0), ref.nan_to_num(0.0))
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 12, 13, 14), (4, 2, 30, 31)])
+def test_soft_contour_matches_plain_pooling(shape):
+    """soft_contour as written before the separable pool: values and gradients (float64: the
+    gradients of two pools and a relu add up in another order, float32 shows that order)."""
+    p = torch.softmax(torch.randn(shape, generator=torch.Generator().manual_seed(5), dtype=torch.float64), 1)
+    a = p.clone().requires_grad_(True)
+    b = p.clone().requires_grad_(True)
+    erosion = -_plain(-a)
+    ref = F.relu(_plain(erosion) - erosion)
+    out = soft_contour(b)
+    assert torch.equal(out, ref)
+    w = torch.randn(shape, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
+    (ref * w).sum().backward()
+    (out * w).sum().backward()
+    torch.testing.assert_close(b.grad, a.grad, rtol=1e-12, atol=1e-14)
