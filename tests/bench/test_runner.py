@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -120,3 +123,36 @@ def test_every_finished_run_gets_a_line(tmp_path, monkeypatch, capfd, progress):
     assert f"[2/3] FAILED {tmp_path}/syn/ce/seed1 after 3 s: ValueError: boom" in err
     assert f"[3/3] done {tmp_path}/syn/ce/seed2 in 7 s" in err
     assert ("it/s" in err or "run/s" in err or "s/run" in err) == progress  # the bar itself
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_pool_worker_ends_when_its_bench_process_is_killed(tmp_path):
+    """`kill -- -PGID` of a background bench must not leave idle workers holding memory."""
+    child = (
+        "import subprocess, sys, time\n"
+        "w = subprocess.Popen([sys.executable, '-c', "
+        "'import os, time\\n"
+        "from edgewise.bench.runner import _exit_with_parent\\n"
+        "_exit_with_parent(os.getppid(), interval=0.1)\\n"
+        "print(os.getpid(), flush=True)\\n"
+        "time.sleep(120)'], stdout=sys.stdout)\n"
+        "time.sleep(120)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    worker = int(proc.stdout.readline())
+    assert _alive(worker)
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 20
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(worker)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # an exited process that nobody has reaped yet is gone

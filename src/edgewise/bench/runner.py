@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Iterator, Sequence
@@ -222,6 +223,24 @@ def _worker_init(device_queue: Any, threads: int) -> None:
     else:
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
     os.environ["OMP_NUM_THREADS"] = str(threads)
+    _exit_with_parent(os.getppid())
+
+
+def _exit_with_parent(parent: int, interval: float = 2.0) -> None:
+    """End this worker when the bench process that started it is gone.
+
+    A pool worker whose parent was killed (``kill -- -PGID`` of a background bench) otherwise
+    lives on: Lightning turns SIGTERM into a failed run, and the idle worker then waits
+    forever for work from a parent that no longer exists, holding its memory.
+    """
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="edgewise-parent-watch", daemon=True).start()
 
 
 def device_config(device: str, bound: bool = True) -> dict[str, Any]:
