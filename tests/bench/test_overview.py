@@ -67,3 +67,16 @@ def test_errors_name_what_was_expected(bench, tmp_path, capsys):  # noqa: F811
     assert out.startswith("| dataset | loss | seeds | Dice ↑ | Δ Dice (p) | NSD@2 ↑ | Δ NSD@2 (p) |")
     assert main(["overview", str(tmp_path / "nowhere")]) == 2
     assert "edgewise overview: error: expected a report folder" in capsys.readouterr().err
+
+
+def test_arms_without_a_finished_run_say_so(bench):  # noqa: F811
+    root, _ = bench
+    report = write_report(root, overlays=0).parent
+    rows = (report / "summary.csv").read_text().splitlines()
+    # an arm whose every seed is still pending: the report writes its rows empty, 0 seeds
+    head = rows[0].split(",")
+    empty = {c: "" for c in head} | {"dataset": "syn", "loss": "gdl", "class": "mean",
+                                      "metric": "dice", "n_seeds": "0", "baseline": "ce"}
+    (report / "summary.csv").write_text("\n".join(rows + [",".join(empty[c] for c in head)]) + "\n")
+    table = overview_table([report], metrics=["dice"]).splitlines()
+    assert table[-1] == "| syn | gdl | 0 | not run |  |"

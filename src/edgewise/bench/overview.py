@@ -130,6 +130,9 @@ def overview_table(
         for dataset, loss in order:
             first = index.get((dataset, loss, metrics[0]))
             seeds = first["n_seeds"] if first else ""
+            if seeds in ("", "0"):  # an arm of the grid with no finished run yet
+                lines.append("| " + " | ".join([dataset, loss, "0"] + ["not run", ""] * len(metrics)) + " |")
+                continue
             cells = [dataset, loss, seeds]
             for m in metrics:
                 r = index.get((dataset, loss, m))
