@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         print(overview_table(args.folders, metrics=args.metrics, alpha=args.alpha))
-    except (ValueError, FileNotFoundError, KeyError) as exc:
+    except (ValueError, FileNotFoundError) as exc:
         print(f"edgewise overview: error: {exc}", file=sys.stderr)
         return 2
     return 0
