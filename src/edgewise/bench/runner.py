@@ -394,21 +394,20 @@ class _Progress:
     def set_postfix_str(self, text: str, refresh: bool = True) -> None:
         self.bar.set_postfix_str(text, refresh=refresh)
 
+    def finished(self, res: CellResult, running: Sequence[str]) -> None:
+        self.n += 1
+        count = f"[{self.n}/{self.total}]"
+        if res.outcome == "failed":
+            self.line(f"{count} FAILED {res.name} after {_duration(res.seconds)}: {res.error}")
+        elif res.outcome == "skipped":
+            self.line(f"{count} {res.name} was already done")
+        else:
+            self.line(f"{count} done {res.name} in {_duration(res.seconds)}")
+        self.bar.update(1)
+        self.set_postfix_str(("running " + ", ".join(running)) if running else "")
+
     def close(self) -> None:
         self.bar.close()
-
-
-def _report(bar: _Progress, res: CellResult, running: Sequence[str]) -> None:
-    bar.n += 1
-    count = f"[{bar.n}/{bar.total}]"
-    if res.outcome == "failed":
-        bar.line(f"{count} FAILED {res.name} after {_duration(res.seconds)}: {res.error}")
-    elif res.outcome == "skipped":
-        bar.line(f"{count} {res.name} was already done")
-    else:
-        bar.line(f"{count} done {res.name} in {_duration(res.seconds)}")
-    bar.bar.update(1)
-    bar.set_postfix_str(("running " + ", ".join(running)) if running else "", refresh=True)
 
 
 def _run_inline(todo: Sequence[Cell], runtime: dict[str, Any], bench_dir: Path, bar: _Progress) -> list[CellResult]:
@@ -417,7 +416,7 @@ def _run_inline(todo: Sequence[Cell], runtime: dict[str, Any], bench_dir: Path, 
         bar.set_postfix_str(f"running {cell.name}", refresh=True)
         res = run_cell(str(bench_dir), cell.name, cell.config, runtime)
         out.append(res)
-        _report(bar, res, [])
+        bar.finished(res, [])
     return out
 
 
@@ -460,7 +459,7 @@ def _run_pool(
                     (path / ERROR_NAME).write_text(f"worker process died: {exc!r}\n")
                 out[i] = res
                 running = [todo[j].name for j in sorted(futures[f] for f in pending)][:workers]
-                _report(bar, res, running)
+                bar.finished(res, running)
     return [out[i] for i in range(len(todo))]
 
 
@@ -503,7 +502,7 @@ def _run_ray(
                     (name / ERROR_NAME).write_text(f"ray task failed: {exc!r}\n")
                     res = CellResult(str(name), "failed", 0.0, f"{type(exc).__name__}: {exc}")
                 out[i] = res
-                _report(bar, res, [todo[refs[r]].name for r in pending][:jobs])
+                bar.finished(res, [todo[refs[r]].name for r in pending][:jobs])
         return [out[i] for i in range(len(todo))]
     finally:
         if started_here:
