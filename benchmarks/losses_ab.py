@@ -6,6 +6,7 @@ by row set, for several rounds, and prints medians over rounds as a Markdown tab
 
     python benchmarks/losses_ab.py --before <old checkout>/src --rounds 3           # 3D rows
     python benchmarks/losses_ab.py --before <old checkout>/src --rounds 3 --2d      # 2D rows
+    python benchmarks/losses_ab.py --before <old checkout>/src --only sdf            # some rows
 
 "after" is the edgewise this script imports (the working tree). Each process times every row
 (median of ``--repeats`` calls after a warm-up, as ``losses.py``) and the UNet step.
@@ -26,7 +27,11 @@ ROWS = ["boundary", "region_wise (RRW)", "penalized_ce", "hausdorff_dt (boundary
         "hausdorff_er", "perimeter", "sdf", "active_contour", "compound: boundary + penalized_ce + RRW"]
 
 
-def _child(two_d: bool, repeats: int) -> None:
+def _rows(only: list[str] | None) -> list[str]:
+    return [r for r in ROWS if only is None or any(w in r for w in only)]
+
+
+def _child(two_d: bool, repeats: int, only: list[str] | None) -> None:
     import torch
 
     sys.path.insert(0, str(HERE))
@@ -40,7 +45,7 @@ def _child(two_d: bool, repeats: int) -> None:
         {"boundary": L.BoundaryLoss(), "penalized_ce": L.DistancePenalizedCELoss(),
          "rrw": L.RegionWiseLoss(check=False)})}
     out = {"unet": B._timed(B._unet_step(x, t, (16, 32, 64, 128) if two_d else (8, 16, 32, 64)), repeats)}
-    for name in ROWS:
+    for name in _rows(only):
         out[name] = B._timed(B._fwd_bwd(rows[name], x, t), repeats)
     print(json.dumps(out))
 
@@ -51,15 +56,17 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--2d", dest="two_d", action="store_true", help="the 2D 8x4x256^2 batch instead of 3D 2x3x96^3")
+    ap.add_argument("--only", nargs="+", default=None, metavar="WORD", help="rows whose name contains a word")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        _child(args.two_d, args.repeats)
+        _child(args.two_d, args.repeats, args.only)
         return
     if not args.before:
         ap.error("--before is required")
     runs: dict[str, list[dict[str, float]]] = {"before": [], "after": []}
-    cmd = [sys.executable, __file__, "--child", "--repeats", str(args.repeats)] + (["--2d"] if args.two_d else [])
+    cmd = [sys.executable, __file__, "--child", "--repeats", str(args.repeats)] + (["--2d"] if args.two_d else []) + (
+        ["--only", *args.only] if args.only else [])
     for r in range(args.rounds):
         for version in ("before", "after"):
             env = dict(os.environ)
@@ -73,7 +80,7 @@ def main() -> None:
     print(f"\nUNet step: before {ub:.0f} ms, after {ua:.0f} ms (medians of {args.rounds} rounds)\n")
     print("| loss | before ms | before: % of step | after ms | after: % of step | speed-up |")
     print("|---|---|---|---|---|---|")
-    for name in ROWS:
+    for name in _rows(args.only):
         b, a = med["before"][name], med["after"][name]
         print(f"| {name} | {b:.0f} | {100 * b / ub:.1f}% | {a:.0f} | {100 * a / ua:.1f}% | {b / a:.2f}x |")
 

@@ -70,3 +70,50 @@ def test_normalized_signed_distance_equals_where_formula(spacing):
     pos = flat.clamp_min(0).amax(-1).clamp_min(1e-12)[..., None, None, None]
     neg = (-flat).clamp_min(0).amax(-1).clamp_min(1e-12)[..., None, None, None]
     assert torch.equal(normalized_signed_distance(masks, spacing), torch.where(phi > 0, phi / pos, phi / neg))
+
+
+def _plain_sdf(s: torch.Tensor, g: torch.Tensor, smooth: float) -> torch.Tensor:
+    """Xue et al.'s per-(b, c) loss as written before ``_SdfRegression``."""
+    inter = (s * g).flatten(2).sum(-1)
+    product = -(inter + smooth) / (inter + (s * s).flatten(2).sum(-1) + (g * g).flatten(2).sum(-1) + smooth)
+    return product + (s - g).abs().flatten(2).mean(-1)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 11, 13), (2, 2, 5, 7, 9), (1, 1, 1, 1)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_sdf_regression_matches_autograd(shape, dtype):
+    from edgewise.losses.sdf import _SdfRegression
+
+    gen = torch.Generator().manual_seed(len(shape))
+    s = torch.tanh(torch.randn(shape, generator=gen, dtype=dtype))
+    g = torch.rand(shape, generator=gen, dtype=dtype) * 2 - 1
+    g.view(-1)[::3] = s.view(-1)[::3]  # s == g: |s - g| at its kink, where sign(0) = 0 matters
+    a = s.clone().requires_grad_(True)
+    b = s[:, :].clone().requires_grad_(True)
+    ref, out = _plain_sdf(a, g, 1e-5), _SdfRegression.apply(b, g, 1e-5)
+    assert out.shape == shape[:2]
+    tol = dict(rtol=1e-5, atol=1e-7) if dtype == torch.float32 else dict(rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(out, ref, **tol)
+    w = torch.randn(out.shape, generator=gen, dtype=dtype)
+    (ref * w).sum().backward()
+    (out * w).sum().backward()
+    # rounding is relative to the gradient's summands, not to their sum: with one element and
+    # s == g the two product-term summands cancel to ~1e-7 of their size
+    s2, g2 = s.flatten(2), g.flatten(2)
+    inter, ss, gg = (s2 * g2).sum(-1, keepdim=True), (s2 * s2).sum(-1, keepdim=True), (g2 * g2).sum(-1, keepdim=True)
+    d2 = (inter + ss + gg + 1e-5).square()
+    summands = (2 * (inter + 1e-5) * s2.abs() + (ss + gg) * g2.abs()) / d2 + 1 / s2.shape[-1]
+    scale = (summands * w.abs().unsqueeze(-1)).max()
+    assert float((a.grad - b.grad).abs().max() / scale) < (1e-6 if dtype == torch.float32 else 1e-14)
+
+
+def test_sdf_regression_noncontiguous_channels_and_gradcheck():
+    """A channel subset of a bigger tensor (what ``classes=`` hands over) and float64 gradcheck."""
+    from edgewise.losses.sdf import _SdfRegression
+
+    gen = torch.Generator().manual_seed(3)
+    full = torch.randn(2, 4, 5, 6, dtype=torch.float64, generator=gen).requires_grad_(True)
+    g = torch.rand(2, 2, 5, 6, dtype=torch.float64, generator=gen) - 0.5
+    torch.testing.assert_close(_SdfRegression.apply(full[:, 1:3], g, 1e-5), _plain_sdf(full[:, 1:3], g, 1e-5),
+                               rtol=1e-12, atol=1e-14)
+    assert torch.autograd.gradcheck(lambda x: _SdfRegression.apply(x[:, 1:3], g, 1e-5), (full,))
