@@ -159,3 +159,21 @@ def test_report(bench, capsys):
         assert (report / "figures" / fig).stat().st_size > 2000
         assert f"(figures/{fig})" in text
     assert (out / "syn/ce/seed0/overlay_cases.npz").is_file()
+
+
+def test_bad_experiment_is_a_clear_error(tmp_path, capsys):
+    """A missing file, a run config instead of an experiment, a bad --set: exit 2 with one
+    line naming the problem, no traceback, no bench folder."""
+    out = tmp_path / "bench"
+    assert main(["bench", str(tmp_path / "nope.yaml"), "--output", str(out)]) == 2
+    assert "experiment file not found" in capsys.readouterr().err
+    run_cfg = tmp_path / "run.yaml"
+    run_cfg.write_text(yaml.safe_dump({"model": {"name": "unet"}, "loss": {"terms": [{"name": "ce"}]}}))
+    assert main(["bench", str(run_cfg), "--output", str(out)]) == 2
+    assert "expected top-level keys" in capsys.readouterr().err
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(yaml.safe_dump(TINY))
+    assert main(["bench", str(cfg), "--output", str(out), "--set", "seeds=foo"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("edgewise bench: error:") and "seeds" in err and "Traceback" not in err
+    assert not out.exists()

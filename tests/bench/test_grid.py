@@ -87,6 +87,17 @@ def test_assignments_apply_after_variant(tmp_path):
         set_values(EXP, ["seeds.x=1"])
 
 
+def test_null_assignment_removes_a_key(tmp_path):
+    """``--set losses.ce_bl=null`` leaves an arm out, as ``null`` in a variant does."""
+    exp = load_experiment(_write(tmp_path, EXP), None, ["losses.ce_bl=null"])
+    assert [c.loss for c in expand_grid(exp)] == ["ce"] * 4
+    assert "ce_bl" in EXP["losses"]  # the input is not changed
+    with pytest.raises(ValueError, match="cannot remove 'losses.nope'"):
+        set_values(EXP, ["losses.nope=null"])
+    with pytest.raises(ValueError, match="baseline"):
+        load_experiment(_write(tmp_path, EXP), None, ["losses.ce=null"])
+
+
 def test_deep_merge_does_not_mutate():
     base = {"a": {"b": [1, 2]}, "c": 1}
     merged = deep_merge(base, {"a": {"d": 2}, "c": None})

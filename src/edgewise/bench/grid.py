@@ -196,9 +196,14 @@ def expand_grid(experiment: Mapping[str, Any]) -> list[Cell]:
 def set_values(experiment: Mapping[str, Any], assignments: Sequence[str]) -> dict[str, Any]:
     """Apply ``dotted.key=value`` assignments (values in YAML syntax) to a copy of an experiment.
 
+    ``key=null`` removes the key, as ``null`` does in a variant (e.g. ``losses.ce_bl=null``
+    leaves that arm out of the grid).
+
     Example:
         >>> set_values({"base": {"trainer": {"max_epochs": 100}}}, ["base.trainer.max_epochs=5", "seeds=[0, 1]"])
         {'base': {'trainer': {'max_epochs': 5}}, 'seeds': [0, 1]}
+        >>> set_values({"losses": {"ce": {}, "ce_bl": {}}}, ["losses.ce_bl=null"])
+        {'losses': {'ce': {}}}
     """
     out = copy.deepcopy(dict(experiment))
     for item in assignments:
@@ -213,5 +218,11 @@ def set_values(experiment: Mapping[str, Any], assignments: Sequence[str]) -> dic
             if not isinstance(node[part], dict):
                 raise ValueError(f"cannot set {key!r}: {part!r} holds {node[part]!r}, not a mapping")
             node = node[part]
-        node[parts[-1]] = yaml.safe_load(raw)
+        value = yaml.safe_load(raw)
+        if value is None:
+            if parts[-1] not in node:
+                raise ValueError(f"cannot remove {key!r}: there is no such key")
+            del node[parts[-1]]
+        else:
+            node[parts[-1]] = value
     return out

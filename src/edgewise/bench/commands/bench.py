@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import yaml
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", type=Path, help="experiment YAML (see configs/experiments/)")
@@ -22,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=["local", "ray"], default="local", help="where runs execute")
     parser.add_argument(
         "--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
-        help="change the experiment, e.g. --set base.trainer.max_epochs=20 --set 'seeds=[0,1,2]'",
+        help="change the experiment, e.g. --set base.trainer.max_epochs=20 --set 'seeds=[0,1,2]'; "
+             "KEY=null removes a key (--set losses.ce_bl=null: that arm is not run)",
     )
     parser.add_argument("--list", action="store_true", help="print the grid and each run's state, run nothing")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -33,7 +36,14 @@ def run(args: argparse.Namespace) -> int:
     from edgewise.bench.runner import cell_status, run_grid, write_bench_file
 
     # relative data roots are taken from the current directory, as any path on the command line
-    experiment = resolve_roots(load_experiment(args.config, args.variant, args.assignments), Path.cwd())
+    try:
+        experiment = resolve_roots(load_experiment(args.config, args.variant, args.assignments), Path.cwd())
+    except FileNotFoundError:
+        print(f"edgewise bench: error: experiment file not found: {args.config}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        print(f"edgewise bench: error: {args.config}: {exc}", file=sys.stderr)
+        return 2
     cells = expand_grid(experiment)
     name = experiment["name"] + (f"-{args.variant}" if args.variant else "")
     bench_dir = args.output or Path("runs") / "bench" / name
