@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
+import yaml
 
 from edgewise.bench.grid import Cell
 from edgewise.bench.runner import _bench_lock, cell_status, device_config, run_grid
@@ -148,6 +151,57 @@ def test_a_pool_worker_ends_when_its_bench_process_is_killed(tmp_path):
     while _alive(worker) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _alive(worker)
+
+
+def _children(pid: int) -> set[int]:
+    out = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(fields[1]) == pid:
+            out.add(int(stat.parent.name))
+    return out
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_killed_bench_leaves_no_process_behind(tmp_path):
+    """SIGKILL of a running `edgewise bench --jobs 2`: its workers and helper processes end too
+    (a multiprocessing Manager, as the device queue once was, outlived it)."""
+    exp = {
+        "name": "slow", "baseline": "ce",
+        "base": {"data": {"batch_size": 2, "options": {"n": 4, "n_val": 2, "shape": [32, 32]}},
+                 "model": {"name": "unet", "args": {"base_channels": 4, "depth": 2}},
+                 "trainer": {"max_epochs": 1000}, "evaluation": {"overlays": 0}},
+        "datasets": {"syn": {"name": "synthetic"}},
+        "losses": {"ce": {"terms": [{"name": "ce"}]}},
+        "seeds": [0, 1],
+    }
+    cfg = tmp_path / "slow.yaml"
+    cfg.write_text(yaml.safe_dump(exp))
+    bench = subprocess.Popen(
+        [sys.executable, "-m", "edgewise.cli", "bench", str(cfg), "--output", str(tmp_path / "b"),
+         "--jobs", "2", "--no-progress"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        # workers write their run folders' metrics once training has started
+        while time.monotonic() < deadline and len(list((tmp_path / "b").glob("syn/ce/seed*/config.yaml"))) < 2:
+            time.sleep(0.2)
+        children = _children(bench.pid)
+        assert len(children) >= 2
+    finally:
+        bench.kill()
+        bench.wait()
+    deadline = time.monotonic() + 20
+    while any(_alive(c) for c in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [c for c in children if _alive(c)]
+    for c in left:
+        os.kill(c, 9)
+    assert not left
 
 
 def _alive(pid: int) -> bool:

@@ -432,7 +432,9 @@ def _run_pool(
 
     # spawn: a forked child would inherit torch's threads and locks from the parent
     ctx = mp.get_context("spawn")
-    queue = ctx.Manager().Queue()
+    # a plain queue handed to each worker at its start, not a Manager's: a Manager is a server
+    # process of its own, which a killed bench would leave behind
+    queue = ctx.Queue()
     workers = min(jobs, len(todo)) or 1
     worker_devices = [devices[i % len(devices)] for i in range(workers)]
     for d in worker_devices:
