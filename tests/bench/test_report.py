@@ -191,3 +191,62 @@ def test_views_and_loss_subsets_are_slices_of_the_full_report(bench):
         write_report(bench_dir, losses=["gdl"])
     with pytest.raises(ValueError, match="either a view or a list of losses"):
         write_report(bench_dir, view="paper", losses=["ce"])
+
+
+def _write_reference(folder, vals, cases=CASES):
+    folder.mkdir(parents=True)
+    with open(folder / "per_case.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["case", "class", *METRICS])
+        for case in cases:
+            for cls in CLASSES:
+                w.writerow([case, cls, *[repr(vals[(case, cls, m)]) for m in METRICS]])
+
+
+def test_reference_row_from_a_scored_folder(bench, tmp_path_factory):
+    """A second observer scored by `edgewise score`: a row after the losses, its mean over
+    cases, tested against the baseline like a loss, marked in summary.csv and the overview."""
+    from edgewise.bench.overview import overview_table
+    from edgewise.cli import main
+
+    root, truth = bench
+    ref_dir = tmp_path_factory.mktemp("ref") / "observer2"
+    rng = np.random.default_rng(42)
+    ref_vals = {(c, k, m): float(0.8 + rng.uniform(-0.05, 0.05)) for c in CASES for k in CLASSES for m in METRICS}
+    _write_reference(ref_dir, ref_vals)
+    out = tmp_path_factory.mktemp("rep") / "report"
+    assert main(["report", str(root), "--overlays", "0", "--output", str(out),
+                 "--reference", f"second observer={ref_dir}"]) == 0
+    text = (out / "report.md").read_text()
+    rows = list(csv.DictReader(open(out / "summary.csv")))
+    (r,) = [r for r in rows if (r["loss"], r["class"], r["metric"]) == ("second observer", "mean", "dice")]
+    expected = np.mean([_case_mean(ref_vals, c, "dice") for c in CASES])
+    assert float(r["mean"]) == pytest.approx(expected, rel=1e-9)
+    assert r["reference"] == "1" and int(r["n_seeds"]) == 1
+    assert {x["reference"] for x in rows if x["loss"] != "second observer"} == {"0"}
+    a = [_case_mean(ref_vals, c, "dice") for c in CASES]
+    b = [np.mean([_case_mean(truth[("ce", s)], c, "dice") for s in (0, 1, 2)]) for c in CASES]
+    assert float(r["p_wilcoxon"]) == pytest.approx(stats.wilcoxon(a, b).pvalue, rel=1e-9)
+    assert float(r["mean_diff"]) == pytest.approx(np.mean(np.subtract(a, b)), rel=1e-9)
+    assert f"| *second observer* (reference) | – | {expected:.3f} |" in text
+    assert "Reference row *second observer* (syn)" in text
+    # the loss rows are those of the report without the reference
+    plain = write_report(root, overlays=0, output=tmp_path_factory.mktemp("plain") / "r").parent
+    plain_rows = [{k: v for k, v in x.items() if k != "reference"} for x in csv.DictReader(open(plain / "summary.csv"))]
+    assert plain_rows == [{k: v for k, v in x.items() if k != "reference"} for x in rows if x["reference"] == "0"]
+    table = overview_table([out], ["dice"])
+    assert "| syn | *second observer* (reference) | – |" in table
+
+    # errors: a folder without per_case.csv, a label that is a loss, no common case, bad syntax
+    with pytest.raises(ValueError, match="per_case.csv"):
+        write_report(root, overlays=0, output=out, references={"obs": root})
+    with pytest.raises(ValueError, match="other than the grid's losses"):
+        write_report(root, overlays=0, output=out, references={"ce": ref_dir})
+    with pytest.raises(ValueError, match="dataset of the grid"):
+        write_report(root, overlays=0, output=out, references={"other:obs": ref_dir})
+    elsewhere = tmp_path_factory.mktemp("ref") / "other_cases"
+    _write_reference(elsewhere, {(f"x{c}", k, m): v for (c, k, m), v in ref_vals.items()}, [f"x{c}" for c in CASES])
+    with pytest.raises(ValueError, match="shares no test case"):
+        write_report(root, overlays=0, output=out, references={"obs": elsewhere})
+    assert main(["report", str(root), "--output", str(out), "--reference", "no-equals-sign"]) == 2
+    assert (out / "report.md").read_text() == text  # a refused report leaves the old one whole

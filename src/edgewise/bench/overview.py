@@ -130,10 +130,11 @@ def overview_table(
         for dataset, loss in order:
             first = index.get((dataset, loss, metrics[0]))
             seeds = first["n_seeds"] if first else ""
+            reference = bool(first) and first.get("reference") == "1"  # a scored row, e.g. a second observer
             if seeds in ("", "0"):  # an arm of the grid with no finished run yet
                 lines.append("| " + " | ".join([dataset, loss, "0"] + ["not run", ""] * len(metrics)) + " |")
                 continue
-            cells = [dataset, loss, seeds]
+            cells = [dataset, f"*{loss}* (reference)", "–"] if reference else [dataset, loss, seeds]
             for m in metrics:
                 r = index.get((dataset, loss, m))
                 if r is None:

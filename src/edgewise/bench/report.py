@@ -44,17 +44,21 @@ def _n_inf(runs: Sequence[RunData], metric: str, classes: Sequence[str]) -> int:
                for v in r.values.get(metric, {}).get(c, {}).values())
 
 
-def summary_rows(results: BenchResults, baseline: str | None) -> list[dict[str, Any]]:
+def summary_rows(results: BenchResults, baseline: str | None,
+                 references: Sequence[RunData] = ()) -> list[dict[str, Any]]:
     """Rows of ``summary.csv``: one per dataset, loss, class (and ``mean``), metric.
 
     ``n_inf`` counts the infinite values the mean leaves out, over seeds and cases (and
-    classes, for ``mean``)."""
+    classes, for ``mean``). ``references`` (see :func:`read_reference`) follow each
+    dataset's losses with ``reference = 1`` and one "seed"; they are tested against the
+    baseline like the losses."""
     rows = []
     for ds in results.datasets:
         base_runs = results.runs_of(ds, baseline) if baseline else []
         classes = results.classes(ds)
-        for loss in results.losses(ds):
-            runs = results.runs_of(ds, loss)
+        arms = [(loss, results.runs_of(ds, loss), 0) for loss in results.losses(ds)]
+        arms += [(ref.loss, [ref], 1) for ref in references if ref.dataset == ds]
+        for loss, runs, reference in arms:
             for cls in [MEAN, *classes]:
                 for metric in results.metrics():
                     mean, std, n = mean_std(seed_means(runs, metric, cls))
@@ -65,6 +69,7 @@ def summary_rows(results: BenchResults, baseline: str | None) -> list[dict[str, 
                         "n_inf": _n_inf(runs, metric, classes if cls == MEAN else [cls]),
                         "baseline": baseline or "", "mean_diff": math.nan,
                         "p_wilcoxon": math.nan, "p_ttest": math.nan, "n_pairs": 0,
+                        "reference": reference,
                     }
                     if base_runs and runs and loss != baseline:
                         a = case_means(runs, metric, cls)
@@ -78,6 +83,38 @@ def summary_rows(results: BenchResults, baseline: str | None) -> list[dict[str, 
     return rows
 
 
+def read_reference(results: BenchResults, key: str, folder: str | Path) -> RunData:
+    """A scored folder (``per_case.csv`` of ``edgewise score`` or ``edgewise eval``, e.g. a
+    second human observer) as a reference row of ``results``' dataset.
+
+    ``key`` is ``LABEL``, or ``DATASET:LABEL`` when the grid has several datasets.
+    """
+    dataset, sep, label = key.rpartition(":")
+    if not sep:
+        if len(results.datasets) != 1:
+            raise ValueError(f"expected the reference as DATASET:LABEL=DIR for a grid of several datasets "
+                             f"{results.datasets}, got {key!r}")
+        dataset = results.datasets[0]
+    if dataset not in results.datasets:
+        raise ValueError(f"expected a reference for a dataset of the grid {results.datasets}, got {dataset!r}")
+    if not label.strip():
+        raise ValueError(f"expected a label for the reference {str(folder)!r}, got {key!r}")
+    if label in results.losses(dataset):
+        raise ValueError(f"expected a reference label other than the grid's losses, got {label!r}")
+    per_case = Path(folder) / "per_case.csv"
+    if not per_case.is_file():
+        raise ValueError(f"expected a folder with per_case.csv (from `edgewise score` or `edgewise eval`) "
+                         f"for the reference {label!r}, got {str(folder)!r}")
+    ref = RunData(dataset=dataset, loss=label, seed=0, path=Path(folder), values=read_per_case(per_case))
+    cases = {c for per_class in ref.values.values() for v in per_class.values() for c in v}
+    scored = {c for r in results.runs if r.dataset == dataset
+              for per_class in r.values.values() for v in per_class.values() for c in v}
+    if not cases & scored:
+        raise ValueError(f"the reference {label!r} ({per_case}) shares no test case with the runs of "
+                         f"{dataset!r} (e.g. {sorted(cases)[:3]} vs {sorted(scored)[:3]})")
+    return ref
+
+
 def write_report(
     bench_dir: str | Path,
     baseline: str | None = None,
@@ -86,6 +123,7 @@ def write_report(
     *,
     losses: Sequence[str] | None = None,
     view: str | None = None,
+    references: Mapping[str, str | Path] | None = None,
 ) -> Path:
     """Write ``report.md``, ``summary.csv`` and ``figures/*.png`` for a bench folder.
 
@@ -102,6 +140,10 @@ def write_report(
         losses: report only these losses of the grid (default all).
         view: a view of the experiment (its ``views``: one paper's losses and baseline);
             the report goes to ``<bench_dir>/report-<view>`` unless ``output`` is given.
+        references: rows that were scored, not trained, ``{LABEL or DATASET:LABEL: folder}``
+            with each folder's ``per_case.csv`` (``edgewise score`` of a second observer's
+            masks): shown after the losses, tested against the baseline, kept out of the
+            figures.
 
     Returns:
         The path of ``report.md``.
@@ -130,24 +172,26 @@ def write_report(
         raise ValueError(f"expected a baseline among the losses {present}, got {baseline!r}")
     if not results.runs:
         raise ValueError(f"expected at least one finished run in {results.bench_dir}, found none")
+    refs = [read_reference(results, key, folder) for key, folder in (references or {}).items()]
     final = Path(output) if output is not None else results.bench_dir / default_dir
     with staged_dir(final, "report", what="report folder") as out:
-        _write_report(results, baseline, out, overlays)
+        _write_report(results, baseline, out, overlays, refs)
     return final / "report.md"
 
 
-def _write_report(results: BenchResults, baseline: str, out: Path, overlays: int) -> None:
+def _write_report(results: BenchResults, baseline: str, out: Path, overlays: int,
+                  refs: Sequence[RunData] = ()) -> None:
     fig_dir = out / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
-    rows = summary_rows(results, baseline)
+    rows = summary_rows(results, baseline, refs)
     _write_csv(out / "summary.csv", rows)
 
     from edgewise.bench import figures
 
-    lines = _header(results, baseline)
+    lines = _header(results, baseline, refs)
     for ds in results.datasets:
         lines += [f"## {ds}", ""]
-        lines += _tables(results, rows, ds, baseline)
+        lines += _tables(results, rows, ds, baseline, [r.loss for r in refs if r.dataset == ds])
         curves = figures.learning_curves(results, ds, fig_dir / f"{ds}_curves.png")
         boxes = figures.box_plots(results, ds, fig_dir / f"{ds}_boxplots.png")
         grid = figures.overlay_grid(results, ds, fig_dir / f"{ds}_overlays.png", overlays) if overlays else None
@@ -169,7 +213,7 @@ def _rel(path: Path, start: Path) -> str:
     return Path(os.path.relpath(path, start)).as_posix()
 
 
-def _header(results: BenchResults, baseline: str) -> list[str]:
+def _header(results: BenchResults, baseline: str, refs: Sequence[RunData] = ()) -> list[str]:
     exp = results.experiment
     title = exp.get("name", results.bench_dir.name) + (f" ({exp['variant']})" if exp.get("variant") else "")
     seeds = sorted({c["seed"] for c in results.cells})
@@ -185,8 +229,11 @@ def _header(results: BenchResults, baseline: str) -> list[str]:
         "their count over seeds and cases (and classes, for `mean`) follows the value: `(11 inf)`.",
         f"- Paired tests against **{baseline}** over test cases (each case averaged over seeds), "
         "two-sided: Wilcoxon signed-rank (p_W) and paired t-test (p_t).",
-        "",
     ]
+    for ref in refs:
+        lines.append(f"- Reference row *{ref.loss}* ({ref.dataset}): scored, not trained, from "
+                     f"`{ref.path}` (its per_case.csv); no seeds, not in the figures.")
+    lines.append("")
     for name in results.failed:
         lines.append(f"- failed: `{name}` (see `{name}/error.txt`)")
     if results.failed:
@@ -210,7 +257,8 @@ def _digits(metric: str) -> int:
     return 3 if metric_info(metric)[1] else 2
 
 
-def _tables(results: BenchResults, rows: Sequence[Mapping[str, Any]], ds: str, baseline: str) -> list[str]:
+def _tables(results: BenchResults, rows: Sequence[Mapping[str, Any]], ds: str, baseline: str,
+            refs: Sequence[str] = ()) -> list[str]:
     metrics = results.metrics(sweep=False)
     sweep = results.sweep_metrics()
     classes = results.classes(ds)
@@ -218,26 +266,30 @@ def _tables(results: BenchResults, rows: Sequence[Mapping[str, Any]], ds: str, b
     groups = [(MEAN, "Foreground mean")] + ([(c, f"Class {c}") for c in classes] if len(classes) > 1 else [])
     for cls, title in groups:
         lines += [f"### {title}", ""]
-        lines += _metric_tables(results, rows, ds, baseline, cls, metrics)
+        lines += _metric_tables(results, rows, ds, baseline, cls, metrics, refs)
         if sweep:
             tols = list(dict.fromkeys(m.partition("@")[2] for m in sweep))
             lines += [f"#### {title}: boundary scores by tolerance ({', '.join(tols)} mm)", ""]
-            lines += _metric_tables(results, rows, ds, baseline, cls, sweep)
+            lines += _metric_tables(results, rows, ds, baseline, cls, sweep, refs)
     return lines
 
 
 def _metric_tables(results: BenchResults, rows: Sequence[Mapping[str, Any]], ds: str, baseline: str,
-                   cls: str, metrics: Sequence[str]) -> list[str]:
+                   cls: str, metrics: Sequence[str], refs: Sequence[str] = ()) -> list[str]:
     """The values table of one class and its paired-test table against the baseline."""
     index = {(r["loss"], r["class"], r["metric"]): r for r in rows if r["dataset"] == ds}
-    losses = results.losses(ds)
+    losses = results.losses(ds) + list(refs)
+
+    def name(loss: str) -> str:
+        return f"*{loss}* (reference)" if loss in refs else loss
+
     lines: list[str] = []
     head = ["loss", "seeds"] + [f"{metric_info(m)[0]} {'↑' if metric_info(m)[1] else '↓'}" for m in metrics]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for loss in losses:
-        cells = [f"**{loss}**" if loss == baseline else loss]
+        cells = [f"**{loss}**" if loss == baseline else name(loss)]
         first = index.get((loss, cls, metrics[0])) if metrics else None
-        cells.append(str(first["n_seeds"]) if first else "0")
+        cells.append("–" if loss in refs else str(first["n_seeds"]) if first else "0")
         for m in metrics:
             r = index.get((loss, cls, m))
             cell = _fmt(r["mean"], r["std"], _digits(m)) if r else "–"
@@ -253,7 +305,7 @@ def _metric_tables(results: BenchResults, rows: Sequence[Mapping[str, Any]], ds:
         for loss in losses:
             if loss == baseline:
                 continue
-            cells = [loss]
+            cells = [name(loss)]
             for m in metrics:
                 r = index.get((loss, cls, m))
                 if r is None or not r["n_pairs"]:

@@ -21,14 +21,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "baseline, written to BENCH_DIR/report-VIEW")
     parser.add_argument("--losses", nargs="+", default=None, metavar="LOSS",
                         help="report only these losses of the grid")
+    parser.add_argument("--reference", action="append", default=[], metavar="LABEL=DIR",
+                        help="a row scored, not trained (e.g. a second observer's masks scored by "
+                             "`edgewise score`): DIR holds its per_case.csv; DATASET:LABEL=DIR in a "
+                             "grid of several datasets; repeatable")
 
 
 def run(args: argparse.Namespace) -> int:
     from edgewise.bench.report import write_report
 
+    references = {}
+    for item in args.reference:
+        key, sep, folder = item.partition("=")
+        if not sep or not key or not folder:
+            print(f"edgewise report: error: expected --reference LABEL=DIR, got {item!r}", file=sys.stderr)
+            return 2
+        references[key] = folder
     try:
         path = write_report(args.bench_dir, baseline=args.baseline, output=args.output,
-                            overlays=args.overlays, losses=args.losses, view=args.view)
+                            overlays=args.overlays, losses=args.losses, view=args.view,
+                            references=references)
     except (ValueError, FileNotFoundError, FileExistsError) as exc:
         print(f"edgewise report: error: {exc}", file=sys.stderr)
         return 2
