@@ -9,6 +9,7 @@ from edgewise.losses import (
     CompoundLoss,
     Constant,
     CrossEntropyLoss,
+    Delayed,
     DiceLoss,
     FromCallable,
     Gradual,
@@ -238,3 +239,37 @@ def test_compound_resume_from_a_saved_state_dict():
         run.step()
         resumed.step()
     assert resumed.weights == run.weights == _approx([0.05, 0.95])
+
+
+def test_delayed_schedule_starts_the_other_terms_late():
+    """``delay``: the regional term alone (its epoch-0 weight), then the wrapped trajectory
+    from its own epoch 0; resuming is exact; a term at weight 0 is not evaluated."""
+    d = Delayed(Rebalance(), 3)
+    assert [d(e) for e in range(3)] == [[1.0, 0.0]] * 3
+    assert d(3) == _approx(Rebalance()(0)) and d(40) == _approx(Rebalance()(37))
+    assert Delayed(Gradual(epochs=10), 2)(7) == _approx([0.5, 0.5])
+    assert Delayed(Constant([0.5, 0.2, 0.3]), 1)(0) == [0.5, 0.0, 0.0]
+    assert Delayed(Rebalance(), 0)(5) == Rebalance()(5)
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="delay epochs"):
+            Delayed(Rebalance(), bad)
+    cfg = {"terms": [{"name": "gdl"}, {"name": "boundary", "weight": 0.01}],
+           "schedule": {"name": "rebalance", "step": 0.0625, "delay": 3}}
+    loss = loss_from_config(cfg)
+    assert loss.weights == [1.0, 0.0]
+    loss.epoch = 5
+    assert loss.weights == _approx([1.0 - 2 * 0.0625, 0.01 + 2 * 0.0625])
+    resumed = loss_from_config(cfg)
+    resumed.load_state_dict(loss.state_dict())
+    assert resumed.weights == loss.weights
+    # during the delay the boundary term is skipped: no map is computed, none is reported
+    fresh = loss_from_config(cfg)
+    t = torch.zeros(1, 1, 8, 8, dtype=torch.long)
+    t[..., 2:6, 2:6] = 1
+    fresh(torch.randn(1, 2, 8, 8), t)
+    assert list(fresh.last_terms) == ["gdl"]
+    for delay, msg in ((-2, "non-negative whole number"), (2.5, "non-negative whole number")):
+        with pytest.raises(ValueError, match=msg):
+            loss_from_config({**cfg, "schedule": {**cfg["schedule"], "delay": delay}})
+    with pytest.raises(ValueError, match="'delay'"):
+        loss_from_config({**cfg, "schedule": {"name": "gradual", "delai": 2}})

@@ -52,6 +52,7 @@ from .regional import (
 from .registry import LOSSES, build_loss, loss_from_config
 from .schedules import (
     Constant,
+    Delayed,
     FromCallable,
     Gradual,
     Increase,
@@ -72,6 +73,7 @@ __all__ = [
     "DiceClDiceLoss",
     "DiceLoss",
     "DistancePenalizedCELoss",
+    "Delayed",
     "FocalLoss",
     "FromCallable",
     "GeneralizedDiceLoss",

@@ -17,7 +17,7 @@ from .penalized import DistancePenalizedCELoss
 from .perimeter import PerimeterLoss
 from .region_wise import RegionWiseLoss
 from .regional import CrossEntropyLoss, DiceLoss, FocalLoss, GeneralizedDiceLoss, TverskyLoss
-from .schedules import Constant, Gradual, Increase, Rebalance, RebalanceConvex, Schedule
+from .schedules import Constant, Delayed, Gradual, Increase, Rebalance, RebalanceConvex, Schedule
 from .sdf import SignedDistanceLoss
 
 __all__ = ["LOSSES", "SCHEDULES", "build_loss", "loss_from_config"]
@@ -42,7 +42,7 @@ LOSSES: dict[str, type[nn.Module]] = {
     "skeleton_recall": SkeletonRecallLoss,
 }
 
-# schedule name -> accepted keys (besides "name")
+# schedule name -> accepted keys (besides "name" and "delay", which every schedule takes)
 SCHEDULES: dict[str, tuple[str, ...]] = {
     "constant": ("weights",),
     "increase": ("step",),
@@ -87,9 +87,18 @@ def _schedule(cfg: Mapping[str, Any], weights: list[float]) -> Schedule:
     name = cfg["name"]
     if name not in SCHEDULES:
         raise ValueError(f"unknown schedule {name!r}; expected one of {sorted(SCHEDULES)}")
-    unknown = sorted(set(cfg) - {"name", *SCHEDULES[name]})
+    unknown = sorted(set(cfg) - {"name", "delay", *SCHEDULES[name]})
     if unknown:
-        raise ValueError(f"unknown key(s) {unknown} for schedule {name!r}; expected some of {list(SCHEDULES[name])}")
+        raise ValueError(f"unknown key(s) {unknown} for schedule {name!r}; "
+                         f"expected some of {[*SCHEDULES[name], 'delay']}")
+    delay = cfg.get("delay", 0)
+    if isinstance(delay, bool) or not isinstance(delay, int) or delay < 0:
+        raise ValueError(f"expected schedule delay as a non-negative whole number of epochs, got {delay!r}")
+    schedule = _undelayed(name, cfg, weights)
+    return Delayed(schedule, delay) if delay else schedule
+
+
+def _undelayed(name: str, cfg: Mapping[str, Any], weights: list[float]) -> Schedule:
     if name == "constant":
         return Constant(cfg.get("weights", weights))
     if name == "increase":

@@ -177,7 +177,8 @@ class LossSchedule(BaseModel):
     model_config = ConfigDict(extra="allow")
     name: Name = Field(
         description="`constant`, `increase`, `rebalance`, `rebalance_convex` or `gradual`; "
-        "its other keys are the schedule's parameters"
+        "its other keys are the schedule's parameters, and every schedule takes `delay` "
+        "(epochs with the first term alone before the schedule starts)"
     )
 
 
