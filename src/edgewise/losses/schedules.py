@@ -186,13 +186,12 @@ class Delayed(Schedule):
     """Train with the first (regional) term alone for ``epochs`` epochs, then run ``schedule``
     from its epoch 0.
 
-    Why: at initialisation a distance-map term's push-down on a class, summed over the
-    pixels outside it, can be hundreds of times the regional term's push-up inside it (ACDC
-    slices, boundary loss in mm: 3.6 vs 0.007 for the RV channel against GDL), so a small
-    class can be driven out before the regional term has found it; in the ACDC runs of
-    ``docs/results/acdc`` the RV never appeared with a boundary term on from the first step,
-    even at weight 0.001. Starting the term once the regional loss has found every class is
-    the usual remedy (nnU-Net-style pipelines warm up extra terms the same way).
+    Why: at initialisation a distance-map term pushes a class down on every pixel outside
+    it (ACDC slices, boundary loss in mm: summed gradient +3.6 on the RV channel against
+    GDL's +0.007, ``benchmarks/term_balance.py``), so a class can be driven out before the
+    regional term has found it; in the ACDC runs of ``docs/results/acdc`` the RV never
+    appeared with a boundary term on from the first step, even at weight 0.001, and did with
+    a 3-epoch delay.
 
     Example:
         >>> d = Delayed(Rebalance(initial=(1.0, 0.01), step=0.01), epochs=2)
