@@ -56,9 +56,11 @@ def test_compound_shares_transforms(edt_calls, order):
     compound = L.CompoundLoss(terms)
     start = len(edt_calls)
     total, values = compound(x, t, return_terms=True)
-    # the penalty reads the boundary distances the boundary loss needs (or the other way
-    # round): 6 per-class transforms + 2 multi-label RRW maps instead of 10
-    assert len(edt_calls) - start == 8
+    # after the boundary loss, the penalty reads its per-class boundary distances: 6 per-class
+    # transforms + 2 multi-label RRW maps instead of 10. Before it, the penalty makes its own
+    # multi-label map (2), cheaper than the 6 per-class transforms it cannot know a later term
+    # needs: nothing is computed twice either way
+    assert len(edt_calls) - start == (8 if order.index("boundary") < order.index("penalized_ce") else 10)
     for name in terms:
         torch.testing.assert_close(values[name], separate[name], rtol=1e-6, atol=0)
     torch.testing.assert_close(total, sum(separate[n] for n in terms), rtol=1e-6, atol=0)
@@ -86,3 +88,15 @@ def test_compound_gradients_unchanged():
     xb = x.clone().requires_grad_(True)
     L.CompoundLoss(terms)(xb, t).backward()
     torch.testing.assert_close(xb.grad, xa.grad, rtol=1e-5, atol=1e-9)
+
+
+def test_penalty_in_a_compound_without_boundary_maps_keeps_its_one_transform(edt_calls):
+    """Dice + penalised CE: the penalty's one multi-label transform per sample, as alone (not
+    one per class because a shared-maps block is open)."""
+    x, t = _batch()
+    dice, pce = L.DiceLoss(), L.DistancePenalizedCELoss()
+    expected = dice(x, t) + pce(x, t)
+    start = len(edt_calls)
+    got = L.CompoundLoss({"dice": dice, "penalized_ce": pce})(x, t)
+    assert len(edt_calls) - start == 2
+    torch.testing.assert_close(got, expected, rtol=1e-6, atol=0)

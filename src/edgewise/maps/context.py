@@ -105,6 +105,16 @@ def shared_maps(context: MapContext | None = None) -> Iterator[MapContext]:
         _ACTIVE.reset(token)
 
 
+def all_cached(kind: str, masks: Tensor, spacing: Tensor, backend: str, todo: Tensor) -> bool:
+    """Whether the active context holds the ``kind`` transform of every class of ``masks``
+    ``(B, C, *spatial)`` that ``todo`` ``(B, C)`` asks for (False without a context)."""
+    ctx = _ACTIVE.get()
+    if ctx is None:
+        return False
+    keys = ctx.keys_for(masks, spacing, backend, kind)
+    return all(ctx.get(keys[b][c]) is not None for b, c in todo.nonzero().tolist())
+
+
 def per_class_cached(
     kind: str,
     masks: Tensor,

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from ._edt import Backend, edt_multilabel
 from ._input import Prepared, SpacingLike, TensorLike, any_spatial, as_float, keep, prepare
-from .context import active_context
+from .context import all_cached
 from .distance import _boundary_distance, _inside
 
 __all__ = ["rrw_map", "penalty_map"]
@@ -93,10 +93,14 @@ def _boundary_depth(p: Prepared) -> Tensor:
     relabel boundary elements (of any class) as 0 and the rest as ``label + 1``; an interior
     element of class k is then nearest to a 0 of its own boundary, because any element
     outside class k is at least as far as class k's boundary set.  Inside a
-    :func:`~edgewise.maps.shared_maps` block the per-class boundary distances are used
-    instead, as the signed and unsigned maps of the same target share them.
+    :func:`~edgewise.maps.shared_maps` block that already holds the per-class boundary
+    distances of every present class (a boundary or Hausdorff term computed them), those are
+    read instead; otherwise the one multi-label transform is cheaper than computing the C
+    per-class ones for later terms that may not need them.
     """
-    if p.backend == "edt" and active_context() is None:
+    onehot = p.onehot
+    present = any_spatial(onehot)
+    if p.backend == "edt" and not all_cached("boundary", p.selected, p.spacing, p.backend, present):
         labels = p.partition_labels()
         inner = ~_own_boundary(labels)
         if p.num_classes < 255:
@@ -105,8 +109,6 @@ def _boundary_depth(p: Prepared) -> Tensor:
         else:
             relabelled = torch.where(inner, labels + 1, 0)
         return edt_multilabel(relabelled, p.spacing)
-    onehot = p.onehot
-    present = any_spatial(onehot)
     d = _boundary_distance(p, present)
     if bool(present.all()):
         return keep(d, onehot).sum(1)
