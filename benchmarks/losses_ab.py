@@ -24,7 +24,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROWS = ["boundary", "region_wise (RRW)", "penalized_ce", "hausdorff_dt (boundary)", "hausdorff_dt (inside)",
-        "hausdorff_er", "perimeter", "sdf", "active_contour", "compound: boundary + penalized_ce + RRW"]
+        "hausdorff_er", "perimeter", "sdf", "active_contour", "compound: dice + penalized_ce",
+        "compound: boundary + penalized_ce + RRW"]
 
 
 def _rows(only: list[str] | None) -> list[str]:
@@ -43,7 +44,8 @@ def _child(two_d: bool, repeats: int, only: list[str] | None) -> None:
     x, t = B._batch(8, 4, (256, 256)) if two_d else B._batch(2, 3, (96, 96, 96))
     rows = {**B.map_losses(), ROWS[-1]: L.CompoundLoss(
         {"boundary": L.BoundaryLoss(), "penalized_ce": L.DistancePenalizedCELoss(),
-         "rrw": L.RegionWiseLoss(check=False)})}
+         "rrw": L.RegionWiseLoss(check=False)}),
+        ROWS[-2]: L.CompoundLoss({"dice": L.DiceLoss(), "penalized_ce": L.DistancePenalizedCELoss()})}
     out = {"unet": B._timed(B._unet_step(x, t, (16, 32, 64, 128) if two_d else (8, 16, 32, 64)), repeats)}
     for name in _rows(only):
         out[name] = B._timed(B._fwd_bwd(rows[name], x, t), repeats)
