@@ -210,3 +210,34 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"  # an exited process that nobody has reaped yet is gone
+
+
+def test_a_grid_filled_in_parts_lists_every_run_it_holds(tmp_path):
+    """bench.yaml after `--set 'seeds=[0]'`, then an arm left out, then seeds of the rest: the
+    report must see every run folder, not only the last invocation's subset; cells never
+    started by an earlier invocation drop out."""
+    from edgewise.bench.grid import expand_grid, set_values
+    from edgewise.bench.runner import write_bench_file
+
+    exp = {"name": "parts", "baseline": "ce", "datasets": {"syn": {"name": "synthetic"}},
+           "losses": {"ce": {"terms": [{"name": "ce"}]}, "ce_bl": {"terms": [{"name": "ce"}]},
+                      "dice": {"terms": [{"name": "dice"}]}},
+           "seeds": [0, 1]}
+
+    def invoke(assignments, started):
+        sub = set_values(exp, assignments)
+        cells = expand_grid(sub)
+        write_bench_file(tmp_path, sub, cells)
+        for c in cells:
+            if c.name in started:
+                (tmp_path / c.name).mkdir(parents=True, exist_ok=True)
+        return [c["name"] for c in yaml.safe_load((tmp_path / "bench.yaml").read_text())["cells"]]
+
+    first = invoke(["seeds=[0]"], {"syn/ce/seed0", "syn/ce_bl/seed0"})  # dice/seed0 never started
+    assert first == ["syn/ce/seed0", "syn/ce_bl/seed0", "syn/dice/seed0"]
+    second = invoke(["losses.ce_bl=null"], {"syn/ce/seed1", "syn/dice/seed0"})
+    assert second == ["syn/ce/seed0", "syn/ce_bl/seed0", "syn/dice/seed0", "syn/ce/seed1", "syn/dice/seed1"]
+    third = invoke(["seeds=[1]", "losses.dice=null"], set())
+    # dice/seed1 was listed but never started: gone; the rest of the folder stays listed
+    assert third == ["syn/ce/seed0", "syn/ce_bl/seed0", "syn/dice/seed0", "syn/ce/seed1", "syn/ce_bl/seed1"]
+    assert yaml.safe_load((tmp_path / "bench.yaml").read_text())["experiment"]["seeds"] == [1]

@@ -104,12 +104,26 @@ def _summary_complete(path: Path) -> bool:
 
 
 def write_bench_file(bench_dir: str | Path, experiment: dict[str, Any], cells: Sequence[Cell]) -> Path:
-    """Write ``bench.yaml``: the resolved experiment and the list of its cells."""
+    """Write ``bench.yaml``: the resolved experiment and the list of its cells.
+
+    A grid filled in parts (``--set 'seeds=[0]'``, then an arm left out with
+    ``--set losses.x=null``, ...) keeps the cells of earlier invocations whose run folders
+    exist, so ``edgewise report`` sees every run the folder holds; cells keep the order in
+    which they were first listed, new ones follow.
+    """
     bench_dir = claim_bench_dir(bench_dir)
-    doc = {
-        "experiment": experiment,
-        "cells": [{"name": c.name, "dataset": c.dataset, "loss": c.loss, "seed": c.seed} for c in cells],
-    }
+    new = [{"name": c.name, "dataset": c.dataset, "loss": c.loss, "seed": c.seed} for c in cells]
+    names = {c["name"] for c in new}
+    listed: list[dict[str, Any]] = []
+    old_file = bench_dir / BENCH_FILE
+    if old_file.is_file():
+        old = yaml.safe_load(old_file.read_text()) or {}
+        listed = [c for c in old.get("cells") or []
+                  if c.get("name") in names or (bench_dir / str(c.get("name"))).is_dir()]
+    kept = {c["name"] for c in listed}
+    listed = [next((n for n in new if n["name"] == c["name"]), c) for c in listed]
+    listed += [c for c in new if c["name"] not in kept]
+    doc = {"experiment": experiment, "cells": listed}
     path = bench_dir / BENCH_FILE
     return atomic_write_text(path, yaml.safe_dump(doc, sort_keys=False))
 
