@@ -80,3 +80,25 @@ def test_arms_without_a_finished_run_say_so(bench):  # noqa: F811
     (report / "summary.csv").write_text("\n".join(rows + [",".join(empty[c] for c in head)]) + "\n")
     table = overview_table([report], metrics=["dice"]).splitlines()
     assert table[-1] == "| syn | gdl | 0 | not run |  |"
+
+
+def test_more_infinite_values_than_the_baseline_get_no_verdict(bench, tmp_path):  # noqa: F811
+    """An arm that lost a class has an infinite HD95 there, left out of its mean: a lower HD95
+    over fewer classes is not a better one, so no ▲/▼ (ACDC: the RV never predicted)."""
+    root, _ = bench
+    write_report(root, overlays=0)
+    src = root / "report" / "summary.csv"
+    with open(src, newline="") as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        if r["loss"] == "ce_bl" and r["metric"] == "hd95":
+            r["n_inf"] = "40"  # more than the baseline's 1
+    out = tmp_path / "edited"
+    out.mkdir()
+    with open(out / "summary.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    line = overview_table([out], metrics=["dice", "hd95"]).splitlines()[3]
+    assert line.endswith("(more inf than baseline: not comparable) |") and "▼ |" not in line.split("(40 inf)")[1]
+    assert "▲" in line.split("(40 inf)")[0]  # Dice keeps its verdict

@@ -69,7 +69,8 @@ def _p_text(p: float) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
-def _delta_cell(row: dict[str, str], higher: bool, digits: int, alpha: float) -> str:
+def _delta_cell(row: dict[str, str], higher: bool, digits: int, alpha: float,
+                base: dict[str, str] | None = None) -> str:
     if row["loss"] == row["baseline"]:
         return "baseline"
     diff, p = _float(row["mean_diff"]), _float(row["p_wilcoxon"])
@@ -77,7 +78,12 @@ def _delta_cell(row: dict[str, str], higher: bool, digits: int, alpha: float) ->
         return "n/a"
     sign = "+" if diff >= 0 else "−"
     mark = ""
-    if not math.isnan(p) and p < alpha and diff != 0:
+    # more infinite values left out than the baseline (an empty prediction: HD95 of a lost
+    # class) means the two means cover different classes or cases: a lower distance there is
+    # not a better one, so no verdict
+    if base is not None and _float(row.get("n_inf")) > _float(base.get("n_inf")):
+        mark = " (more inf than baseline: not comparable)"
+    elif not math.isnan(p) and p < alpha and diff != 0:
         mark = " ▲" if (diff > 0) == higher else " ▼"
     return f"{sign}{abs(diff):.{digits}f} ({_p_text(p)}){mark}"
 
@@ -91,7 +97,9 @@ def overview_table(
 
     Each metric gets two columns: mean ± std over seeds, and the difference from the grid's
     baseline with the report's paired Wilcoxon p over test cases; ▲ marks a difference that is
-    significant at ``alpha`` (uncorrected) and better, ▼ one that is worse.
+    significant at ``alpha`` (uncorrected) and better, ▼ one that is worse. A row with more
+    infinite values left out than its baseline (a class never predicted has an infinite HD95)
+    gets no mark but "not comparable": its mean covers other classes or cases.
 
     Args:
         folders: report folders (``edgewise report --output``) or bench folders (their
@@ -147,6 +155,7 @@ def overview_table(
                 n_inf = _float(r.get("n_inf"))  # reports before the column existed lack it
                 if n_inf > 0:
                     value += f" ({int(n_inf)} inf)"
-                cells += [value, _delta_cell(r, higher, digits, alpha)]
+                base = index.get((dataset, r["baseline"], m))
+                cells += [value, _delta_cell(r, higher, digits, alpha, base)]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
