@@ -6,6 +6,8 @@ import csv
 import io
 import math
 import os
+import re
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -18,8 +20,8 @@ from lightning.pytorch.loggers.logger import rank_zero_experiment
 
 from edgewise._io import atomic_write_text
 
-__all__ = ["AtomicModelCheckpoint", "EpochLines", "PruneResumedEpochs", "ResumableCSVLogger",
-           "compact_progress_bar"]
+__all__ = ["AtomicModelCheckpoint", "EpochLines", "LostClassWarning", "PruneResumedEpochs",
+           "ResumableCSVLogger", "compact_progress_bar"]
 
 
 class AtomicModelCheckpoint(ModelCheckpoint):
@@ -190,6 +192,58 @@ class EpochLines(pl.Callback):
                   if k in ("val/dice", "val/loss", "val/hd95")]
         parts.append(f"({time.perf_counter() - self._start:.1f} s)")
         print("  ".join(parts), flush=True)
+
+
+class LostClassWarning(pl.Callback):
+    """Warn once per class whose validation Dice stays exactly 0 for ``patience`` epochs in a
+    row while the network already segments other classes.
+
+    Why: a distance-map or contour term switched on from the first step can keep a class out
+    for good (ACDC: the right ventricle was never predicted by any boundary, perimeter or RRW
+    arm, docs/results/acdc/README.md), and the mean Dice hides it. The warning names the
+    remedy (``schedule: {..., delay: N}``). It reads the ``val/dice_<class>`` values the
+    module logs; nothing is changed.
+    """
+
+    def __init__(self, patience: int = 3) -> None:
+        self.patience = patience
+        self._zero_run: dict[str, int] = {}
+        self._warned: set[str] = set()
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # the epoch's validation has run when this hook is called (see EpochLines)
+        if not trainer.is_global_zero:
+            return
+        per_class = {k[len("val/dice_"):]: float(v) for k, v in trainer.callback_metrics.items()
+                     if k.startswith("val/dice_")}
+        if len(per_class) < 2:
+            return
+        learned = any(v > 0 for v in per_class.values())
+        for name, value in per_class.items():
+            self._zero_run[name] = self._zero_run.get(name, 0) + 1 if value == 0 else 0
+            if learned and self._zero_run[name] >= self.patience and name not in self._warned:
+                self._warned.add(name)
+                terms = _shape_terms(getattr(pl_module, "loss", None))
+                advice = (f"; the loss term(s) {terms} are on: such terms can keep a class out for "
+                          "good, start them later with the loss schedule's `delay` (docs/losses.md)"
+                          if terms else "")
+                print(f"edgewise: warning: class {name!r} has had validation Dice 0 for "
+                      f"{self._zero_run[name]} epochs while other classes are learned{advice}",
+                      file=sys.stderr, flush=True)
+
+
+# terms that only reweight or compare overlaps: the rest (boundary, perimeter, RRW, ...) push
+# every class down outside it from the first step
+_REGIONAL = ("ce", "dice", "gdl", "focal", "tversky")
+
+
+def _shape_terms(loss: Any) -> list[str]:
+    """The non-regional terms of a CompoundLoss with a non-zero weight now."""
+    names, weights = getattr(loss, "names", None), getattr(loss, "weights", None)
+    if not names or weights is None:
+        return []
+    # CompoundLoss names a repeated term "dice_2", "dice_3", ...
+    return [n for n, w in zip(names, weights) if w != 0 and re.sub(r"_\d+$", "", n) not in _REGIONAL]
 
 
 def _number(value: Any) -> str:

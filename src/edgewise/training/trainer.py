@@ -139,6 +139,7 @@ def train(
     from edgewise.training.callbacks import (
         AtomicModelCheckpoint,
         EpochLines,
+        LostClassWarning,
         PruneResumedEpochs,
         ResumableCSVLogger,
         compact_progress_bar,
@@ -189,6 +190,7 @@ def train(
         cbs.append(compact_progress_bar())
     elif not bar:
         cbs.append(EpochLines())
+    cbs.append(LostClassWarning())
     threads, why = resolve_num_threads(t["num_threads"], cfg["data"]["num_workers"])
     if verbose and _global_rank() == 0:
         print(f"torch threads: {torch.get_num_threads() if threads is None else threads} ({why})",
