@@ -250,3 +250,57 @@ def test_reference_row_from_a_scored_folder(bench, tmp_path_factory):
         write_report(root, overlays=0, output=out, references={"obs": elsewhere})
     assert main(["report", str(root), "--output", str(out), "--reference", "no-equals-sign"]) == 2
     assert (out / "report.md").read_text() == text  # a refused report leaves the old one whole
+
+
+def test_on_request_metrics_get_their_own_table(tmp_path):
+    """Runs scored with evaluation.metrics (DRIVE: clDice, Betti errors, AUC, ...): every such
+    column is read, summarised and tested against the baseline like Dice, in a table of its
+    own; a reference without a column shows a dash there."""
+    exp = {"name": "thin", "baseline": "ce", "datasets": {"syn": {"name": "synthetic"}},
+           "losses": {"ce": {"terms": [{"name": "ce"}]}, "ce_cldice": {"terms": [{"name": "ce"}]}},
+           "seeds": [0, 1]}
+    cells = expand_grid(exp)
+    write_bench_file(tmp_path, exp, cells)
+    cols = ["dice", "hd95", "cldice", "betti0_error", "auc"]
+    truth = {}
+    for cell in cells:
+        rng = np.random.default_rng([len(cell.loss), cell.seed])
+        out = tmp_path / cell.name / "eval_test"
+        out.mkdir(parents=True)
+        vals = {(c, m): float(rng.uniform(0.6, 0.9)) if m != "betti0_error" else float(rng.integers(0, 200))
+                for c in CASES for m in cols}
+        truth[(cell.loss, cell.seed)] = vals
+        with open(out / "per_case.csv", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["case", "class", *cols])
+            for c in CASES:
+                w.writerow([c, "vessel", *[repr(vals[(c, m)]) for m in cols]])
+        (out / "summary.json").write_text(json.dumps({"num_cases": len(CASES)}))
+    ref = tmp_path / "observer"
+    ref.mkdir()
+    with open(ref / "per_case.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["case", "class", "dice", "hd95", "cldice", "betti0_error"])  # a mask: no AUC
+        for i, c in enumerate(CASES):
+            w.writerow([c, "vessel", 0.8, 3.0, 0.75, i])
+    report = write_report(tmp_path, overlays=0, references={"observer": ref})
+    text = report.read_text()
+    rows = list(csv.DictReader(open(report.parent / "summary.csv")))
+
+    def row(loss, m):
+        (r,) = [r for r in rows if (r["loss"], r["class"], r["metric"]) == (loss, "mean", m)]
+        return r
+
+    for m in ("cldice", "betti0_error", "auc"):
+        per_seed = [np.mean([truth[("ce_cldice", s)][(c, m)] for c in CASES]) for s in (0, 1)]
+        assert float(row("ce_cldice", m)["mean"]) == pytest.approx(np.mean(per_seed), rel=1e-9)
+        a = [np.mean([truth[("ce_cldice", s)][(c, m)] for s in (0, 1)]) for c in CASES]
+        b = [np.mean([truth[("ce", s)][(c, m)] for s in (0, 1)]) for c in CASES]
+        assert float(row("ce_cldice", m)["p_wilcoxon"]) == pytest.approx(stats.wilcoxon(a, b).pvalue, rel=1e-9)
+    assert float(row("observer", "betti0_error")["mean"]) == pytest.approx(2.5)
+    assert row("observer", "auc")["mean"] == ""
+    assert "#### Foreground mean: topology and pixel metrics" in text
+    assert "| loss | seeds | clDice ↑ | Betti-0 err ↓ | AUC ↑ |" in text
+    assert "| *observer* (reference) | – | 0.750 | 2.50 | – |" in text
+    main_table = text.split("#### Foreground mean: topology")[0]
+    assert "clDice" not in main_table.split("### Foreground mean")[1]   # not in the main table

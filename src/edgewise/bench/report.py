@@ -261,6 +261,7 @@ def _tables(results: BenchResults, rows: Sequence[Mapping[str, Any]], ds: str, b
             refs: Sequence[str] = ()) -> list[str]:
     metrics = results.metrics(sweep=False)
     sweep = results.sweep_metrics()
+    extra = results.extra_metrics()
     classes = results.classes(ds)
     lines = []
     groups = [(MEAN, "Foreground mean")] + ([(c, f"Class {c}") for c in classes] if len(classes) > 1 else [])
@@ -271,6 +272,9 @@ def _tables(results: BenchResults, rows: Sequence[Mapping[str, Any]], ds: str, b
             tols = list(dict.fromkeys(m.partition("@")[2] for m in sweep))
             lines += [f"#### {title}: boundary scores by tolerance ({', '.join(tols)} mm)", ""]
             lines += _metric_tables(results, rows, ds, baseline, cls, sweep, refs)
+        if extra:
+            lines += [f"#### {title}: topology and pixel metrics", ""]
+            lines += _metric_tables(results, rows, ds, baseline, cls, extra, refs)
     return lines
 
 

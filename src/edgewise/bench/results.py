@@ -21,6 +21,7 @@ from edgewise.bench.stats import seed_average
 
 __all__ = [
     "MEAN",
+    "EXTRA_METRICS",
     "METRICS",
     "BenchResults",
     "RunData",
@@ -45,6 +46,20 @@ METRICS: dict[str, tuple[str, bool]] = {
 MEAN = "mean"
 # tolerance sweep of edgewise.training.evaluate: per_case.csv columns "<metric>@<t>"
 SWEEP_METRICS = ("nsd", "boundary_f1")
+# the metrics runs score on request (evaluation.metrics: topology for thin structures, pixel
+# metrics inside a field of view), in their own table of the report
+EXTRA_METRICS: dict[str, tuple[str, bool]] = {
+    "cldice": ("clDice", True),
+    "topology_precision": ("Tprec", True),
+    "topology_sensitivity": ("Tsens", True),
+    "betti0_error": ("Betti-0 err", False),
+    "betti1_error": ("Betti-1 err", False),
+    "sensitivity": ("Se", True),
+    "specificity": ("Sp", True),
+    "accuracy": ("Acc", True),
+    "f1": ("F1", True),
+    "auc": ("AUC", True),
+}
 
 
 def is_sweep(metric: str) -> bool:
@@ -65,6 +80,8 @@ def metric_info(metric: str) -> tuple[str, bool]:
     """``(label, higher is better)``: ``"hd95" -> ("HD95", False)``, ``"nsd@2" -> ("NSD@2", True)``."""
     if metric in METRICS:
         return METRICS[metric]
+    if metric in EXTRA_METRICS:
+        return EXTRA_METRICS[metric]
     base, _, tol = metric.partition("@")
     label, higher = METRICS[base]
     return f"{label}@{tol}", higher
@@ -73,8 +90,14 @@ def metric_info(metric: str) -> tuple[str, bool]:
 def _metric_order(metric: str) -> tuple[int, int, float]:
     if metric in METRICS:
         return (0, list(METRICS).index(metric), 0.0)
+    if metric in EXTRA_METRICS:
+        return (2, list(EXTRA_METRICS).index(metric), 0.0)
     base, _, tol = metric.partition("@")
     return (1, SWEEP_METRICS.index(base), float(tol))
+
+
+def _known(metric: str) -> bool:
+    return metric in METRICS or metric in EXTRA_METRICS or is_sweep(metric)
 
 
 @dataclass
@@ -113,14 +136,19 @@ class BenchResults:
 
     def metrics(self, sweep: bool = True) -> list[str]:
         """Metrics present in the runs: the fixed ones, then (``sweep=True``) the tolerance
-        sweep ``nsd@<t>``, ``boundary_f1@<t>`` by metric and tolerance."""
+        sweep ``nsd@<t>``, ``boundary_f1@<t>`` by metric and tolerance, and the on-request
+        metrics (:data:`EXTRA_METRICS`)."""
         present = {m for r in self.runs for m in r.values}
-        return sorted((m for m in present if m in METRICS or (sweep and is_sweep(m))),
+        return sorted((m for m in present if m in METRICS or (sweep and (is_sweep(m) or m in EXTRA_METRICS))),
                       key=_metric_order)
 
     def sweep_metrics(self) -> list[str]:
         """The tolerance-sweep metrics present (``nsd@1``, ``nsd@2``, ..., ``boundary_f1@1``, ...)."""
         return [m for m in self.metrics() if is_sweep(m)]
+
+    def extra_metrics(self) -> list[str]:
+        """The on-request metrics present (``cldice``, ``betti0_error``, ``auc``, ...)."""
+        return [m for m in self.metrics() if m in EXTRA_METRICS]
 
     def subset(self, losses: Sequence[str]) -> BenchResults:
         """The same results restricted to ``losses`` (in the grid's order)."""
@@ -178,13 +206,13 @@ def read_per_case(path: str | Path) -> dict[str, dict[str, dict[str, float]]]:
     """``per_case.csv`` (one row per case and class) -> ``values[metric][class][case]``.
 
     A ``mean`` pseudo-class holds each case's mean over its classes (non-finite values
-    left out; NaN when none is finite). Tolerance-sweep columns (``nsd@2``, ...) are read
-    as metrics of their own.
+    left out; NaN when none is finite). Tolerance-sweep columns (``nsd@2``, ...) and the
+    on-request metrics (``cldice``, ``betti0_error``, ...) are read as metrics of their own.
     """
     values: dict[str, dict[str, dict[str, float]]] = {}
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
-        metrics = [m for m in reader.fieldnames or [] if m in METRICS or is_sweep(m)]
+        metrics = [m for m in reader.fieldnames or [] if _known(m)]
         for row in reader:
             case, cls = row["case"], str(row["class"])
             for metric in metrics:
