@@ -100,3 +100,23 @@ def test_penalty_in_a_compound_without_boundary_maps_keeps_its_one_transform(edt
     got = L.CompoundLoss({"dice": dice, "penalized_ce": pce})(x, t)
     assert len(edt_calls) - start == 2
     torch.testing.assert_close(got, expected, rtol=1e-6, atol=0)
+
+
+def test_penalty_after_boundary_hashes_the_masks_once(monkeypatch):
+    """Checking that every boundary map is stored and then reading them packs the one-hot once."""
+    import numpy as np
+
+    x, t = _batch()
+    calls = []
+    real = np.packbits
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(np, "packbits", counting)
+    compound = L.CompoundLoss({"boundary": L.BoundaryLoss(), "penalized_ce": L.DistancePenalizedCELoss()})
+    expected = L.BoundaryLoss()(x, t) + L.DistancePenalizedCELoss()(x, t)
+    calls.clear()
+    torch.testing.assert_close(compound(x, t), expected, rtol=1e-6, atol=0)
+    assert len(calls) == 2  # once for the boundary loss, once for the penalty

@@ -121,7 +121,6 @@ def write_bench_file(bench_dir: str | Path, experiment: dict[str, Any], cells: S
         listed = [c for c in old.get("cells") or []
                   if c.get("name") in names or (bench_dir / str(c.get("name"))).is_dir()]
     kept = {c["name"] for c in listed}
-    listed = [next((n for n in new if n["name"] == c["name"]), c) for c in listed]
     listed += [c for c in new if c["name"] not in kept]
     doc = {"experiment": experiment, "cells": listed}
     path = bench_dir / BENCH_FILE

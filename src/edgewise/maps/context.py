@@ -34,6 +34,7 @@ class MapContext:
 
     def __init__(self) -> None:
         self._maps: dict[Key, Tensor] = {}
+        self._last_keys: tuple[Tensor, Tensor, str, str, list[list[Key]]] | None = None
         self.computed = 0
         self.reused = 0
 
@@ -42,13 +43,20 @@ class MapContext:
 
     def keys_for(self, masks: Tensor, spacing: Tensor, backend: str, kind: str) -> list[list[Key]]:
         """Keys of the per-class masks ``(B, C, *spatial)``: a BLAKE2 digest of each mask's
-        packed bits, its shape, the sample's spacing, the backend and the kind."""
+        packed bits, its shape, the sample's spacing, the backend and the kind.
+
+        The keys of the last call are kept while its tensors are: asking whether a map is
+        stored and then reading or storing it (:func:`all_cached`, :func:`per_class_cached`)
+        hashes the masks once."""
+        last = self._last_keys
+        if last is not None and last[0] is masks and last[1] is spacing and last[2:4] == (backend, kind):
+            return last[4]
         arr = masks.detach().cpu().numpy()
         b, c = arr.shape[:2]
         packed = np.packbits(arr.reshape(b * c, -1), axis=1)
         spatial = tuple(arr.shape[2:])
         sp = spacing.detach().cpu().double().numpy()
-        return [
+        keys = [
             [
                 (kind, backend, spatial, tuple(sp[i].tolist()),
                  hashlib.blake2b(packed[i * c + j].tobytes(), digest_size=16).digest())
@@ -56,6 +64,8 @@ class MapContext:
             ]
             for i in range(b)
         ]
+        self._last_keys = (masks, spacing, backend, kind, keys)
+        return keys
 
     def get(self, key: Key) -> Tensor | None:
         return self._maps.get(key)
