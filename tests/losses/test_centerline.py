@@ -130,6 +130,34 @@ def test_soft_skeleton_matches_monai_and_authors(shape):
         torch.testing.assert_close(ours, _authors_soft_skel(x, it), rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("shape", [(2, 3, 31, 29), (2, 2, 13, 11, 12), (1, 1, 1, 5)])
+def test_soft_skeleton_binary_path_equals_the_pooled_one(shape):
+    # the Boolean path (binary input, no gradient) against the pooled path on the same values,
+    # forced by requires_grad, and MONAI's; blobs of several radii so that every step erodes
+    g = torch.Generator().manual_seed(1)
+    smooth = torch.nn.functional.avg_pool2d if len(shape) == 4 else torch.nn.functional.avg_pool3d
+    for p in (0.3, 0.6):
+        m = (smooth(torch.rand(shape, generator=g), 3, 1, 1) > p).float()
+        for it in (0, 1, 3, 6):
+            fast = soft_skeleton(m, it)
+            pooled = soft_skeleton(m.clone().requires_grad_(), it).detach()
+            assert fast.dtype == m.dtype
+            torch.testing.assert_close(fast, pooled, rtol=0, atol=0)
+            torch.testing.assert_close(fast, monai_cldice.soft_skel(m, it), rtol=0, atol=0)
+    if min(shape[2:]) > 1:  # the masks are not all skeleton-free
+        assert 0 < soft_skeleton((smooth(torch.rand(shape, generator=g), 3, 1, 1) > 0.4).float()).sum()
+
+
+def test_soft_skeleton_gradient_matches_monai():
+    x = torch.rand(2, 2, 15, 17, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    a = x.clone().requires_grad_()
+    b = x.clone().requires_grad_()
+    soft_skeleton(a, 4).pow(2).sum().backward()
+    monai_cldice.soft_skel(b, 4).pow(2).sum().backward()
+    torch.testing.assert_close(a.grad, b.grad, rtol=1e-12, atol=1e-12)
+    assert a.grad.abs().sum() > 0
+
+
 def test_soft_skeleton_of_a_bar_is_its_centreline():
     x = torch.zeros(1, 1, 7, 12)
     x[0, 0, 1:6, 1:11] = 1  # 5 x 10 bar: centre row 3

@@ -1,4 +1,5 @@
-"""The separable 3x3(x3) max pool behind soft_contour equals max_pool2d/3d: values and gradients."""
+"""The separable max pools behind soft_contour and the soft skeleton equal max_pool2d/3d:
+values and gradients."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from edgewise.maps.contour import _CubeMaxPool, cube_max_pool, soft_contour
+from edgewise.maps.contour import _AxisMaxPool, axis_max_pool, cube_max_pool, soft_contour
 
 SHAPES = [(2, 3, 9, 11, 13), (2, 2, 17, 19), (1, 1, 1, 5, 7), (1, 2, 3, 1, 2), (1, 1, 2, 1), (1, 1, 1, 1)]
 
@@ -14,6 +15,17 @@ SHAPES = [(2, 3, 9, 11, 13), (2, 2, 17, 19), (1, 1, 1, 5, 7), (1, 2, 3, 1, 2), (
 def _plain(x: torch.Tensor) -> torch.Tensor:
     pool = F.max_pool2d if x.dim() == 4 else F.max_pool3d
     return pool(x, kernel_size=3, stride=1, padding=1)
+
+
+def _cube(x: torch.Tensor) -> torch.Tensor:
+    return _AxisMaxPool.apply(x, tuple(range(x.dim() - 1, 1, -1)))
+
+
+def _plain_axis(x: torch.Tensor, dim: int) -> torch.Tensor:
+    kernel = [1] * (x.dim() - 2)
+    kernel[dim - 2] = 3
+    pool = F.max_pool2d if x.dim() == 4 else F.max_pool3d
+    return pool(x, tuple(kernel), 1, tuple(k // 2 for k in kernel))
 
 
 def _inputs(shape: tuple[int, ...], kind: str, dtype: torch.dtype) -> torch.Tensor:
@@ -32,7 +44,7 @@ def test_values_and_gradients_equal_max_pool(shape, kind, dtype):
     x = _inputs(shape, kind, dtype)
     a = x.clone().requires_grad_(True)
     b = x.clone().requires_grad_(True)
-    ya, yb = _plain(a), _CubeMaxPool.apply(b)
+    ya, yb = _plain(a), _cube(b)
     assert torch.equal(ya, yb)
     # integer weights: every sum of routed gradients is exact, so the routes must be equal
     w = torch.randint(-4, 5, shape, generator=torch.Generator().manual_seed(1)).to(dtype)
@@ -41,15 +53,36 @@ def test_values_and_gradients_equal_max_pool(shape, kind, dtype):
     assert torch.equal(a.grad, b.grad)
 
 
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("kind", ["randn", "ties"])
+def test_axis_pool_values_and_gradients_equal_max_pool(shape, kind):
+    x = _inputs(shape, kind, torch.float64)
+    w = torch.randint(-4, 5, shape, generator=torch.Generator().manual_seed(2)).double()
+    for dim in range(2, x.dim()):
+        a = x.clone().requires_grad_(True)
+        b = x.clone().requires_grad_(True)
+        ya, yb = _plain_axis(a, dim), axis_max_pool(b, dim)
+        assert torch.equal(ya, yb)
+        (ya * w).sum().backward()
+        (yb * w).sum().backward()
+        assert torch.equal(a.grad, b.grad), dim
+
+
+def test_axis_pool_gradcheck_float64():
+    x = torch.randn(1, 2, 4, 5, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    for dim in (2, 3, 4):
+        assert torch.autograd.gradcheck(lambda v, d=dim: axis_max_pool(v, d), (x.clone().requires_grad_(True),))
+
+
 def test_without_grad_same_values():
     x = _inputs((2, 3, 8, 9, 10), "ties", torch.float32)
-    assert torch.equal(_CubeMaxPool.apply(x), _plain(x))
+    assert torch.equal(_cube(x), _plain(x))
 
 
 @pytest.mark.parametrize("shape", [(1, 2, 4, 5, 6), (2, 1, 6, 7)])
 def test_gradcheck_float64(shape):
     x = torch.randn(shape, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
-    assert torch.autograd.gradcheck(_CubeMaxPool.apply, (x.requires_grad_(True),))
+    assert torch.autograd.gradcheck(_cube, (x.requires_grad_(True),))
 
 
 def test_non_finite_input_uses_max_pool_rule():

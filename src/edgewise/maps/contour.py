@@ -55,45 +55,65 @@ def _route_axis(grad: Tensor, off: Tensor, dim: int) -> Tensor:
     return out
 
 
-class _CubeMaxPool(torch.autograd.Function):
-    """``max_pool{2,3}d(x, kernel_size=3, stride=1, padding=1)`` as one 1D pass per axis.
+class _AxisMaxPool(torch.autograd.Function):
+    """Window-3 maximum along ``dims`` in turn (stride 1, the border never wins), with
+    ``max_pool``'s values and gradients.
 
-    The maximum over a cube is the maximum along each axis in turn, and so is the element
-    ``max_pool`` picks (the first maximum in its raster scan of the window: the least along
-    the first axis, then the second, ...): running the axes last to first, each pass
-    keeping its lowest-index maximum, picks the same element.  The gradient goes back
-    through the passes' offsets, so values and gradients are those of ``max_pool``; on CPU a
-    3x3x3 ``max_pool3d`` is several times slower than these elementwise passes.
+    Along one axis this is ``max_pool`` with a 3 along that axis and 1 elsewhere. Over all
+    axes, last to first, it is the 3x3(x3) cube: the maximum over a cube is the maximum
+    along each axis in turn, and so is the element ``max_pool`` picks (the first maximum in
+    its raster scan of the window: the least along the first axis, then the second, ...),
+    since each pass keeps its lowest-index maximum. The gradient goes back through the
+    passes' offsets. On CPU the pooling kernels that record indices are several times slower
+    than these elementwise passes.
     """
 
     @staticmethod
-    def forward(ctx, x: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(ctx, x: Tensor, dims: tuple[int, ...]) -> Tensor:  # type: ignore[override]
         grad = ctx.needs_input_grad[0]
         offsets = []
         y = x
-        for dim in range(x.dim() - 1, 1, -1):
+        for dim in dims:
             y, off = _max3_axis(y, dim, grad)
             offsets.append(off)
         if grad:
+            ctx.dims = dims
             ctx.save_for_backward(*offsets)
         return y
 
     @staticmethod
-    def backward(ctx, grad: Tensor) -> Tensor:  # type: ignore[override]
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
         g = grad.contiguous()
-        for dim, off in zip(range(2, g.dim()), reversed(ctx.saved_tensors)):
+        for dim, off in zip(reversed(ctx.dims), reversed(ctx.saved_tensors)):
             g = _route_axis(g, off, dim)
-        return g
+        return g, None
+
+
+def _use_pool(x: Tensor) -> bool:
+    # max_pool itself for non-finite input (its nan rule) and off the CPU, where the pooling
+    # kernels are not the bottleneck
+    return x.device.type != "cpu" or not bool(torch.isfinite(x.sum()))
 
 
 def cube_max_pool(x: Tensor) -> Tensor:
     """``max_pool2d``/``max_pool3d`` of ``x`` with kernel 3, stride 1, padding 1 (same values
-    and gradients), by separable passes; ``max_pool`` itself for non-finite input (its nan
-    rule) and for anything but CPU, where the pooling kernels are not the bottleneck."""
-    if x.device.type != "cpu" or not bool(torch.isfinite(x.sum())):
+    and gradients), by separable passes on CPU."""
+    if _use_pool(x):
         pool = F.max_pool2d if x.dim() == 4 else F.max_pool3d
         return pool(x, kernel_size=3, stride=1, padding=1)
-    return _CubeMaxPool.apply(x)
+    return _AxisMaxPool.apply(x, tuple(range(x.dim() - 1, 1, -1)))
+
+
+def axis_max_pool(x: Tensor, dim: int) -> Tensor:
+    """``max_pool2d``/``max_pool3d`` of ``x`` with a window of 3 along ``dim`` (2, 3 or 4) and
+    1 along the other axes, stride 1, the border never winning (same values and gradients)."""
+    if _use_pool(x):
+        kernel = [1] * (x.dim() - 2)
+        kernel[dim - 2] = 3
+        pad = [k // 2 for k in kernel]
+        pool = F.max_pool2d if x.dim() == 4 else F.max_pool3d
+        return pool(x, kernel_size=tuple(kernel), stride=1, padding=tuple(pad))
+    return _AxisMaxPool.apply(x, (dim,))
 
 
 def soft_contour(probs: Tensor) -> Tensor:
