@@ -110,3 +110,25 @@ def test_soft_contour_matches_plain_pooling(shape):
     (ref * w).sum().backward()
     (out * w).sum().backward()
     torch.testing.assert_close(b.grad, a.grad, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 12, 13, 14), (3, 2, 30, 31), (1, 1, 1, 6), (1, 2, 1, 5, 4)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_soft_contour_binary_path_equals_pooling(shape, dtype):
+    """A {0, 1} input without gradient (a one-hot target) takes Boolean passes: the values of
+    the pooled contour, forced here by requires_grad, and of plain max_pool."""
+    g = torch.Generator().manual_seed(7)
+    pool = F.avg_pool2d if len(shape) == 4 else F.avg_pool3d
+    # blobs (smoothed noise) that survive an erosion, where the shape allows the smoothing
+    smooth = (lambda v: pool(v, 3, 1, 1)) if min(shape[2:]) > 1 else (lambda v: v)
+    for p in (0.3, 0.5, 0.7):
+        m = (smooth(torch.rand(shape, generator=g)) > p).to(dtype)
+        fast = soft_contour(m)
+        pooled = soft_contour(m.clone().requires_grad_(True)).detach()
+        erosion = -_plain(-m)
+        assert fast.dtype == dtype
+        assert torch.equal(fast, pooled)
+        assert torch.equal(fast, F.relu(_plain(erosion) - erosion))
+    square = torch.zeros(1, 1, 8, 8, dtype=dtype)
+    square[..., 2:6, 2:6] = 1
+    assert soft_contour(square).sum().item() == 12
