@@ -196,6 +196,12 @@ def _extra_metrics(value: Any) -> list[str]:
     return [] if checked is None else list(checked)
 
 
+def _mirror_axes(value: Any) -> list[int]:
+    """``value`` checked as ``evaluation.mirror_axes`` (for ``evaluate(mirror_axes=...)``)."""
+    checked = validate_run({"evaluation": {"mirror_axes": value}})["evaluation"]["mirror_axes"]
+    return [] if checked is None else list(checked)
+
+
 def load_config(
     path: str | Path | None = None,
     overrides: Iterable[str] = (),

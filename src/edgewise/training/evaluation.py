@@ -21,7 +21,13 @@ from edgewise._io import (
     staged_dir,
 )
 from edgewise.training.components import _torch_threads
-from edgewise.training.config import _extra_metrics, _tolerances, load_config, resolve_num_threads
+from edgewise.training.config import (
+    _extra_metrics,
+    _mirror_axes,
+    _tolerances,
+    load_config,
+    resolve_num_threads,
+)
 from edgewise.training.prediction import _predict_run
 
 __all__ = ["METRIC_NAMES", "SWEEP_METRICS", "tolerance_label", "metric_names", "eval_dir", "evaluate"]
@@ -175,6 +181,7 @@ def evaluate(
     threads: int | None = None,
     data_root: str | os.PathLike | None = None,
     metrics: Sequence[str] | None = None,
+    mirror_axes: Sequence[int] | None = None,
 ) -> dict[str, Any]:
     """Evaluate a finished run on a split: per-case metrics, a summary and overlays.
 
@@ -206,6 +213,9 @@ def evaluate(
             ``summary.json`` records the folder as ``data_root``.
         metrics: extra metrics from :data:`EXTRA_METRICS`, e.g. ``["cldice", "auc"]``
             (default ``evaluation.metrics``; none when that is null).
+        mirror_axes: test-time mirroring along these spatial axes (0 = first): the softmax
+            averaged over every combination of flips (default ``evaluation.mirror_axes``;
+            none when that is null; ``[]`` switches it off).
 
     Returns:
         The summary written to ``summary.json``: ``{"split", "checkpoint", "epoch",
@@ -247,10 +257,15 @@ def evaluate(
         metrics = ev.get("metrics") or []
     else:
         metrics = _extra_metrics(list(metrics))
+    if mirror_axes is None:
+        mirror_axes = ev.get("mirror_axes") or []
+    else:
+        mirror_axes = _mirror_axes(list(mirror_axes))
     names = metric_names(tolerances, metrics)
     with _torch_threads(threads):
         cases, dataset, meta, split_name = _predict_run(run_dir, split, None, checkpoint, device,
-                                                        data_root, keep_probs="auc" in metrics)
+                                                        data_root, keep_probs="auc" in metrics,
+                                                        mirror_axes=mirror_axes)
         num_classes = int(dataset.num_classes)
         scores = [_case_metrics(case, num_classes, ev["tolerance"], tolerances, metrics)
                   for case in cases]
@@ -262,7 +277,7 @@ def evaluate(
         "run": _relative(run_dir, out_dir), "split": split_name, **meta, "num_cases": len(cases),
         **({"data_root": str(data_root)} if data_root is not None else {}),
         "classes": class_names, "tolerance_mm": ev["tolerance"], "tolerances_mm": tolerances,
-        "extra_metrics": list(metrics), **scored,
+        "extra_metrics": list(metrics), "mirror_axes": list(mirror_axes), **scored,
     }
     with staged_dir(out_dir, "eval", what="evaluation folder") as tmp:
         atomic_write_text(tmp / "per_case.csv", table)

@@ -41,15 +41,7 @@ def whole_case_options(options: Mapping[str, Any]) -> tuple[dict[str, Any], list
     return options, roi
 
 
-def sliding_or_full(module: Any, image: Tensor, roi: Sequence[int] | None) -> Tensor:
-    """Logits of ``module`` on whole images: one forward pass, or MONAI sliding windows of
-    size ``roi`` (a quarter overlap, Gaussian weighting) when given.
-
-    An image smaller than the window is padded with its own minimum, as training pads its
-    patches (:class:`edgewise.data.SegmentationDataset`): MONAI's default zero would be the
-    mean intensity of a z-scored image, and a network with instance norm then sees other
-    statistics than it was trained on.
-    """
+def _windows(module: Any, image: Tensor, roi: Sequence[int] | None) -> Tensor:
     if roi is None:
         return module(image)
     from monai.inferers import sliding_window_inference
@@ -59,6 +51,38 @@ def sliding_or_full(module: Any, image: Tensor, roi: Sequence[int] | None) -> Te
                                  mode="gaussian", cval=float(img.min()))
         for img in image
     ])
+
+
+def sliding_or_full(module: Any, image: Tensor, roi: Sequence[int] | None,
+                    mirror_axes: Sequence[int] = ()) -> Tensor:
+    """Logits of ``module`` on whole images: one forward pass, or MONAI sliding windows of
+    size ``roi`` (a quarter overlap, Gaussian weighting) when given.
+
+    An image smaller than the window is padded with its own minimum, as training pads its
+    patches (:class:`edgewise.data.SegmentationDataset`): MONAI's default zero would be the
+    mean intensity of a z-scored image, and a network with instance norm then sees other
+    statistics than it was trained on.
+
+    With ``mirror_axes`` (spatial axes, 0 = first) the image is also predicted flipped along
+    every non-empty combination of them (nnU-Net's test-time mirroring, 2^k passes); the
+    result is the log of the mean softmax, so its softmax is that mean and its argmax the
+    averaged decision.
+    """
+    axes = [int(a) for a in mirror_axes]
+    nd = image.dim() - 2
+    if any(a < 0 or a >= nd for a in axes) or len(set(axes)) != len(axes):
+        raise ValueError(f"expected mirror_axes as distinct spatial axes in 0..{nd - 1}, got {list(mirror_axes)}")
+    if not axes:
+        return _windows(module, image, roi)
+    total: Tensor | None = None
+    for k in range(1 << len(axes)):
+        dims = [2 + a for i, a in enumerate(axes) if k >> i & 1]
+        x = image.flip(dims) if dims else image
+        probs = torch.softmax(_windows(module, x, roi).float(), 1)
+        probs = probs.flip(dims) if dims else probs
+        total = probs if total is None else total.add_(probs)
+    assert total is not None
+    return total.div_(1 << len(axes)).log_()
 
 
 def restacked_case(dataset: Any, case_id: str, preds: Mapping[int, Tensor],

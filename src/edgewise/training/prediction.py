@@ -83,10 +83,10 @@ def _eval_dataset(cfg: Mapping[str, Any], split: str) -> tuple[Any, Sequence[int
 @torch.no_grad()
 def _predict_cases(module: Any, dataset: Any, batch_size: int, roi: Sequence[int] | None,
                    device: torch.device, n: int | None = None,
-                   keep_probs: bool = False) -> list[dict[str, Any]]:
+                   keep_probs: bool = False, mirror_axes: Sequence[int] = ()) -> list[dict[str, Any]]:
     """Predict the items of the first ``n`` cases (all with None); re-stack slices into
     volumes. One dict per case (CPU tensors); with ``keep_probs`` also the softmax
-    probabilities ``"probs"``."""
+    probabilities ``"probs"``; ``mirror_axes`` as :func:`sliding_or_full`."""
     from torch.utils.data import DataLoader
 
     from edgewise.training.inference import restacked_case, sliding_or_full
@@ -106,7 +106,7 @@ def _predict_cases(module: Any, dataset: Any, batch_size: int, roi: Sequence[int
             keep.append(b)
         if not keep:
             break
-        logits = sliding_or_full(module, batch["image"][keep].to(device), roi)
+        logits = sliding_or_full(module, batch["image"][keep].to(device), roi, mirror_axes)
         pred = logits.argmax(1, keepdim=True).cpu()
         probs = torch.softmax(logits.float(), 1).cpu() if keep_probs else None
         for j, b in enumerate(keep):
@@ -140,14 +140,15 @@ def _predict_cases(module: Any, dataset: Any, batch_size: int, roi: Sequence[int
 
 def _predict_run(run_dir: str | os.PathLike, split: str, n: int | None, checkpoint: str,
                  device: str | None, data_root: str | os.PathLike | None = None,
-                 keep_probs: bool = False
+                 keep_probs: bool = False, mirror_axes: Sequence[int] = ()
                  ) -> tuple[list[dict[str, Any]], Any, dict[str, Any], str]:
     """``(cases, dataset, checkpoint metadata, split name)`` of a run's predictions."""
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     cfg, module, meta = load_run(run_dir, checkpoint, map_location="cpu", data_root=data_root)
     module.to(dev)
     dataset, roi, batch, split_name = _eval_dataset(cfg, split)
-    return _predict_cases(module, dataset, batch, roi, dev, n, keep_probs), dataset, meta, split_name
+    return (_predict_cases(module, dataset, batch, roi, dev, n, keep_probs, mirror_axes),
+            dataset, meta, split_name)
 
 
 def predict_cases(

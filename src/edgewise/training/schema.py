@@ -325,6 +325,12 @@ class EvaluationConfig(_Section):
         "`nsd@<t>`, `boundary_f1@<t>`",
     )
     overlays: NonNegInt = Field(4, description="PNG overlays written by `edgewise eval`")
+    mirror_axes: Annotated[list[NonNegInt], AfterValidator(_distinct)] | None = Field(
+        None,
+        description="test-time mirroring (nnU-Net's): average the softmax over every "
+        "combination of flips along these spatial axes (0 = first), e.g. `[0]` for a "
+        "left-right axis; 2^k forward passes. Train with flips along the same axes",
+    )
     metrics: Annotated[list[ExtraMetric], AfterValidator(_distinct)] | None = Field(
         None,
         description="metrics written on request beside the fixed ones: topology (`cldice`, "

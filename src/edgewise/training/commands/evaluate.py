@@ -1,4 +1,5 @@
-"""``edgewise eval RUN_DIR [--split test] [--overlays N] [--threads N] [--data-root DIR]``."""
+"""``edgewise eval RUN_DIR [--split test] [--overlays N] [--threads N] [--data-root DIR]
+[--mirror-axes AXIS ...]``."""
 
 from __future__ import annotations
 
@@ -27,6 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="score the run on another folder of the same layout (an external "
                              "test set); results go to <run_dir>/external_<folder>_<split> "
                              "unless --output, never into the run's own results")
+    parser.add_argument("--mirror-axes", type=int, nargs="*", default=None, metavar="AXIS",
+                        help="test-time mirroring: average the softmax over every combination "
+                             "of flips along these spatial axes, 0 = first (default from the "
+                             "config: evaluation.mirror_axes; no value switches it off)")
     parser.add_argument("--metrics", nargs="+", default=None, metavar="NAME",
                         help="also score these metrics: cldice, topology_precision, "
                              "topology_sensitivity, betti0_error, betti1_error, sensitivity, "
@@ -69,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
         summary = evaluate(args.run_dir, split=split, overlays=args.overlays,
                            checkpoint=args.checkpoint, output_dir=args.output,
                            tolerances=args.tolerances, threads=args.threads,
-                           data_root=args.data_root, metrics=args.metrics)
+                           data_root=args.data_root, metrics=args.metrics,
+                           mirror_axes=args.mirror_axes)
     except (ValueError, FileNotFoundError, FileExistsError) as exc:
         print(f"edgewise eval: error: {exc}", file=sys.stderr)
         return 2
