@@ -5,6 +5,11 @@ Not a test. Prints a Markdown table with medians (ms) and ratios measured in the
     python benchmarks/losses.py            # 3 repeats
     python benchmarks/losses.py --quick    # 1 repeat, 2D only
     python benchmarks/losses.py --only skeleton cldice   # rows whose name contains a word
+    python benchmarks/losses.py --prediction trained     # logits near the target
+
+The prediction is random logits by default (a network's first steps: HD-DT then transforms
+speckle, its most expensive input); ``--prediction trained`` uses the target's one-hot scaled
+to +-3 plus unit noise (argmax equal to the target almost everywhere), as later in training.
 
 Maps are computed on the fly from the target at every call (no cache), for edgewise and MONAI.
 The "skeleton tube only" row times the CPU skeletonisation Skeleton Recall does per step
@@ -120,6 +125,13 @@ def _batch(b: int, c: int, shape: tuple[int, ...], seed: int = 0) -> tuple[torch
     return x, t
 
 
+def trained_like(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Logits of a network that has learned the target: one-hot scaled to +-3, plus ``x``
+    (unit noise)."""
+    onehot = torch.nn.functional.one_hot(t[:, 0], x.shape[1]).movedim(-1, 1).to(x.dtype)
+    return 6.0 * (onehot - 0.5) + x
+
+
 def _fwd_bwd(loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x: torch.Tensor, t: torch.Tensor):
     def run() -> None:
         xr = x.detach().requires_grad_(True)
@@ -151,6 +163,8 @@ def main() -> None:
     ap.add_argument("--only", nargs="+", default=None, metavar="WORD",
                     help="only the loss rows whose name contains one of these words")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--prediction", choices=["random", "trained"], default="random",
+                    help="the losses' input logits: random (default) or near the target")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     repeats = 1 if args.quick else args.repeats
@@ -180,10 +194,12 @@ def main() -> None:
     }
     bandwidth = copy_bandwidth()
     print(f"torch {torch.__version__}, monai {monai.__version__}, threads {args.threads}, repeats {repeats}, "
-          f"copy bandwidth {bandwidth / 1e9:.1f} GB/s")
+          f"copy bandwidth {bandwidth / 1e9:.1f} GB/s, prediction {args.prediction}")
     for label, b, c, shape, channels in configs:
         x, t = _batch(b, c, shape)
         step = _timed(_unet_step(x, t, channels), repeats)
+        if args.prediction == "trained":
+            x = trained_like(x, t)
         print(f"\n### {label}: UNet{channels} CE training step {step:.0f} ms\n")
         print("| loss | edgewise ms | % of UNet step | floor ms | edgewise / floor | MONAI ms | MONAI / edgewise |")
         print("|---|---|---|---|---|---|---|")
