@@ -139,8 +139,7 @@ class BenchResults:
         sweep ``nsd@<t>``, ``boundary_f1@<t>`` by metric and tolerance, and the on-request
         metrics (:data:`EXTRA_METRICS`)."""
         present = {m for r in self.runs for m in r.values}
-        return sorted((m for m in present if m in METRICS or (sweep and (is_sweep(m) or m in EXTRA_METRICS))),
-                      key=_metric_order)
+        return sorted((m for m in present if m in METRICS or (sweep and _known(m))), key=_metric_order)
 
     def sweep_metrics(self) -> list[str]:
         """The tolerance-sweep metrics present (``nsd@1``, ``nsd@2``, ..., ``boundary_f1@1``, ...)."""

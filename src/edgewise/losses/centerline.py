@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..maps.contour import axis_max_pool, binary_cube, cube_max_pool, is_binary_constant
+from ..maps.contour import axis_max_pools, binary_cube, cube_max_pool, is_binary_constant
 from ._utils import (
     LossBase,
     Reduction,
@@ -48,10 +48,10 @@ def _soft_erode(x: Tensor) -> Tensor:
     # min over the face-connected cross as separable 1D min-pools (the authors' code); the
     # pools as elementwise passes with max_pool's values and gradients (several times faster
     # on a CPU)
-    neg = -x
-    out = axis_max_pool(neg, 2)
-    for d in range(3, x.dim()):
-        out = torch.maximum(out, axis_max_pool(neg, d))
+    pools = axis_max_pools(-x, range(2, x.dim()))
+    out = pools[0]
+    for p in pools[1:]:
+        out = torch.maximum(out, p)
     return -out
 
 

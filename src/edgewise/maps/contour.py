@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -104,28 +106,31 @@ def cube_max_pool(x: Tensor) -> Tensor:
     return _AxisMaxPool.apply(x, tuple(range(x.dim() - 1, 1, -1)))
 
 
-def axis_max_pool(x: Tensor, dim: int) -> Tensor:
-    """``max_pool2d``/``max_pool3d`` of ``x`` with a window of 3 along ``dim`` (2, 3 or 4) and
-    1 along the other axes, stride 1, the border never winning (same values and gradients)."""
-    if _use_pool(x):
+def axis_max_pools(x: Tensor, dims: Sequence[int]) -> list[Tensor]:
+    """For each ``dim`` in ``dims`` (2, 3 or 4): ``max_pool2d``/``max_pool3d`` of ``x`` with a
+    window of 3 along ``dim`` and 1 along the other axes, stride 1, the border never winning
+    (same values and gradients). ``x`` is checked once for all of them."""
+    if not _use_pool(x):
+        return [_AxisMaxPool.apply(x, (dim,)) for dim in dims]
+    pool = F.max_pool2d if x.dim() == 4 else F.max_pool3d
+    out = []
+    for dim in dims:
         kernel = [1] * (x.dim() - 2)
         kernel[dim - 2] = 3
-        pad = [k // 2 for k in kernel]
-        pool = F.max_pool2d if x.dim() == 4 else F.max_pool3d
-        return pool(x, kernel_size=tuple(kernel), stride=1, padding=tuple(pad))
-    return _AxisMaxPool.apply(x, (dim,))
+        out.append(pool(x, kernel_size=tuple(kernel), stride=1, padding=tuple(k // 2 for k in kernel)))
+    return out
 
 
 def binary_cube(x: Tensor, *, erode: bool) -> Tensor:
     """Erosion (AND) or dilation (OR) of a bool mask ``(B, C, *spatial)`` over the 3x3(x3)
     square, one pass per axis, the border neutral: ``cube_max_pool`` (dilation) and
     ``-cube_max_pool(-x)`` (erosion) of a ``{0, 1}`` mask, at byte width and without offsets."""
+    op = torch.Tensor.logical_and_ if erode else torch.Tensor.logical_or_
     for d in range(2, x.dim()):
         n = x.shape[d]
         if n == 1:
             continue
         m = x.clone()
-        op = torch.Tensor.logical_and_ if erode else torch.Tensor.logical_or_
         op(m.narrow(d, 1, n - 1), x.narrow(d, 0, n - 1))
         op(m.narrow(d, 0, n - 1), x.narrow(d, 1, n - 1))
         x = m

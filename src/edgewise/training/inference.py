@@ -74,14 +74,10 @@ def sliding_or_full(module: Any, image: Tensor, roi: Sequence[int] | None,
         raise ValueError(f"expected mirror_axes as distinct spatial axes in 0..{nd - 1}, got {list(mirror_axes)}")
     if not axes:
         return _windows(module, image, roi)
-    total: Tensor | None = None
-    for k in range(1 << len(axes)):
+    total = torch.softmax(_windows(module, image, roi).float(), 1)
+    for k in range(1, 1 << len(axes)):
         dims = [2 + a for i, a in enumerate(axes) if k >> i & 1]
-        x = image.flip(dims) if dims else image
-        probs = torch.softmax(_windows(module, x, roi).float(), 1)
-        probs = probs.flip(dims) if dims else probs
-        total = probs if total is None else total.add_(probs)
-    assert total is not None
+        total += torch.softmax(_windows(module, image.flip(dims), roi).float(), 1).flip(dims)
     return total.div_(1 << len(axes)).log_()
 
 
