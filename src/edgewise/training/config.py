@@ -184,21 +184,11 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     return validate_run(copy.deepcopy(config))
 
 
-def _tolerances(value: Any) -> list[float]:
-    """``value`` checked as ``evaluation.tolerances`` (for ``evaluate(tolerances=...)``)."""
-    checked = validate_run({"evaluation": {"tolerances": value}})["evaluation"]["tolerances"]
-    return [] if checked is None else checked
-
-
-def _extra_metrics(value: Any) -> list[str]:
-    """``value`` checked as ``evaluation.metrics`` (for ``evaluate(metrics=...)``)."""
-    checked = validate_run({"evaluation": {"metrics": value}})["evaluation"]["metrics"]
-    return [] if checked is None else list(checked)
-
-
-def _mirror_axes(value: Any) -> list[int]:
-    """``value`` checked as ``evaluation.mirror_axes`` (for ``evaluate(mirror_axes=...)``)."""
-    checked = validate_run({"evaluation": {"mirror_axes": value}})["evaluation"]["mirror_axes"]
+def evaluation_option(key: str, value: Any) -> list[Any]:
+    """``value`` checked as ``evaluation.<key>`` of a run configuration (for the list options
+    of ``evaluate`` and ``score``: ``tolerances``, ``metrics``, ``mirror_axes``); ``[]`` for
+    ``None``."""
+    checked = validate_run({"evaluation": {key: value}})["evaluation"][key]
     return [] if checked is None else list(checked)
 
 

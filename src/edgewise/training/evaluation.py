@@ -22,9 +22,7 @@ from edgewise._io import (
 )
 from edgewise.training.components import _torch_threads
 from edgewise.training.config import (
-    _extra_metrics,
-    _mirror_axes,
-    _tolerances,
+    evaluation_option,
     load_config,
     resolve_num_threads,
 )
@@ -251,16 +249,16 @@ def evaluate(
     if tolerances is None:
         tolerances = ev["tolerances"] or []
     elif len(tolerances):
-        tolerances = _tolerances(list(tolerances))
+        tolerances = evaluation_option("tolerances", list(tolerances))
     tolerances = [float(t) for t in tolerances]
     if metrics is None:
         metrics = ev.get("metrics") or []
     else:
-        metrics = _extra_metrics(list(metrics))
+        metrics = evaluation_option("metrics", list(metrics))
     if mirror_axes is None:
         mirror_axes = ev.get("mirror_axes") or []
     else:
-        mirror_axes = _mirror_axes(list(mirror_axes))
+        mirror_axes = evaluation_option("mirror_axes", list(mirror_axes))
     names = metric_names(tolerances, metrics)
     with _torch_threads(threads):
         cases, dataset, meta, split_name = _predict_run(run_dir, split, None, checkpoint, device,

@@ -201,7 +201,7 @@ def score(
         ``files`` (case -> file, relative to ``predictions``) and ``unused_files``.
     """
     from edgewise.training.components import _torch_threads
-    from edgewise.training.config import _extra_metrics, _tolerances, resolve_num_threads
+    from edgewise.training.config import evaluation_option, resolve_num_threads
     from edgewise.training.evaluation import _case_metrics, _relative, _summarize, metric_names
 
     folder = Path(predictions).resolve()
@@ -215,8 +215,8 @@ def score(
     if isinstance(tolerance, bool) or not isinstance(tolerance, int | float) \
             or not math.isfinite(tolerance) or tolerance < 0:
         raise ValueError(f"expected tolerance to be a finite number >= 0 (mm), got {tolerance!r}")
-    sweep = [float(t) for t in _tolerances(list(tolerances))] if tolerances else []
-    extra = _extra_metrics(list(metrics)) if metrics else []
+    sweep = [float(t) for t in evaluation_option("tolerances", list(tolerances))] if tolerances else []
+    extra = evaluation_option("metrics", list(metrics)) if metrics else []
     if "auc" in extra:
         raise ValueError("expected metrics without auc: a folder of label masks has no "
                          "probabilities to rank")
