@@ -26,7 +26,7 @@ from edgewise.training.config import (
     load_config,
     resolve_num_threads,
 )
-from edgewise.training.prediction import _predict_run
+from edgewise.training.prediction import _predict_ensemble, _predict_run
 
 __all__ = ["METRIC_NAMES", "SWEEP_METRICS", "tolerance_label", "metric_names", "eval_dir", "evaluate"]
 
@@ -168,7 +168,7 @@ def _fmt(x: float) -> str:
 
 
 def evaluate(
-    run_dir: str | os.PathLike,
+    run_dir: str | os.PathLike | Sequence[str | os.PathLike],
     split: str | None = None,
     *,
     overlays: int | None = None,
@@ -190,8 +190,14 @@ def evaluate(
     2D slices of 3D volumes are re-stacked per case and scored in 3D with the volume's
     spacing. A model trained on patches is applied by sliding windows.
 
+    Several run folders make an ensemble (nnU-Net's ``nnUNetv2_ensemble``): each run predicts
+    with its own data pipeline and checkpoint, the softmax probabilities are averaged case by
+    case and the label is their argmax; the evaluation options come from the first run.
+
     Args:
-        run_dir: a folder written by :func:`train`.
+        run_dir: a folder written by :func:`train`, or a list of them (an ensemble: the
+            runs must score the same cases with the same classes; ``output_dir`` is then
+            required, as the results belong to no single run).
         split: dataset split to evaluate (``data.test_split`` for ``"test"``); default
             ``"test"``, or ``"all"`` (every case) with ``data_root``.
         overlays: number of cases to draw (default ``evaluation.overlays``).
@@ -223,9 +229,21 @@ def evaluate(
         infinite values over cases and classes}}``. Non-finite values (HD95 of an empty
         structure) are counted in ``n_nan``/``n_inf`` and left out of the means. Paths of
         results in it (``run``, ``checkpoint``, ``overlays``) are relative to the results
-        folder, so they stay right when it is moved.
+        folder, so they stay right when it is moved. An ensemble's summary describes its
+        first run in ``run``, ``checkpoint``, ``epoch`` and ``global_step`` and lists every
+        member under ``ensemble`` (``run``, ``checkpoint``, ``epoch``, ``global_step``).
+
+    Example:
+        >>> evaluate(["runs/hippo_seed0", "runs/hippo_seed1"], output_dir="runs/hippo_ensemble")  # doctest: +SKIP
     """
-    run_dir = Path(run_dir)
+    runs = _run_dirs(run_dir)
+    run_dir = runs[0]
+    if len(runs) > 1 and output_dir is None:
+        raise ValueError(f"an ensemble of {len(runs)} runs needs an output folder (output_dir, "
+                         "--output): its results belong to no single run")
+    for other in runs[1:]:
+        if not (other / "config.yaml").is_file():
+            raise FileNotFoundError(f"not a run folder (no config.yaml): {other}")
     cfg = load_config(run_dir / "config.yaml") if (run_dir / "config.yaml").is_file() else None
     if cfg is None:
         raise FileNotFoundError(f"not a run folder (no config.yaml): {run_dir}")
@@ -261,9 +279,16 @@ def evaluate(
         mirror_axes = evaluation_option("mirror_axes", list(mirror_axes))
     names = metric_names(tolerances, metrics)
     with _torch_threads(threads):
-        cases, dataset, meta, split_name = _predict_run(run_dir, split, None, checkpoint, device,
-                                                        data_root, keep_probs="auc" in metrics,
-                                                        mirror_axes=mirror_axes)
+        if len(runs) == 1:
+            cases, dataset, meta, split_name = _predict_run(run_dir, split, None, checkpoint, device,
+                                                            data_root, keep_probs="auc" in metrics,
+                                                            mirror_axes=mirror_axes)
+            members = []
+        else:
+            cases, dataset, members, split_name = _predict_ensemble(
+                runs, split, checkpoint, device, data_root, keep_probs="auc" in metrics,
+                mirror_axes=mirror_axes)
+            meta = dict(members[0])
         num_classes = int(dataset.num_classes)
         scores = [_case_metrics(case, num_classes, ev["tolerance"], tolerances, metrics)
                   for case in cases]
@@ -277,6 +302,9 @@ def evaluate(
         "classes": class_names, "tolerance_mm": ev["tolerance"], "tolerances_mm": tolerances,
         "extra_metrics": list(metrics), "mirror_axes": list(mirror_axes), **scored,
     }
+    if members:
+        summary["ensemble"] = [{"run": _relative(r, out_dir), **m, "checkpoint": _relative(m["checkpoint"], out_dir)}
+                               for r, m in zip(runs, members)]
     with staged_dir(out_dir, "eval", what="evaluation folder") as tmp:
         atomic_write_text(tmp / "per_case.csv", table)
         if overlays > 0:
@@ -286,6 +314,19 @@ def evaluate(
                                    for p in save_overlays(cases[:overlays], tmp / "overlays")]
         atomic_write_json(tmp / "summary.json", summary)
     return summary
+
+
+def _run_dirs(run_dir: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Path]:
+    """One run folder or the distinct folders of an ensemble, as paths."""
+    if isinstance(run_dir, str | os.PathLike):
+        return [Path(run_dir)]
+    if isinstance(run_dir, bytes) or not isinstance(run_dir, Sequence) or not run_dir:
+        raise TypeError(f"expected a run folder or a non-empty list of run folders, got {run_dir!r}")
+    runs = [Path(r) for r in run_dir]
+    seen = [r.resolve() for r in runs]
+    if len(set(seen)) != len(seen):
+        raise ValueError(f"expected distinct run folders for an ensemble, got {[str(r) for r in runs]}")
+    return runs
 
 
 def _relative(path: str | os.PathLike, start: Path) -> str:

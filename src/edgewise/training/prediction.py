@@ -151,6 +151,46 @@ def _predict_run(run_dir: str | os.PathLike, split: str, n: int | None, checkpoi
             dataset, meta, split_name)
 
 
+def _predict_ensemble(run_dirs: Sequence[str | os.PathLike], split: str, checkpoint: str,
+                      device: str | None, data_root: str | os.PathLike | None = None,
+                      keep_probs: bool = False, mirror_axes: Sequence[int] = ()
+                      ) -> tuple[list[dict[str, Any]], Any, list[dict[str, Any]], str]:
+    """``(cases, dataset, checkpoint metadata per run, split name)`` of several runs' mean
+    softmax: each run predicts with its own data pipeline (its normalisation and window), the
+    probabilities are averaged case by case and ``"pred"`` is their argmax (for slice-trained
+    runs, of the probabilities re-stacked linearly onto the volume grid). The runs must score
+    the same cases, in the same order, with the same classes and grid."""
+    cases: list[dict[str, Any]] = []
+    dataset, split_name, members, names = None, "", [], []
+    for run_dir in run_dirs:
+        got, ds, meta, name = _predict_run(run_dir, split, None, checkpoint, device, data_root,
+                                           keep_probs=True, mirror_axes=mirror_axes)
+        members.append(meta)
+        if dataset is None:
+            cases, dataset, split_name, names = got, ds, name, list(ds.class_names)
+            continue
+        if list(ds.class_names) != names:
+            raise ValueError(f"an ensemble needs runs with the same classes: {run_dirs[0]} has "
+                             f"{names}, {run_dir} has {list(ds.class_names)}")
+        ids, other = [c["case"] for c in cases], [c["case"] for c in got]
+        if ids != other:
+            raise ValueError(f"an ensemble needs runs that score the same cases: {run_dirs[0]} "
+                             f"gives {len(ids)} cases ({', '.join(ids[:3])}, ...), {run_dir} "
+                             f"gives {len(other)} ({', '.join(other[:3])}, ...)")
+        for acc, case in zip(cases, got):
+            if acc["probs"].shape != case["probs"].shape:
+                raise ValueError(f"an ensemble needs runs that predict on the same grid: case "
+                                 f"{case['case']} is {tuple(acc['probs'].shape)} in {run_dirs[0]}, "
+                                 f"{tuple(case['probs'].shape)} in {run_dir}")
+            acc["probs"] += case["probs"]
+    for case in cases:
+        probs = case["probs"].div_(len(run_dirs))
+        case["pred"] = probs.argmax(0, keepdim=True)
+        if not keep_probs:
+            del case["probs"]
+    return cases, dataset, members, split_name
+
+
 def predict_cases(
     run_dir: str | os.PathLike,
     split: str = "test",

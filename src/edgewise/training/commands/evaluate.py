@@ -1,5 +1,5 @@
-"""``edgewise eval RUN_DIR [--split test] [--overlays N] [--threads N] [--data-root DIR]
-[--mirror-axes AXIS ...]``."""
+"""``edgewise eval RUN_DIR [RUN_DIR ...] [--split test] [--overlays N] [--threads N]
+[--data-root DIR] [--mirror-axes AXIS ...]``; several runs make an ensemble."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dir", type=Path, help="run folder written by `edgewise train`")
+    parser.add_argument("run_dir", type=Path, nargs="+",
+                        help="run folder written by `edgewise train`; several folders make an "
+                             "ensemble (their softmax averaged; needs --output)")
     parser.add_argument("--split", default=None,
                         help="split to evaluate (default: test; with --data-root: all, every case)")
     parser.add_argument("--overlays", type=int, default=None,
@@ -18,7 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="checkpoint to evaluate (default from the config: best)")
     parser.add_argument("--output", "-o", type=Path, default=None,
                         help="results folder for per_case.csv, summary.json and overlays/, "
-                             "replaced as a whole (default: RUN_DIR/eval_<split>)")
+                             "replaced as a whole (default: RUN_DIR/eval_<split>; required "
+                             "for an ensemble)")
     parser.add_argument("--tolerances", type=float, nargs="+", default=None, metavar="MM",
                         help="also score NSD and boundary F1 at each of these tolerances "
                              "(default from the config: evaluation.tolerances)")
@@ -58,6 +61,9 @@ def format_summary(summary: dict) -> str:
     w = max(13, *(len(m) + 2 for m in names), *(len(c) + 2 for _, cells in rows for c in cells))
     # a scored folder of predictions (edgewise score) has no checkpoint
     source = f", checkpoint epoch {summary['epoch']}" if "epoch" in summary else ""
+    if "ensemble" in summary:
+        epochs = ", ".join(str(m["epoch"]) for m in summary["ensemble"])
+        source = f", ensemble of {len(summary['ensemble'])} runs (checkpoint epochs {epochs})"
     lines = [f"{summary['split']}: {summary['num_cases']} cases{source}", "class        " + "".join(f"{m:>{w}}" for m in names)]
     lines += [f"{cname:<13}" + "".join(f"{c:>{w}}" for c in cells) for cname, cells in rows]
     return "\n".join(lines)
@@ -71,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     split = args.split or ("all" if args.data_root is not None else "test")
     try:
-        summary = evaluate(args.run_dir, split=split, overlays=args.overlays,
+        runs = args.run_dir[0] if len(args.run_dir) == 1 else args.run_dir
+        summary = evaluate(runs, split=split, overlays=args.overlays,
                            checkpoint=args.checkpoint, output_dir=args.output,
                            tolerances=args.tolerances, threads=args.threads,
                            data_root=args.data_root, metrics=args.metrics,
@@ -80,6 +87,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"edgewise eval: error: {exc}", file=sys.stderr)
         return 2
     print(format_summary(summary))
-    out = args.output or eval_dir(args.run_dir, split, args.data_root)
+    out = args.output or eval_dir(args.run_dir[0], split, args.data_root)
     print(f"per-case metrics: {out / 'per_case.csv'}; summary: {out / 'summary.json'}")
     return 0
