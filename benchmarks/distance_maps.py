@@ -116,20 +116,23 @@ def timed(fn: Callable[[], object], repeats: int) -> float:
 
 def edt_share(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
     """Median ms of ``fn`` and of the ``edt`` transforms it runs (``edgewise.maps._edt.edt_one``
-    timed in place), from the same calls."""
-    from edgewise.maps import _edt, distance
+    and, for 2D batches, the stacked ``edt_stack_2d``, timed in place), from the same calls."""
+    from edgewise.maps import distance
 
     inner: list[float] = []
-    original = _edt.edt_one
+    originals = {name: getattr(distance, name) for name in ("edt_one", "edt_stack_2d")}
 
-    def timed_edt(*a, **k):
-        t0 = time.perf_counter()
-        try:
-            return original(*a, **k)
-        finally:
-            inner[-1] += time.perf_counter() - t0
+    def timed(original: Callable[..., object]) -> Callable[..., object]:
+        def run(*a, **k):
+            t0 = time.perf_counter()
+            try:
+                return original(*a, **k)
+            finally:
+                inner[-1] += time.perf_counter() - t0
+        return run
 
-    distance.edt_one = timed_edt
+    for name, original in originals.items():
+        setattr(distance, name, timed(original))
     try:
         whole = []
         for _ in range(repeats):
@@ -138,7 +141,8 @@ def edt_share(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
             fn()
             whole.append(time.perf_counter() - t0)
     finally:
-        distance.edt_one = original
+        for name, original in originals.items():
+            setattr(distance, name, original)
     return 1000 * statistics.median(whole), 1000 * statistics.median(inner)
 
 

@@ -22,12 +22,15 @@ def _batch() -> tuple[torch.Tensor, torch.Tensor]:
 
 @pytest.fixture
 def edt_calls(monkeypatch):
-    """Count calls of the ``edt`` package's transform (one per 2D mask or multi-label map)."""
+    """Count the 2D transforms of the ``edt`` package (one per mask or multi-label map): the
+    batches here are 2D, so a 3D input is a stack of 2D transforms done in one call
+    (``edgewise.maps._edt.edt_stack_2d``) and counts once per image."""
     calls = []
     real = edt_pkg.edt
 
     def counting(*args, **kwargs):
-        calls.append(args[0].shape)
+        shape = args[0].shape
+        calls.extend([shape[1:]] * shape[0] if len(shape) == 3 else [shape])
         return real(*args, **kwargs)
 
     monkeypatch.setattr(edt_pkg, "edt", counting)

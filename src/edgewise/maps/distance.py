@@ -31,6 +31,7 @@ from ._edt import (
     Backend,
     edt_multilabel,
     edt_one,
+    edt_stack_2d,
     edt_samples,
     resolve_backend,
     run_tasks,
@@ -224,13 +225,24 @@ def _boundary_distance_cpu(p: Prepared, need: Tensor) -> Tensor:
     sp = p.spacing.numpy()
     todo = need.nonzero().tolist()
 
-    def task(i: int) -> None:
-        b, c = todo[i]
-        out[b, c] = edt_one(_not_boundary_np(p.class_mask_np(b, c)), sp[b], p.backend)
+    if _stacks(p, len(todo)):
+        res = edt_stack_2d([_not_boundary_np(p.class_mask_np(b, c)) for b, c in todo],
+                           sp[[b for b, _ in todo]])
+        for (b, c), r in zip(todo, res):
+            out[b, c] = r
+    else:
+        def task(i: int) -> None:
+            b, c = todo[i]
+            out[b, c] = edt_one(_not_boundary_np(p.class_mask_np(b, c)), sp[b], p.backend)
 
-    run_tasks(task, len(todo), p.backend)
+        run_tasks(task, len(todo), p.backend)
     note_transforms(len(todo))
     return torch.from_numpy(out)
+
+
+def _stacks(p: Prepared, n: int) -> bool:
+    """2D transforms with ``edt`` go through one stacked call (:func:`edt_stack_2d`)."""
+    return p.backend == "edt" and len(p.spatial) == 2 and n > 1
 
 
 def _signed_boundary_cpu(p: Prepared) -> Tensor:
@@ -243,6 +255,20 @@ def _signed_boundary_cpu(p: Prepared) -> Tensor:
     sp = p.spacing.numpy()
     dg = diagonal(p.spatial, p.spacing).numpy()
     done = np.zeros(n_b * n_cls, dtype=bool)
+
+    if _stacks(p, n_b * n_cls):
+        masks = [p.class_mask_np(*divmod(i, n_cls)) for i in range(n_b * n_cls)]
+        todo = [i for i, m in enumerate(masks) if m.any()]
+        res = edt_stack_2d([_not_boundary_np(masks[i]) for i in todo], sp[[i // n_cls for i in todo]]) \
+            if len(todo) else []
+        for i in range(n_b * n_cls):
+            out[divmod(i, n_cls)].fill(dg[i // n_cls])
+        for i, r in zip(todo, res):
+            o = out[divmod(i, n_cls)]
+            o[...] = r
+            np.subtract(0.0, o, out=o, where=masks[i])
+        note_transforms(len(todo))
+        return torch.from_numpy(out)
 
     def task(i: int) -> None:
         b, c = divmod(i, n_cls)
