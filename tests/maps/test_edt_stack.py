@@ -24,6 +24,14 @@ def _labels() -> torch.Tensor:
     return torch.from_numpy(lab)[:, None]
 
 
+@pytest.fixture
+def threads():
+    """Run with the given torch thread count (the stacked call needs two or more)."""
+    before = torch.get_num_threads()
+    yield torch.set_num_threads
+    torch.set_num_threads(before)
+
+
 def _per_image(monkeypatch):
     """The path before stacking: one ``edt`` call per (sample, class)."""
     def cpu_edt(mask, spacing, backend):
@@ -35,8 +43,9 @@ def _per_image(monkeypatch):
 
 @pytest.mark.parametrize("spacing", [None, (0.7, 1.3), "mixed"])
 @pytest.mark.parametrize("fn", [signed_distance, unsigned_distance, inside_distance])
-def test_stacked_2d_transforms_equal_one_call_per_image(fn, spacing, monkeypatch):
+def test_stacked_2d_transforms_equal_one_call_per_image(fn, spacing, monkeypatch, threads):
     pytest.importorskip("edt")
+    threads(2)
     lab = _labels()
     if spacing == "mixed":  # two spacings in one batch: one stacked call per spacing
         spacing = torch.tensor([[1.0, 1.0]] * 3 + [[0.5, 2.0]] * 3)
@@ -47,6 +56,11 @@ def test_stacked_2d_transforms_equal_one_call_per_image(fn, spacing, monkeypatch
     monkeypatch.setattr(D, "edt_stack_2d", lambda *a: calls.append(1) or real(*a))
     monkeypatch.setattr(E, "edt_stack_2d", lambda *a: calls.append(1) or real(*a))
     assert torch.equal(fn(onehot, spacing, backend="edt"), stacked) and calls
+    # one thread: one call per image, the same values
+    threads(1)
+    calls.clear()
+    assert torch.equal(fn(onehot, spacing, backend="edt"), stacked) and not calls
+    threads(2)
     _per_image(monkeypatch)
     reference = fn(onehot, spacing, backend="edt")
     assert torch.equal(stacked, reference)

@@ -224,6 +224,12 @@ def edt_one(mask: np.ndarray, spacing: Sequence[float], backend: str) -> np.ndar
     return ndimage.distance_transform_edt(mask, sampling=sp).astype(np.float32, copy=False)
 
 
+def stack_2d(backend: str, ndim: int, n: int) -> bool:
+    """Whether ``n`` 2D transforms take one :func:`edt_stack_2d` call: with ``edt`` and more
+    than one thread to split it."""
+    return backend == "edt" and ndim == 2 and n > 1 and num_threads() > 1
+
+
 def edt_stack_2d(images: Sequence[np.ndarray], spacing: np.ndarray) -> np.ndarray:
     """float32 ``edt`` transforms of 2D images ``(H, W)`` (bool or uint8 masks, or labels for
     the multi-label transform), ``spacing`` ``(N, 2)``, in one call per distinct spacing.
@@ -234,7 +240,9 @@ def edt_stack_2d(images: Sequence[np.ndarray], spacing: np.ndarray) -> np.ndarra
     Each image must hold a seed (a zero; for labels, a zero or two labels), which the callers
     guarantee. Why: ``edt`` holds the GIL and threads within one call, and a 256^2 image is
     too small for its threads (a loop of calls with ``parallel=2`` was no faster than with 1);
-    over a stack they split the work (1.7x on 32 images of 256^2, two threads).
+    over a stack they split the work (1.5x on 32 images of 256^2, two threads). With one
+    thread the stack is slightly slower than the loop (its copy and the pass along the stack):
+    :func:`stack_2d` decides.
     """
     import edt as edt_pkg
 
@@ -270,7 +278,7 @@ def run_tasks(task: Callable[[int], None], n: int, backend: str) -> None:
 
 
 def _cpu_edt(mask: np.ndarray, spacing: np.ndarray, backend: str) -> np.ndarray:
-    if backend == "edt" and mask.ndim == 3 and mask.shape[0] > 1:
+    if stack_2d(backend, mask.ndim - 1, mask.shape[0]):
         return edt_stack_2d(list(mask), spacing)
     out = np.empty(mask.shape, dtype=np.float32)
 
@@ -360,7 +368,7 @@ def edt_multilabel(labels: Tensor, spacing: Tensor) -> Tensor:
         if first != 0 and not (arr[i] != first).any():
             single.append(i)
     rest = [i for i in range(arr.shape[0]) if i not in single]
-    if arr.ndim == 3 and len(rest) > 1:
+    if stack_2d("edt", arr.ndim - 1, len(rest)):
         out[rest] = edt_stack_2d([arr[i] for i in rest], sp[rest])
     else:
         for i in rest:

@@ -35,6 +35,7 @@ from ._edt import (
     edt_samples,
     resolve_backend,
     run_tasks,
+    stack_2d,
 )
 from ._input import (
     Prepared,
@@ -241,8 +242,7 @@ def _boundary_distance_cpu(p: Prepared, need: Tensor) -> Tensor:
 
 
 def _stacks(p: Prepared, n: int) -> bool:
-    """2D transforms with ``edt`` go through one stacked call (:func:`edt_stack_2d`)."""
-    return p.backend == "edt" and len(p.spatial) == 2 and n > 1
+    return stack_2d(p.backend, len(p.spatial), n)
 
 
 def _signed_boundary_cpu(p: Prepared) -> Tensor:
