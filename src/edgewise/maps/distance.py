@@ -261,7 +261,7 @@ def _signed_boundary_cpu(p: Prepared) -> Tensor:
         todo = [i for i, m in enumerate(masks) if m.any()]
         res = edt_stack_2d([_not_boundary_np(masks[i]) for i in todo], sp[[i // n_cls for i in todo]]) \
             if len(todo) else []
-        for i in range(n_b * n_cls):
+        for i in set(range(n_b * n_cls)).difference(todo):
             out[divmod(i, n_cls)].fill(dg[i // n_cls])
         for i, r in zip(todo, res):
             o = out[divmod(i, n_cls)]
