@@ -233,8 +233,9 @@ def evaluate(
         first run in ``run``, ``checkpoint``, ``epoch`` and ``global_step`` and lists every
         member under ``ensemble`` (``run``, ``checkpoint``, ``epoch``, ``global_step``).
 
-    Example:
-        >>> evaluate(["runs/hippo_seed0", "runs/hippo_seed1"], output_dir="runs/hippo_ensemble")  # doctest: +SKIP
+    An ensemble of two seeds (``edgewise eval runs/h0 runs/h1 -o runs/h_ensemble``)::
+
+        evaluate(["runs/h0", "runs/h1"], output_dir="runs/h_ensemble")
     """
     runs = _run_dirs(run_dir)
     run_dir = runs[0]
