@@ -138,3 +138,21 @@ def test_evaluate_on_an_external_folder(tmp_path, tiny_config):
                  "--overlays", "0"]) == 0
     test_summary = json.loads((run_dir / "external_site_b_test" / "summary.json").read_text())
     assert test_summary["num_cases"] == 1 and test_summary["split"] == "test"
+
+
+def test_ensemble_on_an_external_folder(tmp_path, tiny_config):
+    own = _png_folder(tmp_path / "own", seed=0, n=6)
+    external = _png_folder(tmp_path / "site_b", seed=1, n=4)
+    runs = []
+    for s in (0, 1):
+        cfg = tiny_config("data.name=folder", f"data.root={own}", f"seed={s}",
+                          "data.options={images: 'images/*.png', labels: 'labels/*.png', "
+                          "val_fraction: 0.34, test_fraction: 0.34, seed: 0}")
+        runs.append(train(cfg, output_dir=tmp_path / f"run{s}"))
+    out = tmp_path / "ensemble_b"
+    summary = evaluate(runs, overlays=0, data_root=external, output_dir=out)
+    assert summary["split"] == "all" and summary["num_cases"] == 4 and len(summary["ensemble"]) == 2
+    assert json.loads((out / "summary.json").read_text())["data_root"] == str(external.resolve())
+    # results on other data never land in a member's own folder
+    with pytest.raises(ValueError, match="would replace the run's own results"):
+        evaluate(runs, overlays=0, data_root=external, output_dir=runs[0])
