@@ -81,3 +81,20 @@ def test_edt_stack_2d_keeps_each_image_apart():
     out = E.edt_stack_2d(images, sp)
     for im, s, o in zip(images, sp, out):
         np.testing.assert_array_equal(o, edt.edt(im.view(np.uint8), anisotropy=tuple(s), black_border=False))
+
+
+def test_edt_stack_2d_in_bounded_chunks(monkeypatch):
+    pytest.importorskip("edt")
+    import edt
+
+    monkeypatch.setattr(E, "_STACK_ELEMENTS", 3 * 40 * 30)  # three images per call
+    rng = np.random.default_rng(1)
+    images = [rng.random((40, 30)) > 0.01 for _ in range(7)]
+    sp = np.array([[1.0, 1.0]] * 5 + [[2.0, 0.5]] * 2)
+    sizes = []
+    real = edt.edt
+    monkeypatch.setattr(edt, "edt", lambda a, **k: sizes.append(a.shape[0]) or real(a, **k))
+    out = E.edt_stack_2d(images, sp)
+    assert sizes == [3, 2, 2]  # spacing (1, 1): 3 + 2 images, then (2, 0.5): 2 images
+    for im, s, o in zip(images, sp, out):
+        np.testing.assert_array_equal(o, real(im.view(np.uint8), anisotropy=tuple(s), black_border=False))

@@ -248,21 +248,29 @@ def edt_stack_2d(images: Sequence[np.ndarray], spacing: np.ndarray) -> np.ndarra
 
     n = len(images)
     shape = images[0].shape
+    # stacks of at most ~16M elements: the stack and its result are temporaries beside the
+    # caller's output, so a large batch does not double its memory
+    per_call = max(1, _STACK_ELEMENTS // (shape[0] * shape[1]))
     groups: dict[tuple[float, float], list[int]] = {}
     for i in range(n):
         groups.setdefault((float(spacing[i][0]), float(spacing[i][1])), []).append(i)
-    out = None if len(groups) == 1 else np.empty((n, *shape), dtype=np.float32)
-    for (sy, sx), idx in groups.items():
+    out = None if len(groups) == 1 and n <= per_call else np.empty((n, *shape), dtype=np.float32)
+    for (sy, sx), members in groups.items():
         # farther than the in-slice diagonal: the squared gap exceeds every in-slice distance
         gap = 4.0 * float(np.hypot(shape[0] * sy, shape[1] * sx)) + 1.0
-        stack = np.stack([images[i] for i in idx])
-        if stack.dtype == np.bool_:
-            stack = stack.view(np.uint8)
-        res = edt_pkg.edt(stack, anisotropy=(gap, sy, sx), black_border=False, parallel=num_threads())
-        if out is None:
-            return res.astype(np.float32, copy=False)
-        out[idx] = res
+        for start in range(0, len(members), per_call):
+            idx = members[start:start + per_call]
+            stack = np.stack([images[i] for i in idx])
+            if stack.dtype == np.bool_:
+                stack = stack.view(np.uint8)
+            res = edt_pkg.edt(stack, anisotropy=(gap, sy, sx), black_border=False, parallel=num_threads())
+            if out is None:
+                return res.astype(np.float32, copy=False)
+            out[idx] = res
     return out
+
+
+_STACK_ELEMENTS = 1 << 24
 
 
 def run_tasks(task: Callable[[int], None], n: int, backend: str) -> None:
