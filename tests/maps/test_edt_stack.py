@@ -34,11 +34,8 @@ def threads():
 
 def _per_image(monkeypatch):
     """The path before stacking: one ``edt`` call per (sample, class)."""
-    def cpu_edt(mask, spacing, backend):
-        return np.stack([E.edt_one(mask[i], spacing[i], backend) for i in range(mask.shape[0])])
-
-    monkeypatch.setattr(D, "_stacks", lambda p, n: False)
-    monkeypatch.setattr(E, "_cpu_edt", cpu_edt)
+    monkeypatch.setattr(E, "stack_2d", lambda *a: False)
+    monkeypatch.setattr(D, "stack_2d", lambda *a: False)
 
 
 @pytest.mark.parametrize("spacing", [None, (0.7, 1.3), "mixed"])

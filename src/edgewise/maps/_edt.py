@@ -285,15 +285,21 @@ def run_tasks(task: Callable[[int], None], n: int, backend: str) -> None:
             task(i)
 
 
+def transform_all(n: int, image: Callable[[int], np.ndarray], spacing: np.ndarray, backend: str,
+                  store: Callable[[int, np.ndarray], None]) -> None:
+    """``store(i, EDT of image(i))`` for ``i < n`` with a CPU backend, ``spacing`` ``(n, ndim)``:
+    2D images in one stacked ``edt`` call where :func:`stack_2d` says so, otherwise one
+    transform per image (:func:`run_tasks`), each image made only when its turn comes."""
+    if stack_2d(backend, spacing.shape[1], n):
+        for i, res in enumerate(edt_stack_2d([image(i) for i in range(n)], spacing)):
+            store(i, res)
+    else:
+        run_tasks(lambda i: store(i, edt_one(image(i), spacing[i], backend)), n, backend)
+
+
 def _cpu_edt(mask: np.ndarray, spacing: np.ndarray, backend: str) -> np.ndarray:
-    if stack_2d(backend, mask.ndim - 1, mask.shape[0]):
-        return edt_stack_2d(list(mask), spacing)
     out = np.empty(mask.shape, dtype=np.float32)
-
-    def task(i: int) -> None:
-        out[i] = edt_one(mask[i], spacing[i], backend)
-
-    run_tasks(task, mask.shape[0], backend)
+    transform_all(mask.shape[0], mask.__getitem__, spacing, backend, out.__setitem__)
     return out
 
 
@@ -361,31 +367,23 @@ def edt_multilabel(labels: Tensor, spacing: Tensor) -> Tensor:
     A sample holding a single nonzero label everywhere gets :func:`border_distance`.
     CPU only (numpy round trip).
     """
-    import edt as edt_pkg
-
     device = labels.device
     top = int(labels.max()) if labels.numel() else 0
     dtype = np.uint8 if top < 256 else (np.uint16 if top < 65536 else np.uint32)
     arr = labels.cpu().numpy().astype(dtype, copy=False)
     sp = spacing.double().cpu().numpy()
     out = np.empty(arr.shape, dtype=np.float32)
-    threads = num_threads()
     single = []
     for i in range(arr.shape[0]):
         first = arr[i].flat[0]
         if first != 0 and not (arr[i] != first).any():
             single.append(i)
     rest = [i for i in range(arr.shape[0]) if i not in single]
-    if stack_2d("edt", arr.ndim - 1, len(rest)):
-        out[rest] = edt_stack_2d([arr[i] for i in rest], sp[rest])
-    else:
-        for i in rest:
-            out[i] = edt_pkg.edt(
-                np.ascontiguousarray(arr[i]),
-                anisotropy=tuple(float(s) for s in sp[i]),
-                black_border=False,
-                parallel=threads,
-            )
+
+    def store(j: int, res: np.ndarray) -> None:
+        out[rest[j]] = res
+
+    transform_all(len(rest), lambda j: arr[rest[j]], sp[rest], "edt", store)
     note_transforms(arr.shape[0] - len(single))
     res = torch.from_numpy(out).to(device)
     if single:

@@ -36,6 +36,7 @@ from ._edt import (
     resolve_backend,
     run_tasks,
     stack_2d,
+    transform_all,
 )
 from ._input import (
     Prepared,
@@ -226,23 +227,14 @@ def _boundary_distance_cpu(p: Prepared, need: Tensor) -> Tensor:
     sp = p.spacing.numpy()
     todo = need.nonzero().tolist()
 
-    if _stacks(p, len(todo)):
-        res = edt_stack_2d([_not_boundary_np(p.class_mask_np(b, c)) for b, c in todo],
-                           sp[[b for b, _ in todo]])
-        for (b, c), r in zip(todo, res):
-            out[b, c] = r
-    else:
-        def task(i: int) -> None:
-            b, c = todo[i]
-            out[b, c] = edt_one(_not_boundary_np(p.class_mask_np(b, c)), sp[b], p.backend)
+    def store(i: int, res: np.ndarray) -> None:
+        b, c = todo[i]
+        out[b, c] = res
 
-        run_tasks(task, len(todo), p.backend)
+    transform_all(len(todo), lambda i: _not_boundary_np(p.class_mask_np(*todo[i])),
+                  sp[[b for b, _ in todo]], p.backend, store)
     note_transforms(len(todo))
     return torch.from_numpy(out)
-
-
-def _stacks(p: Prepared, n: int) -> bool:
-    return stack_2d(p.backend, len(p.spatial), n)
 
 
 def _signed_boundary_cpu(p: Prepared) -> Tensor:
@@ -256,7 +248,7 @@ def _signed_boundary_cpu(p: Prepared) -> Tensor:
     dg = diagonal(p.spatial, p.spacing).numpy()
     done = np.zeros(n_b * n_cls, dtype=bool)
 
-    if _stacks(p, n_b * n_cls):
+    if stack_2d(p.backend, len(p.spatial), n_b * n_cls):
         masks = [p.class_mask_np(*divmod(i, n_cls)) for i in range(n_b * n_cls)]
         todo = [i for i, m in enumerate(masks) if m.any()]
         res = edt_stack_2d([_not_boundary_np(masks[i]) for i in todo], sp[[i // n_cls for i in todo]]) \

@@ -242,12 +242,10 @@ def evaluate(
     if len(runs) > 1 and output_dir is None:
         raise ValueError(f"an ensemble of {len(runs)} runs needs an output folder (output_dir, "
                          "--output): its results belong to no single run")
-    for other in runs[1:]:
-        if not (other / "config.yaml").is_file():
-            raise FileNotFoundError(f"not a run folder (no config.yaml): {other}")
-    cfg = load_config(run_dir / "config.yaml") if (run_dir / "config.yaml").is_file() else None
-    if cfg is None:
-        raise FileNotFoundError(f"not a run folder (no config.yaml): {run_dir}")
+    for run in runs:
+        if not (run / "config.yaml").is_file():
+            raise FileNotFoundError(f"not a run folder (no config.yaml): {run}")
+    cfg = load_config(run_dir / "config.yaml")
     ev = cfg["evaluation"]
     checkpoint = checkpoint or ev["checkpoint"]
     overlays = ev["overlays"] if overlays is None else int(overlays)
