@@ -7,6 +7,7 @@ by row set, for several rounds, and prints medians over rounds as a Markdown tab
     python benchmarks/losses_ab.py --before <old checkout>/src --rounds 3           # 3D rows
     python benchmarks/losses_ab.py --before <old checkout>/src --rounds 3 --2d      # 2D rows
     python benchmarks/losses_ab.py --before <old checkout>/src --only sdf            # some rows
+    python benchmarks/losses_ab.py --before <old checkout>/src --classes 2           # binary batch
 
 "after" is the edgewise this script imports (the working tree). Each process times every row
 (median of ``--repeats`` calls after a warm-up, as ``losses.py``) and the UNet step.
@@ -32,7 +33,7 @@ def _rows(only: list[str] | None) -> list[str]:
     return [r for r in ROWS if only is None or any(w in r for w in only)]
 
 
-def _child(two_d: bool, repeats: int, only: list[str] | None) -> None:
+def _child(two_d: bool, repeats: int, only: list[str] | None, classes: int | None) -> None:
     import torch
 
     sys.path.insert(0, str(HERE))
@@ -41,7 +42,7 @@ def _child(two_d: bool, repeats: int, only: list[str] | None) -> None:
     import edgewise.losses as L
 
     torch.set_num_threads(1)
-    x, t = B._batch(8, 4, (256, 256)) if two_d else B._batch(2, 3, (96, 96, 96))
+    x, t = B._batch(8, classes or 4, (256, 256)) if two_d else B._batch(2, classes or 3, (96, 96, 96))
     rows = {**B.map_losses(), ROWS[-1]: L.CompoundLoss(
         {"boundary": L.BoundaryLoss(), "penalized_ce": L.DistancePenalizedCELoss(),
          "rrw": L.RegionWiseLoss(check=False)}),
@@ -59,16 +60,18 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--2d", dest="two_d", action="store_true", help="the 2D 8x4x256^2 batch instead of 3D 2x3x96^3")
     ap.add_argument("--only", nargs="+", default=None, metavar="WORD", help="rows whose name contains a word")
+    ap.add_argument("--classes", type=int, default=None,
+                    help="classes of the batch, background included (default 4 in 2D, 3 in 3D)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        _child(args.two_d, args.repeats, args.only)
+        _child(args.two_d, args.repeats, args.only, args.classes)
         return
     if not args.before:
         ap.error("--before is required")
     runs: dict[str, list[dict[str, float]]] = {"before": [], "after": []}
     cmd = [sys.executable, __file__, "--child", "--repeats", str(args.repeats)] + (["--2d"] if args.two_d else []) + (
-        ["--only", *args.only] if args.only else [])
+        ["--only", *args.only] if args.only else []) + (["--classes", str(args.classes)] if args.classes else [])
     for r in range(args.rounds):
         for version in ("before", "after"):
             env = dict(os.environ)

@@ -334,6 +334,27 @@ def test_hausdorff_dt_matches_monai_boundary_definition():
     torch.testing.assert_close(hausdorff_dt_loss(x, t, distance="boundary"), ref, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("binary", ["softmax", "sigmoid"])
+def test_hausdorff_dt_binary_matches_monai(binary):
+    """Binary targets take one multi-label transform per map (edgewise.maps.unsigned_distance);
+    the loss and its gradient are still MONAI's."""
+    monai = pytest.importorskip("monai")
+    t = torch.zeros(2, 1, 20, 18, dtype=torch.long)
+    t[0, 0] = _disc(20, 18, 8.0, 9.0, 5.0)
+    t[1, 0, 3:15, 2:9] = 1
+    x = torch.randn(2, 2 if binary == "softmax" else 1, 20, 18, generator=torch.Generator().manual_seed(4))
+    opts = {"softmax": True, "to_onehot_y": True} if binary == "softmax" else {"sigmoid": True}
+    xa, xb = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    # a float target for MONAI: its distance field takes the target's dtype (zeros_like), so
+    # an integer target would truncate the distances
+    ref = monai.losses.HausdorffDTLoss(include_background=True, **opts)(xa, t.float())
+    got = hausdorff_dt_loss(xb, t, distance="boundary", **opts)
+    torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-6)
+    ref.backward()
+    got.backward()
+    torch.testing.assert_close(xb.grad, xa.grad, rtol=1e-5, atol=1e-8)
+
+
 def test_hausdorff_dt_differs_from_monai_where_a_target_channel_is_all_ones():
     """docs/losses.md: MONAI's HausdorffDTLoss zeroes the target field of a channel that fills
     the sample (as for an empty one); edgewise uses the distance to just beyond the image border

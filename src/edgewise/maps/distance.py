@@ -42,6 +42,7 @@ from ._input import (
     Prepared,
     SpacingLike,
     TensorLike,
+    any_spatial,
     as_bool_mask,
     as_float,
     check_float_dtype,
@@ -351,6 +352,28 @@ def _inside(p: Prepared, sel: Tensor, todo: Tensor) -> Tensor:
     return per_class_cached("inside", sel, p.spacing, p.backend, todo, compute)
 
 
+def _two_label_unsigned(p: Prepared, sel: Tensor, present: Tensor) -> Tensor | None:
+    """:func:`unsigned_distance` from one multi-label transform per sample, where the
+    selected masks make two labels that cover the image: one class and its complement, or two
+    classes partitioning the image (binary segmentation with its background channel, or a
+    thresholded two-channel softmax). Each element's distance to the nearest element of the
+    other label is then ``EDT(M)`` inside a class and ``EDT(~M)`` outside it, for both classes
+    at once: 1 transform per sample instead of 2 (one class) or 3 (two). None where this does
+    not hold in every sample (a class absent, filling the image, or a third label present),
+    or without the ``edt`` backend."""
+    if p.backend != "edt" or len(p.classes) > 2 or not bool(present.all()):
+        return None
+    m = sel.view(torch.uint8)
+    if len(p.classes) == 1:
+        if not bool(any_spatial(~sel).all()):  # the class fills a sample
+            return None
+    elif not bool(m[:, 0].bitwise_xor(m[:, 1]).all()):  # an element in neither or both
+        return None
+    labels = 2 - m[:, 0]  # the first class 1, the rest of the image 2
+    d = edt_multilabel(labels, p.spacing).unsqueeze(1)
+    return d.expand(-1, len(p.classes), *d.shape[2:]).contiguous()
+
+
 def _empty_fill(maps: Tensor, present: Tensor, value: Tensor | float) -> Tensor:
     """Replace the maps of absent classes (``present`` False) by ``value`` (per sample)."""
     if bool(present.all()):
@@ -469,6 +492,9 @@ def unsigned_distance(
     p = prepare(target, spacing, num_classes, classes, spatial_dims, backend)
     sel = p.selected
     present = p.present()
+    two_sided = _two_label_unsigned(p, sel, present)
+    if two_sided is not None:
+        return two_sided.to(dtype)
     # outside the class, the distance to its boundary set is the distance to the class
     # absent classes' entries of _boundary_distance are uninitialised (any value, nan
     # included): the product keeps them only where _empty_fill replaces them below
