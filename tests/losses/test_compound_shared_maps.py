@@ -69,18 +69,29 @@ def test_compound_shares_transforms(edt_calls, order):
     torch.testing.assert_close(total, sum(separate[n] for n in terms), rtol=1e-6, atol=0)
 
 
-def test_compound_hausdorff_and_boundary_share_the_target_maps(edt_calls):
+@pytest.mark.parametrize("boundary_first", [True, False])
+def test_compound_hausdorff_and_boundary_share_the_target_maps(edt_calls, boundary_first):
     x, t = _batch()
     hd, bl = L.HausdorffDTLoss(), L.BoundaryLoss()
     start = len(edt_calls)
-    expected = hd(x, t) + bl(x, t)
-    alone = len(edt_calls) - start
+    expected_hd = hd(x, t)
+    alone_hd = len(edt_calls) - start
     start = len(edt_calls)
-    got = L.CompoundLoss({"hd": hd, "bl": bl})(x, t)
+    expected_bl = bl(x, t)
+    alone_bl = len(edt_calls) - start
+    # alone, each class's map on both sides is one two-label transform: 2 samples x 3 classes
+    # for the target, plus the thresholded prediction's present classes; the boundary loss
+    # transforms the 6 boundary-set complements
+    assert alone_bl == 6 and alone_hd > 6
+    terms = {"bl": bl, "hd": hd} if boundary_first else {"hd": hd, "bl": bl}
+    start = len(edt_calls)
+    got = L.CompoundLoss(terms)(x, t)
     shared = len(edt_calls) - start
-    # the boundary loss reuses the 6 outside distances the Hausdorff loss made for the target
-    assert alone - shared == 6
-    torch.testing.assert_close(got, expected, rtol=1e-6, atol=0)
+    # after the boundary loss the Hausdorff loss reads the target's 6 outside distances and
+    # adds one multi-label inside map per sample (2 instead of 6); before it, nothing the
+    # boundary loss can use exists, and nothing is computed twice
+    assert alone_hd + alone_bl - shared == (4 if boundary_first else 0)
+    torch.testing.assert_close(got, expected_hd + expected_bl, rtol=1e-6, atol=0)
 
 
 def test_compound_gradients_unchanged():

@@ -1,5 +1,6 @@
-"""Unsigned maps of two labels covering the image (binary segmentation) from one multi-label
-transform per sample: the values of the per-class path and of scipy, with fewer transforms."""
+"""Unsigned maps from two-label transforms (``edt`` backend): one per sample where the masks
+make two labels covering the image (binary segmentation), one per present class otherwise.
+The values of the inside-map-plus-outside-transforms path and of scipy, with fewer transforms."""
 
 import edt as edt_pkg
 import numpy as np
@@ -15,6 +16,12 @@ from edgewise.maps import unsigned_distance
 def _reference(mask: np.ndarray, spacing) -> np.ndarray:
     return (ndimage.distance_transform_edt(mask, sampling=spacing)
             + ndimage.distance_transform_edt(~mask, sampling=spacing))
+
+
+def _border(shape) -> np.ndarray:
+    """Distance from each element to just outside the image (unit spacing)."""
+    idx = np.meshgrid(*(np.arange(n) for n in shape), indexing="ij")
+    return np.minimum.reduce([np.minimum(i + 1, n - i) for i, n in zip(idx, shape)]).astype(np.float32)
 
 
 def _blobs(shape, seed: int) -> np.ndarray:
@@ -38,8 +45,9 @@ def calls(monkeypatch):
     return n
 
 
-def _per_class_path(monkeypatch):
-    monkeypatch.setattr(D, "_two_label_unsigned", lambda *a: None)
+def _inside_plus_outside_path(monkeypatch):
+    """The path taken when a shared-maps block already holds the outside distances."""
+    monkeypatch.setattr(D, "all_cached", lambda *a: True)
 
 
 @pytest.mark.parametrize("classes", [None, [1], [0]])
@@ -62,7 +70,7 @@ def test_same_values_as_the_per_class_path_bit_for_bit(monkeypatch):
     onehot = torch.cat([lab == 0, lab == 1], 1)
     fast = [unsigned_distance(lab, (0.7, 1.3), num_classes=2, backend="edt"),
             unsigned_distance(onehot, (0.7, 1.3), backend="edt", dtype=torch.float64)]
-    _per_class_path(monkeypatch)
+    _inside_plus_outside_path(monkeypatch)
     slow = [unsigned_distance(lab, (0.7, 1.3), num_classes=2, backend="edt"),
             unsigned_distance(onehot, (0.7, 1.3), backend="edt", dtype=torch.float64)]
     for a, b in zip(fast, slow):
@@ -70,8 +78,8 @@ def test_same_values_as_the_per_class_path_bit_for_bit(monkeypatch):
         assert torch.equal(a, b)
 
 
-@pytest.mark.parametrize("case", ["absent", "full", "third label", "overlap"])
-def test_cases_it_does_not_cover_take_the_per_class_path(calls, case):
+@pytest.mark.parametrize("case", ["absent", "full", "third label", "overlap", "four classes"])
+def test_other_masks_take_one_transform_per_present_class(calls, monkeypatch, case):
     lab = np.stack([_blobs((30, 26), s) for s in range(2)]).astype(np.int64)
     classes, num_classes = None, 2
     if case == "absent":
@@ -82,21 +90,28 @@ def test_cases_it_does_not_cover_take_the_per_class_path(calls, case):
     elif case == "third label":  # classes 1 and 2 of three do not cover the image
         lab[:, :5] = 2
         classes, num_classes = [1, 2], 3
+    elif case == "four classes":
+        lab[:, :8] = 2
+        lab[:, 20:, :10] = 3
+        num_classes = 4
     target = torch.from_numpy(lab)[:, None]
     if case == "overlap":  # a multi-label one-hot: an element in both channels
         target = torch.stack([torch.from_numpy(lab == 0), torch.from_numpy(lab == 1)], 1)
         target[0, :, :3] = True
         num_classes = None
     got = unsigned_distance(target, num_classes=num_classes, classes=classes, backend="edt")
-    assert calls[0] > 2  # one transform per sample would be 2
     masks = (target[:, classes or [0, 1]] if target.shape[1] > 1 else
-             torch.stack([target[:, 0] == k for k in (classes or [0, 1])], 1)).numpy().astype(bool)
+             torch.stack([target[:, 0] == k for k in (classes or range(num_classes))], 1)).numpy().astype(bool)
+    # a class filling its sample needs no transform (the distance to just beyond the border)
+    assert calls[0] == sum(1 for b in range(2) for m in masks[b] if m.any() and not m.all())
     for b in range(2):
         for i in range(masks.shape[1]):
             m = masks[b, i]
             if not m.any():
                 assert np.allclose(got[b, i].numpy(), np.hypot(*m.shape))
-            elif m.all():  # distance to just beyond the image border
-                assert got[b, i].min() == 1.0
+            elif m.all():
+                np.testing.assert_allclose(got[b, i].numpy(), _border(m.shape))
             else:
                 np.testing.assert_allclose(got[b, i].numpy(), _reference(m, (1.0, 1.0)), rtol=1e-5, atol=1e-5)
+    _inside_plus_outside_path(monkeypatch)
+    assert torch.equal(got, unsigned_distance(target, num_classes=num_classes, classes=classes, backend="edt"))

@@ -56,7 +56,7 @@ from ._input import (
     spacing_ndim,
     spacing_table,
 )
-from .context import active_context, note_transforms, per_class_cached
+from .context import active_context, all_cached, note_transforms, per_class_cached
 
 __all__ = [
     "edt",
@@ -359,9 +359,9 @@ def _two_label_unsigned(p: Prepared, sel: Tensor, present: Tensor) -> Tensor | N
     thresholded two-channel softmax). Each element's distance to the nearest element of the
     other label is then ``EDT(M)`` inside a class and ``EDT(~M)`` outside it, for both classes
     at once: 1 transform per sample instead of 2 (one class) or 3 (two). None where this does
-    not hold in every sample (a class absent, filling the image, or a third label present),
-    or without the ``edt`` backend."""
-    if p.backend != "edt" or len(p.classes) > 2 or not bool(present.all()):
+    not hold in every sample (a class absent, filling the image, or a third label present).
+    ``edt`` backend only (its multi-label transform)."""
+    if len(p.classes) > 2 or not bool(present.all()):
         return None
     m = sel.view(torch.uint8)
     if len(p.classes) == 1:
@@ -372,6 +372,18 @@ def _two_label_unsigned(p: Prepared, sel: Tensor, present: Tensor) -> Tensor | N
     labels = 2 - m[:, 0]  # the first class 1, the rest of the image 2
     d = edt_multilabel(labels, p.spacing).unsqueeze(1)
     return d.expand(-1, len(p.classes), *d.shape[2:]).contiguous()
+
+
+def _per_class_two_label(sel: Tensor, present: Tensor, spacing: Tensor) -> Tensor:
+    """Unsigned maps of the ``present`` classes, one two-label transform (the class and the
+    rest of the image) per class: its inside and outside distances at once, so C transforms
+    per sample where the inside map and one outside transform per class need C + 1."""
+    out = torch.zeros(sel.shape, dtype=torch.float32, device=sel.device)
+    b, c = present.nonzero(as_tuple=True)
+    if b.numel():
+        labels = 2 - sel[b, c].view(torch.uint8)
+        out[b, c] = edt_multilabel(labels, spacing[b.cpu()]).to(sel.device)
+    return out
 
 
 def _empty_fill(maps: Tensor, present: Tensor, value: Tensor | float) -> Tensor:
@@ -482,6 +494,9 @@ def unsigned_distance(
     class: the image diagonal everywhere (MONAI uses 0); full class: distance to just beyond
     the image border.  Arguments as :func:`signed_distance`.
 
+    With the ``edt`` backend each class takes one two-label transform (the class against the
+    rest of the image) and a binary target's two classes one together.
+
     Example:
         >>> t = torch.zeros(1, 1, 1, 5, dtype=torch.long)
         >>> t[..., 1:3] = 1
@@ -492,8 +507,13 @@ def unsigned_distance(
     p = prepare(target, spacing, num_classes, classes, spatial_dims, backend)
     sel = p.selected
     present = p.present()
-    two_sided = _two_label_unsigned(p, sel, present)
-    if two_sided is not None:
+    # an earlier map of a shared-maps block (a boundary loss's) left every outside distance:
+    # then only the inside map is new, cheaper than any transform of both sides
+    if p.backend == "edt" and not all_cached("boundary", sel, p.spacing, p.backend, present):
+        two_sided = _two_label_unsigned(p, sel, present)
+        if two_sided is None:
+            two_sided = _empty_fill(_per_class_two_label(sel, present, p.spacing), present,
+                                    diagonal(p.spatial, p.spacing))
         return two_sided.to(dtype)
     # outside the class, the distance to its boundary set is the distance to the class
     # absent classes' entries of _boundary_distance are uninitialised (any value, nan
