@@ -42,7 +42,6 @@ from ._input import (
     Prepared,
     SpacingLike,
     TensorLike,
-    any_spatial,
     as_bool_mask,
     as_float,
     check_float_dtype,
@@ -353,25 +352,19 @@ def _inside(p: Prepared, sel: Tensor, todo: Tensor) -> Tensor:
 
 
 def _two_label_unsigned(p: Prepared, sel: Tensor, present: Tensor) -> Tensor | None:
-    """:func:`unsigned_distance` from one multi-label transform per sample, where the
-    selected masks make two labels that cover the image: one class and its complement, or two
-    classes partitioning the image (binary segmentation with its background channel, or a
-    thresholded two-channel softmax). Each element's distance to the nearest element of the
-    other label is then ``EDT(M)`` inside a class and ``EDT(~M)`` outside it, for both classes
-    at once: 1 transform per sample instead of 2 (one class) or 3 (two). None where this does
-    not hold in every sample (a class absent, filling the image, or a third label present).
-    ``edt`` backend only (its multi-label transform)."""
-    if len(p.classes) > 2 or not bool(present.all()):
+    """:func:`unsigned_distance` of two classes that partition the image (binary segmentation
+    with its background channel, or a thresholded two-channel softmax) from one multi-label
+    transform per sample: each element's distance to the nearest element of the other class
+    is ``EDT(M)`` inside either class and ``EDT(~M)`` outside it, so both maps are that one
+    transform (instead of one per class). None where this does not hold in every sample (a
+    class absent, an element in neither class or in both). ``edt`` backend only."""
+    if len(p.classes) != 2 or not bool(present.all()):
         return None
     m = sel.view(torch.uint8)
-    if len(p.classes) == 1:
-        if not bool(any_spatial(~sel).all()):  # the class fills a sample
-            return None
-    elif not bool(m[:, 0].bitwise_xor(m[:, 1]).all()):  # an element in neither or both
+    if not bool(m[:, 0].bitwise_xor(m[:, 1]).all()):
         return None
-    labels = 2 - m[:, 0]  # the first class 1, the rest of the image 2
-    d = edt_multilabel(labels, p.spacing).unsqueeze(1)
-    return d.expand(-1, len(p.classes), *d.shape[2:]).contiguous()
+    d = edt_multilabel(2 - m[:, 0], p.spacing).unsqueeze(1)  # labels: first class 1, second 2
+    return d.expand(-1, 2, *d.shape[2:]).contiguous()
 
 
 def _per_class_two_label(sel: Tensor, present: Tensor, spacing: Tensor) -> Tensor:
