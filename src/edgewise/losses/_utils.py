@@ -20,7 +20,8 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import torch
@@ -229,6 +230,32 @@ class Prepared:
         return pick(self.probs, self.channels), pick(self.onehot, self.channels)
 
 
+# (input, target, options) -> (input, target, Prepared) of the open shared_inputs() block
+_SHARED_INPUTS: ContextVar[dict[tuple[Any, ...], tuple[Tensor, Tensor, Prepared]] | None] = ContextVar(
+    "edgewise_shared_inputs", default=None)
+
+
+@contextlib.contextmanager
+def shared_inputs(store: dict[tuple[Any, ...], Any] | None = None) -> Iterator[None]:
+    """Validate, activate and one-hot each (input, target) pair once within the block.
+
+    Losses called on the same tensors with the same activation and target options read the
+    prepared pair of the first (the channel selection and the spacing stay per call), so the
+    terms of a :class:`~edgewise.losses.CompoundLoss` share one softmax, one one-hot and one
+    set of input checks, and autograd runs one softmax backward. A tensor changed in place
+    in between is prepared again (its version counter is part of the key). ``store``: a dict
+    to (re)open, so that several blocks share it (one per term of a step); a new one by
+    default. Inside an open block a new block without ``store`` joins it."""
+    if store is None and _SHARED_INPUTS.get() is not None:
+        yield
+        return
+    token = _SHARED_INPUTS.set({} if store is None else store)
+    try:
+        yield
+    finally:
+        _SHARED_INPUTS.reset(token)
+
+
 def select_channels(
     num_channels: int, include_background: bool, classes: Sequence[int] | None
 ) -> list[int]:
@@ -265,6 +292,17 @@ def prepare(
     ``MetaTensor`` target or input when ``spacing`` is None (:func:`resolve_spacing`).
     """
     softmax, sigmoid = check_activation(softmax, sigmoid)
+    shared = _SHARED_INPUTS.get()
+    key: tuple[Any, ...] | None = None
+    if shared is not None and isinstance(input, Tensor) and isinstance(target, Tensor):
+        key = (id(input), input._version, id(target), target._version, softmax, sigmoid, to_onehot_y,
+               ignore_index, activate, torch.is_autocast_enabled(input.device.type))
+        hit = shared.get(key)
+        if hit is not None and hit[0] is input and hit[1] is target:
+            if read_meta:
+                spacing = resolve_spacing(spacing, input, target)
+            return replace(hit[2], channels=select_channels(input.shape[1], include_background, classes),
+                           spacing=check_spacing(spacing, input.shape[0], input.dim() - 2))
     check_input(input)
     if not isinstance(target, Tensor):
         raise TypeError(f"expected target to be a torch.Tensor, got {type(target).__name__}")
@@ -273,6 +311,7 @@ def prepare(
     if read_meta:
         spacing = resolve_spacing(spacing, input, target)
     spacing = check_spacing(spacing, b, len(spatial))
+    original = (input, target)
     input, target = as_plain(input), as_plain(target)
     if softmax and c == 1:
         raise ValueError(
@@ -350,8 +389,11 @@ def prepare(
         if not all_finite(onehot) or bool((onehot < 0).any()) or bool((onehot > 1).any()):
             raise ValueError("expected one-hot target values in [0, 1], got values outside or nan")
     channels = select_channels(c, include_background, classes)
-    return Prepared(probs=x, onehot=onehot, softmax=softmax, sigmoid=sigmoid, channels=channels, valid=valid,
-                    spacing=spacing)
+    prepared = Prepared(probs=x, onehot=onehot, softmax=softmax, sigmoid=sigmoid, channels=channels, valid=valid,
+                        spacing=spacing)
+    if shared is not None and key is not None:
+        shared[key] = (*original, prepared)
+    return prepared
 
 
 def pick(x: Tensor, channels: list[int]) -> Tensor:

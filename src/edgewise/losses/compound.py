@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from edgewise.maps import MapContext, shared_maps
 from edgewise.maps._input import check_not_empty
 
-from ._utils import SpacingLike
+from ._utils import SpacingLike, shared_inputs
 from .schedules import Constant, Schedule, as_schedule
 
 __all__ = ["CompoundLoss"]
@@ -133,15 +133,17 @@ class CompoundLoss(nn.Module):
                 raise ValueError(f"dist_map keys must be term names {self.names}, got {sorted(unknown)}")
         total: Tensor | None = None
         terms: dict[str, Tensor] = {}
-        # terms that build maps of the same target share their distance transforms
+        # terms that build maps of the same target share their distance transforms, and
+        # terms with the same activation one softmax, one-hot and input check
         maps = MapContext()
+        inputs: dict[tuple[Any, ...], Any] = {}
         for name, w in zip(self.names, self.weights):
             if w == 0.0:
                 continue
             kwargs: dict[str, Any] = {"spacing": spacing}
             if dist_map is not None and name in dist_map:
                 kwargs["dist_map"] = dist_map[name]
-            with shared_maps(maps):
+            with shared_maps(maps), shared_inputs(inputs):
                 value = self._callables[name](input, target, **kwargs)
             if not isinstance(value, Tensor) or value.dim() != 0:
                 shape = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
