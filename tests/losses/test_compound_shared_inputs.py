@@ -97,3 +97,13 @@ def test_a_target_changed_in_place_between_terms_is_prepared_again(softmax_calls
     t2 = t.clone()
     t2[t2 == 2] = 1
     torch.testing.assert_close(got, L.dice_loss(x, t) + L.dice_loss(x, t2), rtol=0, atol=0)
+
+
+def test_inference_tensors_are_prepared_per_term(softmax_calls):
+    """Tensors made under inference_mode keep no version counter: no sharing, same values."""
+    with torch.inference_mode():
+        x, t = _batch()
+        start = len(softmax_calls)
+        got = L.CompoundLoss({"dice": L.DiceLoss(), "rrw": L.RegionWiseLoss(check=False)})(x, t)
+        assert len(softmax_calls) - start == 2
+        torch.testing.assert_close(got, L.DiceLoss()(x, t) + L.RegionWiseLoss(check=False)(x, t), rtol=0, atol=0)

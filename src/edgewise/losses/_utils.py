@@ -294,7 +294,9 @@ def prepare(
     softmax, sigmoid = check_activation(softmax, sigmoid)
     shared = _SHARED_INPUTS.get()
     key: tuple[Any, ...] | None = None
-    if shared is not None and isinstance(input, Tensor) and isinstance(target, Tensor):
+    # inference tensors keep no version counter: they are prepared each time
+    if (shared is not None and isinstance(input, Tensor) and isinstance(target, Tensor)
+            and not input.is_inference() and not target.is_inference()):
         key = (id(input), input._version, id(target), target._version, softmax, sigmoid, to_onehot_y,
                ignore_index, activate, torch.is_autocast_enabled(input.device.type))
         hit = shared.get(key)
