@@ -107,3 +107,16 @@ def test_inference_tensors_are_prepared_per_term(softmax_calls):
         got = L.CompoundLoss({"dice": L.DiceLoss(), "rrw": L.RegionWiseLoss(check=False)})(x, t)
         assert len(softmax_calls) - start == 2
         torch.testing.assert_close(got, L.DiceLoss()(x, t) + L.RegionWiseLoss(check=False)(x, t), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("name", sorted(set(L.registry.LOSSES) - {"region_wise"}))
+def test_every_registered_loss_leaves_the_shared_input_as_it_found_it(name):
+    """Each loss between two others in a compound: no term changes the shared probabilities or
+    one-hot in place (values and gradients equal the terms called alone)."""
+    x, t = _batch()
+    kwargs = {"check": False} if name == "rrw" else {}
+    terms = {"before": L.DiceLoss(), name: L.registry.LOSSES[name](**kwargs), "after": L.BoundaryLoss()}
+    alone, values, ga, gb = _alone_and_compound(terms, x, t)
+    for a, v in zip(alone, values.values()):
+        torch.testing.assert_close(v, a, rtol=1e-12, atol=1e-15)
+    torch.testing.assert_close(gb, ga, rtol=1e-10, atol=1e-13)
