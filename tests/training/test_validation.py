@@ -136,6 +136,7 @@ def test_a_class_never_predicted_is_warned_about_once(capsys):
     err = epoch(0.0, 0.3, 0.6)                 # rv: 3 epochs at 0, myo recovered
     assert "class 'rv' has had validation Dice 0 for 3 epochs while other classes are learned" in err
     assert "'myo'" not in err and "delay" not in err   # no distance-map term to blame
+    assert "try another regional loss or seed" in err
     assert epoch(0.0, 0.5, 0.7) == ""          # once per class
     assert epoch(0.0, 0.0, 0.7) == "" and epoch(0.0, 0.0, 0.7) == ""   # myo: 2 more epochs at 0
     assert "class 'myo'" in epoch(0.0, 0.0, 0.7)
