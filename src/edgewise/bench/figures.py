@@ -10,7 +10,7 @@ import numpy as np
 
 from edgewise.bench.results import MEAN, METRICS, BenchResults, case_means
 
-__all__ = ["box_plots", "learning_curves", "overlay_grid", "overlay_seed"]
+__all__ = ["box_plots", "learning_curves", "line_style", "overlay_grid", "overlay_seed", "symlog_threshold"]
 
 
 def _plt() -> Any:
@@ -22,10 +22,38 @@ def _plt() -> Any:
     return plt
 
 
+_LINESTYLES = ("-", "--", ":", "-.")
+
+
+def line_style(i: int) -> dict[str, str]:
+    """Colour and line style of the ``i``-th loss: the ten default colours, then the same
+    colours dashed, dotted, ...: a grid has more arms than the colour cycle (ACDC: 11)."""
+    return {"color": f"C{i % 10}", "linestyle": _LINESTYLES[(i // 10) % len(_LINESTYLES)]}
+
+
+def symlog_threshold(curves: list[np.ndarray]) -> float | None:
+    """A linear range for a ``symlog`` axis when one curve spans far more than the others.
+
+    Loss values of different losses are on their own scales (a boundary term goes to -24
+    where a Dice term stays in [0, 1]): on a linear axis the largest flattens the rest. When
+    the largest curve's magnitude is over 10 times the median curve's, the power of ten at or
+    below the median magnitude is returned as the threshold below which the axis stays linear
+    (a round threshold keeps the tick labels apart); else ``None``.
+    """
+    sizes = [float(np.nanmax(np.abs(c))) for c in curves if np.isfinite(c).any()]
+    sizes = [v for v in sizes if v > 0]
+    if len(sizes) < 2:
+        return None
+    median = float(np.median(sizes))
+    return 10.0 ** math.floor(math.log10(median)) if max(sizes) > 10 * median else None
+
+
 def learning_curves(results: BenchResults, dataset: str, path: Path) -> Path | None:
     """Validation Dice and training/validation loss against epoch, one line per loss.
 
-    Lines are the mean over seeds at each epoch; the band is ± one standard deviation.
+    Lines are the mean over seeds at each epoch; the band is ± one standard deviation. A loss
+    panel where one loss's values dwarf the others' gets a ``symlog`` axis
+    (:func:`symlog_threshold`).
     """
     panels = [("val/dice", "validation Dice"), ("train/loss", "training loss"), ("val/loss", "validation loss")]
     losses = results.losses(dataset)
@@ -35,6 +63,7 @@ def learning_curves(results: BenchResults, dataset: str, path: Path) -> Path | N
     plt = _plt()
     fig, axes = plt.subplots(1, len(have), figsize=(4.2 * len(have), 3.4), squeeze=False)
     for ax, (key, title) in zip(axes[0], have):
+        means = []
         for i, loss in enumerate(losses):
             series = [r.curves[key] for r in results.runs_of(dataset, loss) if key in r.curves]
             if not series:
@@ -45,9 +74,15 @@ def learning_curves(results: BenchResults, dataset: str, path: Path) -> Path | N
                 mean = np.nanmean(table, axis=0)
                 std = np.nanstd(table, axis=0)
             x = np.asarray(epochs) + 1
-            ax.plot(x, mean, color=f"C{i}", label=loss, lw=1.5)
+            style = line_style(i)
+            ax.plot(x, mean, label=loss, lw=1.5, **style)
             if len(series) > 1:
-                ax.fill_between(x, mean - std, mean + std, color=f"C{i}", alpha=0.2, lw=0)
+                ax.fill_between(x, mean - std, mean + std, color=style["color"], alpha=0.2, lw=0)
+            means.append(mean)
+        threshold = symlog_threshold(means) if key != "val/dice" else None
+        if threshold is not None:
+            ax.set_yscale("symlog", linthresh=threshold)
+            title += " (symlog)"
         ax.set_title(title)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
