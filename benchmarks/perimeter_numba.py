@@ -75,8 +75,9 @@ def contour_sum(d, e, nvol, vol, sums, mask):  # type: ignore[no-untyped-def]
         total = 0.0
         for j in range(v * vol, (v + 1) * vol):
             t = d[j] - e[j]
-            mask[j] = t > 0
-            if t > 0:
+            positive = t > 0
+            mask[j] = positive
+            if positive:
                 total += t
         sums[v] = total
 

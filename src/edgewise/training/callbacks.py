@@ -199,10 +199,10 @@ class LostClassWarning(pl.Callback):
     row while the network already segments other classes.
 
     Why: a distance-map or contour term switched on from the first step can keep a class out
-    for good (ACDC: the right ventricle was never predicted by any boundary, perimeter or RRW
-    arm of seed 0, docs/results/acdc/README.md), and so can GDL alone (ACDC, one seed in
+    for good (ACDC: no boundary, perimeter or RRW arm ever predicted the right ventricle, in
+    any of 3 seeds, docs/results/acdc/README.md), and so can GDL alone (ACDC, one seed in
     three), while the mean Dice hides it. The warning names the remedy: the schedule's
-    ``delay`` when such terms are on, else a loss that weighs every pixel. It reads the
+    ``delay`` when such terms are on, else another regional loss or seed. It reads the
     ``val/dice_<class>`` values the module logs; nothing is changed.
     """
 
