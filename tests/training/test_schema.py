@@ -161,3 +161,27 @@ def test_cli_config_schema_writes_json_schema(tmp_path, capsys):
     assert capsys.readouterr().out == f"wrote {out}\n"
     assert main(["config", "schema", "--experiment"]) == 0
     assert json.loads(capsys.readouterr().out) == experiment_json_schema()
+
+
+def test_validation_on_the_test_split_is_refused_unless_asked_for():
+    with pytest.raises(ValueError) as info:
+        load_config(overrides=["data.val_split=test"])
+    message = str(info.value)
+    assert "data.val_split and data.test_split are both 'test'" in message
+    assert "val_fraction" in message and "data.val_is_test: true" in message
+    # asked for explicitly, validation may only be a learning curve: nothing chosen on it
+    with pytest.raises(ValueError, match="expected evaluation.checkpoint: last, got 'best'"):
+        load_config(overrides=["data.val_split=test", "data.val_is_test=true"])
+    cfg = load_config(overrides=["data.val_split=test", "data.val_is_test=true",
+                                 "evaluation.checkpoint=last"])
+    assert cfg["data"]["val_split"] == cfg["data"]["test_split"] == "test"
+    # other splits, or no validation at all, are fine
+    assert load_config(overrides=["data.val_split=null"])["data"]["val_split"] is None
+    assert load_config(overrides=["data.test_split=holdout"])["data"]["val_split"] == "val"
+
+
+def test_no_shipped_config_validates_on_its_test_split():
+    for path in sorted(Path("configs").glob("*.yaml")):
+        cfg = yaml.safe_load(path.read_text())
+        data = cfg.get("data") or {}
+        assert data.get("val_split", "val") != data.get("test_split", "test"), path

@@ -134,6 +134,13 @@ class DataConfig(_Section):
     train_split: Name = Field("train", description="dataset split trained on")
     val_split: Name | None = Field("val", description="split validated on; null disables validation")
     test_split: Name = Field("test", description="split `edgewise eval` scores by default")
+    val_is_test: Bool = Field(
+        False,
+        description="allow `val_split` equal to `test_split`: validation is then a learning "
+        "curve on the test set, and nothing may be chosen on it (`evaluation.checkpoint` must "
+        "be `last`). Without it such a config is refused: carve validation from training "
+        "(`options.val_fraction`)",
+    )
     batch_size: PosInt = Field(8, description="training batch size")
     val_batch_size: PosInt | None = Field(None, description="validation batch size (null: `batch_size`)")
     num_workers: NonNegInt = Field(0, description="DataLoader worker processes")
@@ -370,6 +377,27 @@ class RunConfig(_Section):
         if isinstance(data, Mapping):
             return {k: v for k, v in data.items() if v is not None or k not in cls.model_fields}
         return data
+
+    @model_validator(mode="after")
+    def _validation_is_not_test(self) -> RunConfig:
+        # Whatever validation picks (checkpoint, epoch, weight, recipe) must not see the test
+        # set, or the test score is no longer an estimate of anything.
+        data = self.data
+        if data.val_split is None or data.val_split != data.test_split:
+            return self
+        if not data.val_is_test:
+            raise ValueError(
+                f"data.val_split and data.test_split are both {data.test_split!r}: validation "
+                "would choose on the test set. Carve validation from the training images "
+                "(data.val_split: val with data.options.val_fraction), or set "
+                "data.val_is_test: true to keep validation as a test-set learning curve only"
+            )
+        if self.evaluation.checkpoint != "last":
+            raise ValueError(
+                "data.val_is_test is true, so validation may not choose the checkpoint: expected "
+                f"evaluation.checkpoint: last, got {self.evaluation.checkpoint!r}"
+            )
+        return self
 
 
 # --- bench experiment files --------------------------------------------------------------
