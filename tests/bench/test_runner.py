@@ -241,3 +241,17 @@ def test_a_grid_filled_in_parts_lists_every_run_it_holds(tmp_path):
     # dice/seed1 was listed but never started: gone; the rest of the folder stays listed
     assert third == ["syn/ce/seed0", "syn/ce_bl/seed0", "syn/dice/seed0", "syn/ce/seed1", "syn/ce_bl/seed1"]
     assert yaml.safe_load((tmp_path / "bench.yaml").read_text())["experiment"]["seeds"] == [1]
+
+
+def test_a_validation_grid_scores_validation_and_never_the_test_split(tmp_path):
+    pytest.importorskip("lightning")
+    config = {**TINY_CONFIG, "evaluation": {"overlays": 0, "bench_split": "val"}}
+    [res] = run_grid([Cell("syn", "ce", 0, config)], tmp_path, progress=False)
+    assert res.outcome == "ran", res.error
+    cell = tmp_path / "syn/ce/seed0"
+    assert not (cell / "eval_test").exists()
+    summary = json.loads((cell / "eval_val" / "summary.json").read_text())
+    assert summary["split"] == "val" and summary["num_cases"] == 4
+    assert cell_status(cell) == "done"
+    [again] = run_grid([Cell("syn", "ce", 0, config)], tmp_path, progress=False)
+    assert again.outcome == "skipped"

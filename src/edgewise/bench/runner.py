@@ -49,6 +49,8 @@ BENCH_FILE = "bench.yaml"
 META_DIR = ".bench"
 # a cell's evaluation results: edgewise.training.evaluation.eval_dir(cell, "test")
 RESULTS_DIR = "eval_test"
+# ... and those of a cell of a validation grid (evaluation.bench_split: val)
+VAL_RESULTS_DIR = "eval_val"
 
 
 @dataclass(frozen=True)
@@ -74,11 +76,15 @@ def cell_status(run_dir: str | Path) -> Status:
 
 
 def cell_results(run_dir: str | Path) -> Path:
-    """The folder of a cell's test results: ``<cell>/eval_test``, or the cell itself for a
-    cell evaluated by an edgewise that wrote them there (before results folders)."""
+    """The folder of a cell's results: ``<cell>/eval_test``; ``<cell>/eval_val`` for a cell of
+    a validation grid (``evaluation.bench_split: val``); or the cell itself for a cell evaluated
+    by an edgewise that wrote them there (before results folders)."""
     run_dir = Path(run_dir)
-    if not (run_dir / RESULTS_DIR).exists() and (run_dir / "summary.json").is_file():
-        return run_dir
+    if not (run_dir / RESULTS_DIR).exists():
+        if (run_dir / VAL_RESULTS_DIR).exists():
+            return run_dir / VAL_RESULTS_DIR
+        if (run_dir / "summary.json").is_file():
+            return run_dir
     return run_dir / RESULTS_DIR
 
 
@@ -162,7 +168,12 @@ def run_cell(
         with _redirect_output(log_file):
             # an attempt that failed before its first checkpoint is started again by train
             training.train(deep_merge(config, runtime or {}), output_dir=path, resume=resume)
-            training.evaluate(path, split="test")
+            # a validation grid chooses weights or recipes: it never scores the test set
+            if (config.get("evaluation") or {}).get("bench_split", "test") == "val":
+                val_split = (config.get("data") or {}).get("val_split") or "val"
+                training.evaluate(path, split=val_split, output_dir=path / VAL_RESULTS_DIR)
+            else:
+                training.evaluate(path, split="test")
         if not _summary_complete(cell_results(path) / "summary.json"):
             raise RuntimeError(f"evaluation finished without writing {cell_results(path) / 'summary.json'}")
     except Exception as exc:  # noqa: BLE001 - one cell's failure must not stop the grid

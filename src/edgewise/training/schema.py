@@ -323,6 +323,11 @@ class EvaluationConfig(_Section):
     """The ``evaluation`` section: what ``edgewise eval`` does by default."""
 
     checkpoint: Literal["best", "last"] = Field("best", description="`best` (by `val/dice`) or `last`")
+    bench_split: Literal["test", "val"] = Field(
+        "test",
+        description="what `edgewise bench` scores each cell on: `test`, or `val` (`data.val_split`) "
+        "for a grid that chooses weights or recipes on validation and must never score the test set",
+    )
     tolerance: NonNegNumber = Field(
         1.0, description="NSD / boundary-F1 tolerance in mm (columns `nsd`, `boundary_f1`)"
     )
