@@ -41,7 +41,7 @@ class _ContourLength(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, p: Tensor, eps: float) -> Tensor:  # type: ignore[override]
+    def forward(ctx, p: Tensor, eps: float) -> Tensor:
         nd = p.dim() - 2
         base = p[_grid(nd, None)]
         sq = torch.zeros_like(base)
@@ -52,7 +52,7 @@ class _ContourLength(torch.autograd.Function):
         return s.flatten(2).sum(-1)
 
     @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
         p, s = ctx.saved_tensors
         nd = p.dim() - 2
         w = grad.view(*grad.shape, *([1] * nd)) / s

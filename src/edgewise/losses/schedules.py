@@ -49,7 +49,7 @@ def _two_scales(scales: Sequence[float]) -> tuple[float, float]:
     values = tuple(float(v) for v in scales)
     if len(values) != 2:
         raise ValueError(f"expected 2 scales (regional, boundary), got {len(values)}")
-    return values  # type: ignore[return-value]
+    return values
 
 
 class Schedule:

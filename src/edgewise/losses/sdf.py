@@ -64,7 +64,7 @@ class _SdfRegression(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, s: Tensor, g: Tensor, smooth: float) -> Tensor:  # type: ignore[override]
+    def forward(ctx, s: Tensor, g: Tensor, smooth: float) -> Tensor:
         lead = s.shape[:2]
         s2, g2 = s.reshape(lead.numel(), -1), g.reshape(lead.numel(), -1)
         dot = torch.linalg.vecdot
@@ -76,7 +76,7 @@ class _SdfRegression(torch.autograd.Function):
         return (l1 - (inter + smooth) / denom).view(lead)
 
     @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, None, None]:  # type: ignore[override]
+    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, None, None]:
         s, g, inter, ss, gg, denom = ctx.saved_tensors
         lead = s.shape[:2]
         s2, g2 = s.reshape(lead.numel(), -1), g.reshape(lead.numel(), -1)

@@ -71,7 +71,7 @@ class _AxisMaxPool(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x: Tensor, dims: tuple[int, ...]) -> Tensor:  # type: ignore[override]
+    def forward(ctx, x: Tensor, dims: tuple[int, ...]) -> Tensor:
         grad = ctx.needs_input_grad[0]
         offsets = []
         y = x
@@ -84,7 +84,7 @@ class _AxisMaxPool(torch.autograd.Function):
         return y
 
     @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
         g = grad.contiguous()
         for dim, off in zip(reversed(ctx.dims), reversed(ctx.saved_tensors)):
             g = _route_axis(g, off, dim)

@@ -47,7 +47,7 @@ def _restore_lost_components(mask: np.ndarray, skel: np.ndarray) -> None:
         skel[tuple(pos)] = True
 
 
-def _per_class(p: Prepared, device: torch.device, fn) -> Tensor:  # type: ignore[no-untyped-def]
+def _per_class(p: Prepared, device: torch.device, fn) -> Tensor:
     batch = p.spacing.shape[0]
     out = np.zeros((batch, len(p.classes), *p.spatial), dtype=bool)
     for b in range(batch):

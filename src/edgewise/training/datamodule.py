@@ -24,10 +24,10 @@ class EpochRandomSampler(RandomSampler):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
 
-    def __iter__(self):  # type: ignore[override]
+    def __iter__(self):
         g = torch.Generator()
         g.manual_seed(self.seed * 100_003 + self.epoch)
-        yield from torch.randperm(len(self.data_source), generator=g).tolist()  # type: ignore[arg-type]
+        yield from torch.randperm(len(self.data_source), generator=g).tolist()
 
 
 class CaseShardSampler(DistributedSampler):
@@ -42,7 +42,7 @@ class CaseShardSampler(DistributedSampler):
                         if ci % self.num_replicas == self.rank
                         for i in dataset.indices_of_case(case_id)]
 
-    def __iter__(self):  # type: ignore[override]
+    def __iter__(self):
         return iter(self.indices)
 
     def __len__(self) -> int:
