@@ -24,8 +24,8 @@ def _bash_commands(text: str, heading: str | None = None) -> list[str]:
             if line.split("#")[0].strip()]
 
 
-def _ci_commands() -> list[str]:
-    text = (README.parent / ".ci" / "run").read_text().replace("\\\n", " ")
+def _ci_commands(name: str = "run") -> list[str]:
+    text = (README.parent / ".ci" / name).read_text().replace("\\\n", " ")
     return [" ".join(line.split()) for line in text.splitlines()
             if line.strip() and not line.lstrip().startswith("#")]
 
@@ -39,7 +39,7 @@ def _pip_args(command: str) -> list[str]:
             skip = False
         elif w in ("-c", "--constraint"):
             skip = True
-        elif w not in ("-q", "--quiet"):
+        elif w not in ("-q", "--quiet") and not w.startswith("${"):  # "${c[@]}": the pins
             out.append(w)
     return out
 
@@ -51,7 +51,9 @@ def test_readme_has_two_quick_start_commands() -> None:
 
 
 def test_ci_installs_as_the_readme_and_the_docs_say() -> None:
-    ci = [_pip_args(c) for c in _ci_commands() if c.startswith("pip install")]
+    # .ci/run builds its environment with .ci/install.sh, pinned by the committed lock
+    assert '.ci/install.sh "$work/venv" .ci/constraints.txt' in _ci_commands()
+    ci = [_pip_args(c) for c in _ci_commands("install.sh") if c.startswith("pip install")]
     readme = [_pip_args(c) for c in _bash_commands(README.read_text(), "## Install")]
     nnunet = [_pip_args(c) for c in _bash_commands(
         (README.parent / "docs" / "integrations" / "nnunet.md").read_text(),
@@ -62,7 +64,7 @@ def test_ci_installs_as_the_readme_and_the_docs_say() -> None:
     assert ci == [*readme, ["-e", ".[ray]"], *nnunet]
     assert 'pip install "edgewise[ray]"' in (README.parent / "docs" / "bench.md").read_text()
     # the run builds its own environment before installing anything
-    commands = _ci_commands()
+    commands = _ci_commands("install.sh")
     venv = next(i for i, c in enumerate(commands) if "-m venv" in c)
     assert venv < next(i for i, c in enumerate(commands) if c.startswith("pip install"))
 
@@ -78,3 +80,21 @@ def test_readme_python_example_runs() -> None:
     assert logits.grad is not None and torch.isfinite(logits.grad).all()
     # one step() of StealWeight moved 0.01 from the regional to the boundary term
     assert namespace["loss"].weights == [0.99, 0.02]
+
+
+def test_the_ci_lock_pins_every_package_torch_included() -> None:
+    import pytest
+
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    lines = [line.strip() for line in (README.parent / ".ci" / "constraints.txt").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    pins = dict(line.split("==", 1) for line in lines)
+    assert all(re.fullmatch(r"[A-Za-z0-9_.\-]+==[A-Za-z0-9_.+!\-]+", line) for line in lines), lines
+    assert pins["torch"].startswith("2.13.0")
+    project = tomllib.loads((README.parent / "pyproject.toml").read_text())["project"]
+    wanted = list(project["dependencies"])
+    for extra in ("train", "dev", "ray"):
+        wanted += [r for r in project["optional-dependencies"][extra] if not r.startswith("edgewise")]
+    norm = {re.sub(r"[-_.]+", "-", name).lower() for name in pins}
+    missing = [r for r in wanted if re.sub(r"[-_.]+", "-", re.split(r"[<>=!~\[ ]", r)[0]).lower() not in norm]
+    assert not missing, f"the lock misses {missing}: run tools/refresh-lock"
