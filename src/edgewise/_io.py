@@ -25,8 +25,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+import yaml
+
 __all__ = ["MARKER", "atomic_write", "atomic_write_text", "atomic_write_json", "check_dir",
-           "claim_dir", "owner_kind", "staged_dir"]
+           "claim_dir", "owner_kind", "read_yaml", "staged_dir"]
 
 log = logging.getLogger("edgewise")
 
@@ -56,7 +58,7 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
+def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Any]) -> Path:
     """Call ``write(fileobj)`` on a temporary file beside ``path``, then ``os.replace`` it.
 
     The file gets the mode a plain ``open(path, "w")`` would give (``0o666`` less the
@@ -83,11 +85,11 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
     return path
 
 
-def atomic_write_text(path: str | Path, text: str) -> Path:
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     return atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
-def atomic_write_json(path: str | Path, obj: Any) -> Path:
+def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     # allow_nan=False: a NaN/inf would make the file unreadable by strict JSON parsers.
     return atomic_write_text(path, json.dumps(obj, indent=2, allow_nan=False) + "\n")
 
@@ -286,3 +288,46 @@ def staged_dir(target: str | Path, kind: str, *, what: str = "output folder",
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key written twice in one mapping.
+
+    Plain YAML loaders keep the last value silently: ``max_epochs: 1`` then ``max_epochs: 7``
+    trains 7 epochs, and a second ``trainer:`` section drops every key of the first.
+    """
+
+
+def _strict_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+        line = key_node.start_mark.line + 1
+        try:
+            first = seen.setdefault(key, line)
+        except TypeError:  # an unhashable key: SafeLoader reports it below
+            continue
+        if first != line:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} is written twice in one mapping (lines {first} and "
+                f"{line}); keep one", key_node.start_mark)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _strict_mapping)
+
+
+def read_yaml(text: str) -> Any:
+    r"""Parse YAML as ``yaml.safe_load`` does, but a key written twice in one mapping is an
+    error (``yaml.YAMLError`` naming the key and both lines) instead of the last one winning.
+
+    Example:
+        >>> read_yaml("a: 1\nb: {c: 2}")
+        {'a': 1, 'b': {'c': 2}}
+        >>> read_yaml("trainer:\n  max_epochs: 1\n  max_epochs: 7\n")
+        Traceback (most recent call last):
+        ...
+        yaml.constructor.ConstructorError: key 'max_epochs' is written twice in one mapping (lines 2 and 3); keep one
+        ...
+    """
+    return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass

@@ -146,3 +146,31 @@ def test_tolerance_sweep_and_map_source_keys():
     assert cfg["evaluation"]["tolerances"] == [1.0, 2.5]
     assert cfg["loss"]["terms"][0]["maps"] == "cached"
     assert load_config()["evaluation"]["tolerances"] is None
+
+
+@pytest.mark.parametrize(
+    "text, key, lines",
+    [
+        ("trainer:\n  max_epochs: 1\n  max_epochs: 7\n", "max_epochs", (2, 3)),
+        ("trainer: {max_epochs: 1, num_threads: 1}\ndata: {batch_size: 2}\ntrainer:\n  max_epochs: 50\n",
+         "trainer", (1, 3)),
+    ],
+)
+def test_a_key_written_twice_is_an_error_naming_it_and_both_lines(tmp_path, text, key, lines):
+    # YAML loaders keep the last value: these trained 7 (or 50) epochs and lost num_threads
+    path = tmp_path / "run.yaml"
+    path.write_text(text)
+    with pytest.raises(ValueError) as info:
+        load_config(path)
+    assert f"key {key!r} is written twice in one mapping (lines {lines[0]} and {lines[1]})" in str(info.value)
+    assert str(path) in str(info.value)
+
+
+def test_an_experiment_key_written_twice_is_an_error(tmp_path):
+    from edgewise.bench.grid import load_experiment
+
+    path = tmp_path / "exp.yaml"
+    path.write_text("datasets: {syn: {name: synthetic}}\nlosses:\n  ce: {terms: [{name: ce}]}\n"
+                    "  ce: {terms: [{name: dice}]}\n")
+    with pytest.raises(ValueError, match=r"key 'ce' is written twice in one mapping \(lines 3 and 4\)"):
+        load_experiment(path)

@@ -37,6 +37,7 @@ from typing import Any
 
 import yaml
 
+from edgewise._io import read_yaml
 from edgewise.training.schema import EXPERIMENT_FILE_KEYS, validate_experiment, validate_label
 
 __all__ = [
@@ -121,8 +122,10 @@ def load_experiment(
         assignments: ``dotted.key=value`` strings, see :func:`set_values`.
     """
     path = Path(path)
-    with path.open() as f:
-        raw = yaml.safe_load(f)
+    try:
+        raw = read_yaml(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ValueError(f"cannot parse YAML experiment {path}: {exc}") from exc
     if not isinstance(raw, Mapping):
         raise ValueError(f"expected {path} to hold a YAML mapping, got {type(raw).__name__}")
     unknown = set(raw) - EXPERIMENT_FILE_KEYS

@@ -19,6 +19,7 @@ from typing import Any, get_args
 
 import yaml
 
+from edgewise._io import read_yaml
 from edgewise.training.schema import LossTerm, validate_run
 
 __all__ = [
@@ -222,7 +223,7 @@ def load_config(
         if not path.is_file():
             raise FileNotFoundError(f"config file not found: {path}")
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            raw = read_yaml(path.read_text(encoding="utf-8")) or {}
         except UnicodeDecodeError as exc:
             raise ValueError(
                 f"config file {path} is not a YAML text file: byte 0x{exc.object[exc.start]:02x} "
