@@ -10,7 +10,7 @@ import yaml
 from edgewise.bench.grid import expand_grid, load_experiment
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "configs" / "experiments"
-NAMES = ["acdc", "acdc_grid", "caliva", "drive", "eljurdi", "hippocampus", "karimi", "kervadec", "valverde"]
+NAMES = ["acdc", "acdc_grid", "caliva", "drive", "eljurdi", "hippocampus", "hippocampus_terms", "karimi", "kervadec", "valverde"]
 
 
 def test_every_paper_has_an_experiment():
@@ -35,6 +35,9 @@ def test_variants_expand_to_valid_configs(name):
             # CPU smoke tests: synthetic data only, one seed, a handful of epochs
             assert {c.config["data"]["name"] for c in cells} == {"synthetic"}
             assert exp["seeds"] == [0] and exp["base"]["trainer"]["max_epochs"] <= 5
+        elif (exp["base"].get("evaluation") or {}).get("bench_split") == "val":
+            # a selection stage (weights chosen on validation, one seed): never scores test
+            assert all(c.config["evaluation"]["bench_split"] == "val" for c in cells)
         else:
             assert len(exp["seeds"]) >= 3
 
