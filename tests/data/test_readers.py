@@ -311,3 +311,41 @@ def test_shared_nifti_spacing_order(shared):
         case_regex=r"^(sub-spleen2)_ct",
     )[0]
     assert 0.10 < whole["label"].float().mean().item() < 0.18
+
+
+@pytest.mark.parametrize("normalize", ["zscore", "minmax"])
+def test_a_non_finite_image_voxel_is_an_error_naming_the_file(tmp_path, writers, normalize):
+    # zscore turned such an image into zeros (minmax let NaN reach the items), silently
+    from edgewise.data import build_dataset
+
+    truth = writers.decathlon(tmp_path, n=3, modalities=1)
+    img, _ = truth["case_001"]
+    img = img.copy()
+    img[1, 2, 3] = np.nan
+    img[0, 0, 0] = np.inf
+    writers.nifti(tmp_path / "imagesTr" / "case_001.nii.gz", img, (0.8, 0.7, 5.0))
+    ds = build_dataset("decathlon", "all", root=tmp_path, normalize=normalize, mode="whole")
+    with pytest.raises(ValueError) as info:
+        [ds[i] for i in range(len(ds))]
+    assert "case_001.nii.gz has 2 non-finite voxel(s)" in str(info.value)
+    assert "nonfinite: mean" in str(info.value)
+
+
+def test_non_finite_voxels_replaced_on_request_are_counted(tmp_path, writers):
+    from edgewise.data import build_dataset
+
+    truth = writers.decathlon(tmp_path, n=2, modalities=1)
+    img, _ = truth["case_000"]
+    img = img.copy()
+    img[1, 2, 3] = np.nan
+    writers.nifti(tmp_path / "imagesTr" / "case_000.nii.gz", img, (0.8, 0.7, 5.0))
+    ds = build_dataset("decathlon", "all", root=tmp_path, normalize="none", mode="whole", nonfinite="mean")
+    with pytest.warns(UserWarning, match="case_000.nii.gz: replaced 1 non-finite voxel"):
+        item = ds[ds.case_ids.index("case_000")]
+    image = item["image"].numpy()
+    assert np.isfinite(image).all()
+    finite = np.delete(img.ravel(), np.ravel_multi_index((1, 2, 3), img.shape))
+    # the replaced voxel holds the mean of the others (array axes are reversed from NIfTI's)
+    assert image[0, 3, 2, 1] == pytest.approx(float(finite.mean()), rel=1e-5)
+    with pytest.raises(ValueError, match=r"expected nonfinite in \('error', 'mean'\), got 'zero'"):
+        build_dataset("decathlon", "all", root=tmp_path, nonfinite="zero")

@@ -21,15 +21,19 @@ dist_map   float32 ``(K, *sp)``      optional: cached distance map (``map_cache=
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
+
+if TYPE_CHECKING:
+    from edgewise.maps.cache import MapKind
 
 __all__ = [
     "Case",
@@ -224,7 +228,24 @@ class SegmentationDataset(Dataset):
         map_options: extra keyword arguments of the map function (e.g. ``classes``).
         max_cases: keep only the first ``max_cases`` cases of the split (in the reader's
             order) for quick trials and smoke tests; the split itself is unchanged.
+        nonfinite: an image voxel that is NaN or infinite: ``"error"`` (default; a
+            ``ValueError`` naming the file and the count) or ``"mean"`` (replaced by the
+            finite mean of its channel before normalisation, and counted in a warning
+            naming the file). Without this check z-scoring turns the whole image into NaN
+            or zeros and training goes on, silently, on blank images.
     """
+
+    @staticmethod
+    def subject_of(case_id: str) -> str:
+        """The subject (patient) case ``case_id`` belongs to: the unit over which a bench
+        report tests losses (cases of one subject are not independent). Every case is its
+        own subject unless a reader says otherwise (ACDC: the ED and ES frames of a patient).
+
+        Example:
+            >>> SegmentationDataset.subject_of("test_01")
+            'test_01'
+        """
+        return case_id
 
     def __init__(
         self,
@@ -244,10 +265,14 @@ class SegmentationDataset(Dataset):
         transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
         cache: bool = True,
         map_cache: Any | None = None,
-        map_kind: str = "signed",
+        map_kind: MapKind = "signed",
         map_options: Mapping[str, Any] | None = None,
         max_cases: int | None = None,
+        nonfinite: Literal["error", "mean"] = "error",
     ) -> None:
+        if nonfinite not in ("error", "mean"):
+            raise ValueError(f"expected nonfinite in ('error', 'mean'), got {nonfinite!r}")
+        self.nonfinite = nonfinite
         if max_cases is not None:
             if isinstance(max_cases, bool) or not isinstance(max_cases, int) or max_cases < 1:
                 raise ValueError(f"expected max_cases to be None or an integer >= 1, got {max_cases!r}")
@@ -345,7 +370,8 @@ class SegmentationDataset(Dataset):
         vol = self.load_case(case)
         self._raw_shapes[case_index] = tuple(vol.label.shape)
         self._check_volume(vol, case)
-        vol = Volume(normalize_volume(vol.image, self.normalize), vol.label, tuple(vol.spacing), vol.mask)
+        vol = Volume(normalize_volume(self._finite(vol.image, case), self.normalize), vol.label,
+                     tuple(vol.spacing), vol.mask)
         if self.size is not None:
             if self.mode == "slices":
                 axes = [a for a in range(self.volume_dims) if a != self.slice_axis]
@@ -440,6 +466,26 @@ class SegmentationDataset(Dataset):
         return item
 
     # ---- internals -------------------------------------------------------------------
+    def _finite(self, image: np.ndarray, case: Case) -> np.ndarray:
+        bad = ~np.isfinite(image)
+        n = int(bad.sum())
+        if n == 0:
+            return image
+        src = ", ".join(str(p) for p in case.image) if case.image else f"case {case.case_id}"
+        if self.nonfinite == "error":
+            raise ValueError(
+                f"image {src} has {n} non-finite voxel(s) (NaN or infinite) of {image.size}: expected "
+                "finite intensities; fix the file, or set the dataset option nonfinite: mean to "
+                "replace them by their channel's finite mean"
+            )
+        image = image.astype(np.float32, copy=True)
+        for c in range(image.shape[0]):
+            finite = image[c][~bad[c]]
+            image[c][bad[c]] = float(finite.mean()) if finite.size else 0.0
+        warnings.warn(f"image {src}: replaced {n} non-finite voxel(s) by their channel's finite mean "
+                      "(nonfinite: mean)", stacklevel=2)
+        return image
+
     def _check_volume(self, vol: Volume, case: Case) -> None:
         where = case.label if case.label is not None else case.case_id
         if vol.image.ndim != vol.label.ndim + 1:
