@@ -432,20 +432,37 @@ def test_hausdorff_dt_inside_definition():
 
 
 def test_hausdorff_er_matches_kornia_and_has_gradients():
+    """kornia's HausdorffERLoss against the form its version implements: the convolution form up
+    to 0.9.0, the morphological (Eq. 12) form from 0.9.2 (issue #24). The forms against
+    references that do not depend on kornia, and more kornia cases: test_hausdorff_er_variants.py."""
     kornia = pytest.importorskip("kornia")
+    from packaging.version import Version
+
+    version = Version(kornia.__version__)
+    if version >= Version("0.9.2"):
+        variant = "morphological"
+    elif version <= Version("0.9.0"):
+        variant = "convolution"
+    else:
+        pytest.skip(f"kornia {kornia.__version__}: which HausdorffERLoss form it implements is not known")
     t = _labels(11)
     x = torch.randn(2, 3, 12, 10, requires_grad=True)
     p = torch.softmax(x, 1)
-    torch.testing.assert_close(hausdorff_er_loss(p, t, softmax=False),
+    torch.testing.assert_close(hausdorff_er_loss(p, t, softmax=False, variant=variant),
                                kornia.losses.HausdorffERLoss()(p, t), rtol=1e-5, atol=1e-7)
-    hausdorff_er_loss(x, t).backward()
-    assert x.grad is not None and float(x.grad.abs().sum()) > 0
     t3 = torch.zeros(1, 1, 8, 8, 8, dtype=torch.long)
     t3[..., 2:6, 2:6, 2:6] = 1
     x3 = torch.randn(1, 2, 8, 8, 8)
     p3 = torch.softmax(x3, 1)
-    torch.testing.assert_close(hausdorff_er_loss(p3, t3, softmax=False),
+    torch.testing.assert_close(hausdorff_er_loss(p3, t3, softmax=False, variant=variant),
                                kornia.losses.HausdorffERLoss3D()(p3, t3), rtol=1e-5, atol=1e-7)
+    # gradients reach the logits in both forms where the prediction misses a thick region
+    x = torch.zeros(2, 3, 12, 10)
+    x[:, 0] = 4.0
+    for form in ("morphological", "convolution"):
+        xg = x.clone().requires_grad_(True)
+        hausdorff_er_loss(xg, t, variant=form).backward()
+        assert xg.grad is not None and float(xg.grad.abs().sum()) > 0
 
 
 # --- signed distance regression and active contour -----------------------------------------

@@ -1,4 +1,4 @@
-"""Hausdorff-distance losses (Karimi & Salcudean, IEEE TMI 2019): distance-transform and erosion variants."""
+"""Hausdorff-distance losses (Karimi & Salcudean, IEEE TMI 2020): distance-transform and erosion variants."""
 
 from __future__ import annotations
 
@@ -27,6 +27,16 @@ from ._utils import (
 __all__ = ["HausdorffDTLoss", "HausdorffERLoss", "hausdorff_dt_loss", "hausdorff_er_loss"]
 
 Distance = Literal["boundary", "inside"]
+Variant = Literal["morphological", "convolution"]
+VARIANTS: tuple[str, ...] = ("morphological", "convolution")
+
+# squared error of a probability whose 0.5 threshold gets the pixel wrong: |p - t| > 1/2
+_MISCLASSIFIED_SQUARED_ERROR = 0.25
+
+
+def _check_variant(variant: str) -> None:
+    if variant not in VARIANTS:
+        raise ValueError(f"expected variant in {VARIANTS}, got {variant!r}")
 
 
 @torch.no_grad()
@@ -214,12 +224,46 @@ class _ErosionLoss(torch.autograd.Function):
         return g, None, None
 
 
+def _erode_set(x: Tensor) -> Tensor:
+    """One morphological erosion of the boolean ``(N, *spatial)`` set ``x`` by the face-neighbour
+    cross: a pixel stays where it and its ``2 d`` face neighbours are in the set. Outside the
+    image counts as in the set (the minimum with ``+inf`` padding), so the border erodes nothing."""
+    out = x.clone()
+    for dim in range(1, x.dim()):
+        n = x.shape[dim]
+        if n > 1:
+            out.narrow(dim, 1, n - 1).logical_and_(x.narrow(dim, 0, n - 1))
+            out.narrow(dim, 0, n - 1).logical_and_(x.narrow(dim, 1, n - 1))
+    return out
+
+
+@torch.no_grad()
+def _depth_weight(miss: Tensor, alpha: float, k: int, dtype: torch.dtype) -> Tensor:
+    """``sum_{i=1}^{k} i^alpha [x in erode^i(miss)]`` for the boolean ``(N, *spatial)`` set ``miss``.
+
+    The eroded sets are nested, so the weight is the cumulative sum of ``i^alpha`` up to the
+    number of erosions a pixel survives, ``min(k, d - 1)`` for its city-block distance ``d`` to
+    the nearest pixel outside ``miss`` (the image border not counting). Counted on booleans and
+    looked up once; stops at the first empty erosion."""
+    table = torch.tensor([0.0, *(float(i) ** alpha for i in range(1, k + 1))], dtype=torch.float64)
+    table = table.cumsum(0).to(device=miss.device, dtype=dtype)
+    count = torch.zeros(miss.shape, dtype=torch.int32, device=miss.device)
+    x = miss
+    for _ in range(k):
+        x = _erode_set(x)
+        if not bool(x.any()):
+            break
+        count += x
+    return table[count]
+
+
 def hausdorff_er_loss(
     input: Tensor,
     target: Tensor,
     *,
     alpha: float = 2.0,
     k: int = 10,
+    variant: Variant = "morphological",
     include_background: bool = True,
     classes: Sequence[int] | None = None,
     softmax: bool | None = None,
@@ -228,34 +272,72 @@ def hausdorff_er_loss(
     reduction: Reduction = "mean",
     spacing: SpacingLike = None,
 ) -> Tensor:
-    r"""Hausdorff loss by morphological erosion (Karimi & Salcudean's HD-ER), differentiable.
+    r"""Hausdorff loss by erosion (Karimi & Salcudean's HD-ER, IEEE TMI 2020, Eq. 12).
+
+    The paper's loss is
 
     .. math::
-        L_{b,c} = \frac{1}{|\Omega|}\sum_{j=1}^{k}\sum_x
-                  \bigl((p - t)^2 \ominus_j B\bigr)(x)\; j^\alpha
+        L_{b,c} = \frac{1}{|\Omega|}\sum_{i=1}^{k}\sum_x
+                  \bigl((p - t)^2 \ominus_i B\bigr)(x)\; i^\alpha
 
-    :math:`\ominus_j B` is ``j`` successive soft erosions: convolution with the face-neighbour
-    cross ``B`` (weights summing to 1), soft threshold ``relu(. - 0.5)``, then min-max
-    normalisation per image and class (skipped when constant). Everything is torch, so the
-    gradient reaches the prediction (the PatRyg99/SegLossOdyssey versions run in numpy under
-    ``no_grad``). Like kornia's ``HausdorffERLoss``; works in 2D and 3D. Pixel units
-    (``spacing`` is accepted and ignored). Errors smaller than the soft threshold are erased
-    by the first erosion: a prediction that is only slightly wrong everywhere gets a zero
-    loss and zero gradient; the loss acts on large, thick error regions.
+    with :math:`\ominus_i B` ``i`` successive erosions by the face-neighbour cross ``B``
+    (:math:`p`, :math:`t`: prediction and one-hot target of class ``c``). Two forms:
+
+    * ``variant="morphological"`` (default; kornia >= 0.9.2 ``HausdorffERLoss``/``HausdorffERLoss3D``):
+      exact erosions (the minimum over ``B``; outside the image counts as :math:`+\infty`, so
+      the border is not an edge) of the set of misclassified pixels,
+
+      .. math::
+          L_{b,c} = \frac{1}{|\Omega|}\sum_x e(x) \sum_{i=1}^{k} i^\alpha\,
+                    \varepsilon^i\bigl([e > 0]\bigr)(x), \qquad
+          e = \max\Bigl(\frac{(p - t)^2 - 1/4}{3/4},\ 0\Bigr)
+
+      :math:`e > 0` exactly where thresholding :math:`p` at 0.5 gets the pixel wrong, and
+      :math:`e = (p - t)^2` on a binary prediction, where this is Eq. 12 with exact erosions.
+      The erosion weight is a constant (no gradient): a misclassified pixel at city-block
+      distance :math:`d` from the nearest correct pixel gets :math:`\sum_{i \le \min(k, d-1)} i^\alpha`
+      and its gradient is :math:`2 (p - t) / (3/4)` times that; the pixels on the edge of an
+      error (:math:`d = 1`), errors at most two pixels wide and correct pixels get none.
+    * ``variant="convolution"`` (kornia <= 0.9.0, PatRyg99/HausdorffLoss, SegLossOdyssey;
+      edgewise's only form before issue #24): ``i`` soft erosions of :math:`(p - t)^2` itself,
+      each a convolution with ``B`` (weights summing to 1), a soft threshold ``relu(. - 0.5)``
+      and a min-max normalisation per image and class (skipped when constant). The gradient
+      passes through every erosion. Errors whose neighbourhood mean of :math:`(p - t)^2` is
+      below 0.5 are erased by the first erosion: a prediction slightly wrong everywhere gets
+      a zero loss; the normalisation rescales every erosion by its largest value in the image.
+
+    Both are in pixel units (``spacing`` is accepted and ignored), 2D and 3D; the value is a
+    unitless surrogate, at most :math:`\sum_{i=1}^{k} i^\alpha` per pixel (385 at the
+    defaults). With three or more classes each channel is one-vs-rest. Differences between
+    the forms and the choice of default: ``docs/losses.md``.
 
     Args:
+        input: logits or probabilities ``(B, C, *spatial)``, 2D or 3D.
+        target: index map ``(B, 1, *spatial)``/``(B, *spatial)`` or one-hot ``(B, C, *spatial)``.
         alpha: exponent of the erosion count (2 in the paper).
-        k: number of erosions (10 in kornia).
-        reduction: ``"none"`` gives ``(B, C')``.
+        k: number of erosions (10 in kornia), at least 1.
+        variant: ``"morphological"`` or ``"convolution"``.
+        reduction: ``"none"`` gives ``(B, C')``; ``"mean"`` of all selected channels equals
+            kornia's ``"mean"``.
+
+    Raises:
+        ValueError: ``variant`` not one of the two, ``k < 1`` and the usual input checks.
 
     Example:
         >>> t = torch.zeros(1, 1, 8, 8, dtype=torch.long); t[..., 2:6, 2:6] = 1
         >>> x = torch.zeros(1, 2, 8, 8); x[:, 0] = 4.0  # misses the square
-        >>> _ = x.requires_grad_(True); hausdorff_er_loss(x, t).backward()
-        >>> bool(x.grad.abs().sum() > 0)
+        >>> _ = x.requires_grad_(True); loss = hausdorff_er_loss(x, t)
+        >>> # the 4x4 miss keeps its 2x2 centre through one erosion (weight 1), in both channels:
+        >>> # 2 * 4 * e / (2 * 64) with e = ((1 - sigmoid(-4))^2 - 1/4) / (3/4) = 0.9525
+        >>> round(loss.item(), 4)
+        0.0595
+        >>> loss.backward(); bool(x.grad.abs().sum() > 0)
+        True
+        >>> hausdorff_er_loss(x, t, variant="convolution").item() > 0
         True
     """
     check_reduction(reduction)
+    _check_variant(variant)
     check_image_dims(input)
     if k < 1:
         raise ValueError(f"expected k >= 1 erosions, got {k}")
@@ -265,10 +347,17 @@ def hausdorff_er_loss(
         p, t = prep.selected()
         b, c = p.shape[:2]
         spatial = p.shape[2:]
-        bound = (p - t).pow(2).reshape(b * c, 1, *spatial)
-        n = 2 * len(spatial) + 1
-        weights = tuple(float(j) ** alpha for j in range(1, k + 1))
-        loss = _ErosionLoss.apply(bound, n, weights).reshape(b, c)
+        if variant == "morphological":
+            error = ((p - t).square() - _MISCLASSIFIED_SQUARED_ERROR) / (1 - _MISCLASSIFIED_SQUARED_ERROR)
+            error = error.clamp_min(0)
+            miss = (error.detach() > 0).reshape(b * c, *spatial)
+            weight = _depth_weight(miss, alpha, k, error.dtype).reshape(error.shape)
+            loss = spatial_mean(error * weight)
+        else:
+            bound = (p - t).pow(2).reshape(b * c, 1, *spatial)
+            n = 2 * len(spatial) + 1
+            weights = tuple(float(j) ** alpha for j in range(1, k + 1))
+            loss = _ErosionLoss.apply(bound, n, weights).reshape(b, c)
         return reduce(loss, reduction)
 
 
@@ -302,13 +391,23 @@ class HausdorffDTLoss(LossBase):
 
 
 class HausdorffERLoss(LossBase):
-    """Module form of :func:`hausdorff_er_loss`."""
+    """Module form of :func:`hausdorff_er_loss`.
+
+    Example:
+        >>> t = torch.zeros(2, 1, 8, 8, 8, dtype=torch.long); t[..., 2:7, 2:7, 2:7] = 1
+        >>> loss = HausdorffERLoss(include_background=False)(torch.randn(2, 2, 8, 8, 8), t)
+        >>> loss.shape
+        torch.Size([])
+        >>> HausdorffERLoss(variant="convolution").variant
+        'convolution'
+    """
 
     def __init__(
         self,
         *,
         alpha: float = 2.0,
         k: int = 10,
+        variant: Variant = "morphological",
         include_background: bool = True,
         classes: Sequence[int] | None = None,
         softmax: bool | None = None,
@@ -318,8 +417,11 @@ class HausdorffERLoss(LossBase):
     ) -> None:
         super().__init__(include_background=include_background, classes=classes, softmax=softmax,
                          sigmoid=sigmoid, to_onehot_y=to_onehot_y, reduction=reduction)
+        _check_variant(variant)
         self.alpha = alpha
         self.k = k
+        self.variant = variant
 
     def forward(self, input: Tensor, target: Tensor, *, spacing: SpacingLike = None) -> Tensor:
-        return hausdorff_er_loss(input, target, spacing=spacing, alpha=self.alpha, k=self.k, **self.shared())
+        return hausdorff_er_loss(input, target, spacing=spacing, alpha=self.alpha, k=self.k, variant=self.variant,
+                                 **self.shared())
