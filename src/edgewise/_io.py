@@ -28,13 +28,18 @@ from typing import IO, Any
 import yaml
 
 __all__ = ["MARKER", "atomic_write", "atomic_write_text", "atomic_write_json", "check_dir",
-           "claim_dir", "owner_kind", "read_yaml", "staged_dir"]
+           "claim_dir", "folder_lock", "FolderInUseError", "LOCK", "owner_kind", "read_yaml",
+           "staged_dir"]
 
 log = logging.getLogger("edgewise")
 
 #: Name of the file that marks a folder as made by edgewise; it holds the folder's kind
 #: (``run``, ``eval``, ``score``, ``demo``, ``bench``, ``report``, ``map-cache``).
 MARKER = ".edgewise"
+
+#: Lock file of a folder one edgewise process writes at a time (a run folder); the OS
+#: releases its lock when the holder dies, SIGKILL included, so it never stays stuck.
+LOCK = ".edgewise.lock"
 
 # Tests set this to a function of a write point's name (e.g. "swap:exchange") to fault
 # the process there, as a kill would; None in normal use.
@@ -110,7 +115,7 @@ def _manifest(folder: Path) -> list[str]:
     for root, dirs, files in os.walk(folder):
         rel = Path(root).relative_to(folder)
         out += [(rel / n).as_posix() for n in (*dirs, *files)]
-    return sorted(p for p in out if p != MARKER)
+    return sorted(p for p in out if p not in (MARKER, LOCK))
 
 
 def _foreign(folder: Path) -> list[str]:
@@ -123,7 +128,7 @@ def _foreign(folder: Path) -> list[str]:
 
 
 def _is_empty(folder: Path) -> bool:
-    return not any(folder.iterdir())
+    return not any(p.name != LOCK for p in folder.iterdir())
 
 
 def check_dir(folder: str | Path, kind: str, *, what: str = "output folder",
@@ -331,3 +336,57 @@ def read_yaml(text: str) -> Any:
         ...
     """
     return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+# ------------------------------------------------------------------ one writer per folder
+class FolderInUseError(FileExistsError):
+    """Another live process holds the folder's lock (:func:`folder_lock`)."""
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | Path, what: str = "folder") -> Iterator[Path]:
+    """Hold an exclusive OS lock on ``folder`` (its :data:`LOCK` file) while writing it.
+
+    Two processes writing one run folder interleave their metrics and checkpoints; the
+    second is refused at once with the holder's PID. The OS drops the lock when the holder
+    exits, however it exits, so a killed run never leaves its folder stuck. A folder this
+    call created and that is still empty when it ends is removed again (a run refused
+    before writing anything leaves nothing behind). A non-empty folder edgewise did not
+    make is not locked, as nothing is written into it: the caller's ownership check
+    refuses it.
+
+    Raises:
+        FolderInUseError: another process holds the lock.
+        FileExistsError: ``folder`` is a file.
+    """
+    import fcntl
+
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise FileExistsError(f"{what} {folder} is a file, not a folder: choose another path")
+    made = not folder.exists()
+    if not made and owner_kind(folder) is None and not _is_empty(folder) and not (folder / LOCK).exists():
+        # a folder of the user's: never write into it, not even a lock; the caller's own
+        # check refuses it
+        yield folder
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise FolderInUseError(
+                f"{what} {folder} is in use by another edgewise process (PID {holder}): wait "
+                "for it to end or stop it; two processes writing one folder would corrupt it"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield folder
+    finally:
+        if made and {p.name for p in folder.iterdir()} <= {LOCK}:
+            (folder / LOCK).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        os.close(fd)

@@ -308,3 +308,77 @@ def test_a_moved_run_folder_names_its_own_files_and_resumes(tmp_path, tiny_confi
     (state,) = [v for k, v in new_best["callbacks"].items() if "val/dice" in k]
     assert state["best_model_score"] >= scores[0]
     assert new_best["epoch"] == best["epoch"] or state["best_model_score"] > scores[0]
+
+
+# ---------------------------------------------------------------- one writer per run folder
+_HOLD = textwrap.dedent("""
+    import sys, time
+    from edgewise._io import folder_lock
+    with folder_lock(sys.argv[1], "run folder"):
+        print("held", flush=True)
+        time.sleep(60)
+""")
+
+
+def _holder(folder: Path) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-c", _HOLD, str(folder)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_a_second_process_on_a_running_run_folder_is_refused_with_the_holders_pid(tmp_path, tiny_config, capsys,
+                                                                                  tiny_args):
+    run_dir = train(tiny_config(), output_dir=tmp_path / "run")
+    before = (run_dir / "metrics.csv").read_bytes()
+    holder = _holder(run_dir)  # stands for a training still running in the folder
+    try:
+        # once both processes ran and finished with exit 0, metrics.csv lost an epoch
+        assert main(["train", "--resume", "-o", str(run_dir), "trainer.max_epochs=2"]) == 2
+        err = capsys.readouterr().err
+        assert f"run folder {run_dir} is in use by another edgewise process (PID {holder.pid})" in err
+        assert (run_dir / "metrics.csv").read_bytes() == before
+        # a fresh training into a new folder that another one is creating: the same answer,
+        # not "not made by edgewise"
+        new = tmp_path / "new"
+        other = _holder(new)
+        try:
+            assert main(["train", "-o", str(new), *tiny_args()]) == 2
+            assert f"(PID {other.pid})" in capsys.readouterr().err
+        finally:
+            other.kill()
+            other.wait()
+    finally:
+        holder.kill()  # SIGKILL: the OS releases the lock, nothing stays stuck
+        holder.wait()
+    train(tiny_config("trainer.max_epochs=2"), output_dir=run_dir, resume=True)
+    assert [line.split(",")[0] for line in (run_dir / "metrics.csv").read_text().splitlines()[1:]].count("1") >= 1
+
+
+def test_a_refused_start_leaves_no_folder_behind(tmp_path, capsys, tiny_args):
+    assert main(["train", "-o", str(tmp_path / "run"), *tiny_args("model.name=nonet")]) == 2
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    "override, differs",
+    [
+        ("model.args.base_channels=8", "model.args.base_channels: 4 in the run, 8 now"),
+        ("loss.terms=[{name: dice}]", "loss.terms"),
+    ],
+)
+def test_resume_with_another_config_is_refused_before_anything_is_written(tmp_path, tiny_config, capsys,
+                                                                          override, differs):
+    # it failed on the state dict after rewriting config.yaml (the run could then neither
+    # resume nor be evaluated), or recorded a loss the run never trained with
+    run_dir = train(tiny_config(), output_dir=tmp_path / "run")
+    files = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file() and p.name != ".edgewise.lock"}
+    assert main(["train", "--resume", "-o", str(run_dir), override, "trainer.max_epochs=2"]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot resume {run_dir}: the config differs" in err and differs in err
+    assert "trainer.max_epochs" in err  # listed among the keys that may change
+    assert {p: p.read_bytes() for p in files} == files
+    # what may change on resume does
+    assert main(["train", "--resume", "-o", str(run_dir), "trainer.max_epochs=2",
+                 "trainer.num_threads=1"]) == 0
+    assert "max_epochs: 2" in (run_dir / "config.yaml").read_text()
+

@@ -13,10 +13,13 @@ from typing import Any
 import torch
 
 from edgewise._io import (
+    LOCK,
     MARKER,
     atomic_write_text,
     claim_dir,
+    folder_lock,
     owner_kind,
+    read_yaml,
 )
 from edgewise.training.components import (
     _global_rank,
@@ -38,7 +41,7 @@ log = logging.getLogger("edgewise")
 
 # What train() writes into a run folder before its first checkpoint: a folder holding
 # only these (and edgewise's marker) is an attempt that stopped early and may start again.
-_RUN_ARTEFACTS = frozenset({MARKER, "config.yaml", "metrics.csv", "hparams.yaml", "tensorboard", "learning_curves.png",
+_RUN_ARTEFACTS = frozenset({MARKER, LOCK, "config.yaml", "metrics.csv", "hparams.yaml", "tensorboard", "learning_curves.png",
                             "checkpoints"})
 
 
@@ -61,7 +64,7 @@ def _check_run_dir(run_dir: Path, resume: bool) -> bool:
         return False
     if not run_dir.is_dir():
         raise FileExistsError(f"run folder {run_dir} is a file: choose another output folder")
-    entries = {p.name for p in run_dir.iterdir()}
+    entries = {p.name for p in run_dir.iterdir()} - {LOCK}
     if not entries:
         return False
     if ckpt.is_file():
@@ -78,6 +81,57 @@ def _check_run_dir(run_dir: Path, resume: bool) -> bool:
     )
 
 
+#: Keys that may differ on resume (docs/training.md, "Resuming"): they change how long or
+#: where the run goes on, or what it prints, never what it trains.
+RESUMABLE_KEYS = (
+    "name", "output_root", "data.root", "data.num_workers", "data.val_batch_size",
+    "trainer.max_epochs", "trainer.num_threads", "trainer.enable_progress_bar",
+    "trainer.log_every_n_steps", "trainer.accelerator", "trainer.devices", "trainer.num_nodes",
+    "trainer.strategy", "validation", "evaluation",
+)
+
+
+def _flat(cfg: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in cfg.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            out.update(_flat(value, dotted + "."))
+        else:
+            out[dotted] = value
+    return out
+
+
+def _check_resume_config(run_dir: Path, cfg: Mapping[str, Any]) -> None:
+    """Refuse a resume whose config trains something else than the checkpoint did.
+
+    Called before anything is written: the run's ``config.yaml`` is what its checkpoint
+    trained, and a resume that rewrote it with another network or loss would leave a run
+    that neither resumes nor evaluates, or records a loss it never trained with.
+    """
+    path = run_dir / "config.yaml"
+    if not path.is_file():
+        return  # a run of an edgewise that did not write it: nothing to compare with
+    old = _flat(validate_config(read_yaml(path.read_text(encoding="utf-8")) or {}))
+    # both through the same YAML round trip, so a value YAML writes differently (the keys of
+    # a label_map) does not read as a change
+    new = _flat(validate_config(read_yaml(dump_config(cfg)) or {}))
+
+    def free(key: str) -> bool:
+        return any(key == k or key.startswith(k + ".") for k in RESUMABLE_KEYS)
+
+    missing = object()
+    diff = [f"  {k}: {old.get(k, missing)!r} in the run, {new.get(k, missing)!r} now"
+            for k in sorted(set(old) | set(new)) if not free(k) and old.get(k, missing) != new.get(k, missing)]
+    if diff:
+        shown = "\n".join(d.replace(repr(missing), "(absent)") for d in diff)
+        raise ValueError(
+            f"cannot resume {run_dir}: the config differs from the one its checkpoint trained "
+            f"({path}) in\n{shown}\nresume with the run's own config (edgewise train --resume -o "
+            f"{run_dir}), changing only {', '.join(RESUMABLE_KEYS)}; or start a new run"
+        )
+
+
 def _claim_run_dir(run_dir: Path, restart: bool) -> None:
     """Create (or clear, after an early stop) and mark the run folder; remove checkpoint
     files a killed save left behind."""
@@ -85,7 +139,7 @@ def _claim_run_dir(run_dir: Path, restart: bool) -> None:
         log.warning("edgewise: %s holds a run that stopped before its first checkpoint; "
                     "starting it again", run_dir)
         for p in run_dir.iterdir():
-            if p.name != MARKER:
+            if p.name not in (MARKER, LOCK):
                 if p.is_dir():
                     shutil.rmtree(p)
                 else:
@@ -131,6 +185,16 @@ def train(
             folder whose run stopped before its first checkpoint is started again.
         FileNotFoundError: ``resume`` without a ``last.ckpt``.
     """
+    cfg = validate_config(config)
+    run_dir = run_dir_of(cfg, output_dir).resolve()
+    if _global_rank() != 0:
+        return _train(cfg, run_dir, resume, callbacks, verbose)
+    with folder_lock(run_dir, "run folder"):
+        return _train(cfg, run_dir, resume, callbacks, verbose)
+
+
+def _train(cfg: dict[str, Any], run_dir: Path, resume: bool, callbacks: Sequence[Any],
+           verbose: bool) -> Path:
     import lightning.pytorch as pl
     from lightning.pytorch.callbacks import LearningRateMonitor
     from lightning.pytorch.callbacks.progress import ProgressBar
@@ -145,10 +209,10 @@ def train(
         compact_progress_bar,
     )
 
-    cfg = validate_config(config)
-    run_dir = run_dir_of(cfg, output_dir).resolve()
     ckpt_path = run_dir / "checkpoints" / "last.ckpt"
     restart = _check_run_dir(run_dir, resume) if resume or _global_rank() == 0 else False
+    if resume:
+        _check_resume_config(run_dir, cfg)
 
     # Data, network and loss are built before anything is written, so a bad name or a
     # missing data folder leaves no run folder behind.
