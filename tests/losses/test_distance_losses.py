@@ -106,12 +106,22 @@ def test_boundary_perfect_prediction_is_negative_and_dist_map():
 
 
 def test_boundary_absent_class_penalises_false_positives():
+    """With empty="diagonal" (edgewise's rule before #28) an absent class's map is positive."""
     t = torch.zeros(1, 1, 8, 8, dtype=torch.long)
     probs = torch.zeros(1, 2, 8, 8)
     probs[:, 0] = 1
-    clean = boundary_loss(probs, t, softmax=False, include_background=False)
+    clean = boundary_loss(probs, t, softmax=False, include_background=False, empty="diagonal")
     probs[:, 1, 3, 3], probs[:, 0, 3, 3] = 1.0, 0.0
-    assert boundary_loss(probs, t, softmax=False, include_background=False) > clean
+    assert boundary_loss(probs, t, softmax=False, include_background=False, empty="diagonal") > clean
+
+
+def test_boundary_absent_class_is_ignored_by_default():
+    """The default (#28) is LIVIAETS' zero map: an absent class's false positives cost nothing."""
+    t = torch.zeros(1, 1, 8, 8, dtype=torch.long)
+    probs = torch.zeros(1, 2, 8, 8)
+    probs[:, 0] = 1
+    probs[:, 1, 3, 3], probs[:, 0, 3, 3] = 1.0, 0.0
+    assert boundary_loss(probs, t, softmax=False, include_background=False).item() == 0.0
 
 
 def test_boundary_3d_and_per_sample_spacing():
@@ -476,7 +486,9 @@ def test_sdf_target_and_values():
     s = torch.zeros(1, 1, 1, 9)
     # s = 0: product term -(eps)/(sum g^2 + eps) ~ 0, L1 = mean|g| = 5/9
     assert signed_distance_loss(s, t).item() == pytest.approx(5 / 9, abs=1e-5)
-    assert normalized_signed_distance(torch.zeros(1, 1, 4, 4, dtype=torch.bool)).eq(1).all()
+    # an absent class: 0 (the reference's compute_sdf, default since #28) or 1 (the diagonal)
+    assert normalized_signed_distance(torch.zeros(1, 1, 4, 4, dtype=torch.bool)).eq(0).all()
+    assert normalized_signed_distance(torch.zeros(1, 1, 4, 4, dtype=torch.bool), empty="diagonal").eq(1).all()
     torch.testing.assert_close(signed_distance_loss(s, t, dist_map=g), signed_distance_loss(s, t))
     with pytest.raises(ValueError, match=r"normalised signed distance in \[-1, 1\]"):
         signed_distance_loss(s, t, dist_map=signed_distance(t, num_classes=2, classes=[1]))

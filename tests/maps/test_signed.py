@@ -36,10 +36,18 @@ def ref_boundary(mask: np.ndarray) -> np.ndarray:
     return mask & ~eroded
 
 
-def ref_signed(mask: np.ndarray, spacing) -> np.ndarray:
+EMPTY = st.sampled_from(["zero", "diagonal"])
+
+
+def ref_empty(mask: np.ndarray, spacing, empty: str) -> np.ndarray:
+    """An absent class's map: 0 (the references', default) or the image extent's diagonal."""
     diag = math.sqrt(sum((n * s) ** 2 for n, s in zip(mask.shape, spacing)))
+    return np.full(mask.shape, diag if empty == "diagonal" else 0.0)
+
+
+def ref_signed(mask: np.ndarray, spacing, empty: str = "zero") -> np.ndarray:
     if not mask.any():
-        return np.full(mask.shape, diag)
+        return ref_empty(mask, spacing, empty)
     d = brute_distance(ref_boundary(mask), spacing)
     return np.where(mask, -d, d)
 
@@ -66,14 +74,14 @@ def _label_maps(nd: int, max_side: int, max_classes: int = 4):
 
 @pytest.mark.parametrize("be", CPU_BACKENDS)
 @SETTINGS
-@given(data=_label_maps(2, 10), spacing=st.tuples(st.floats(0.4, 2.5), st.floats(0.4, 2.5)))
-def test_signed_boundary_2d_brute_force(be, data, spacing):
+@given(data=_label_maps(2, 10), spacing=st.tuples(st.floats(0.4, 2.5), st.floats(0.4, 2.5)), empty=EMPTY)
+def test_signed_boundary_2d_brute_force(be, data, spacing, empty):
     c, lab = data
-    got = signed_distance(torch.from_numpy(lab)[:, None], spacing, num_classes=c, backend=be)
+    got = signed_distance(torch.from_numpy(lab)[:, None], spacing, num_classes=c, backend=be, empty=empty)
     assert got.shape == (lab.shape[0], c, *lab.shape[1:])
     for b in range(lab.shape[0]):
         for k in range(c):
-            ref = ref_signed(lab[b] == k, spacing)
+            ref = ref_signed(lab[b] == k, spacing, empty)
             np.testing.assert_allclose(got[b, k].numpy(), ref, rtol=1e-4, atol=1e-5)
 
 
@@ -82,13 +90,14 @@ def test_signed_boundary_2d_brute_force(be, data, spacing):
 @given(
     data=_label_maps(3, 6, 3),
     spacing=st.tuples(st.floats(0.4, 2.5), st.floats(0.4, 2.5), st.floats(0.4, 2.5)),
+    empty=EMPTY,
 )
-def test_signed_boundary_3d_brute_force(be, data, spacing):
+def test_signed_boundary_3d_brute_force(be, data, spacing, empty):
     c, lab = data
-    got = signed_distance(torch.from_numpy(lab)[:, None], spacing, num_classes=c, backend=be)
+    got = signed_distance(torch.from_numpy(lab)[:, None], spacing, num_classes=c, backend=be, empty=empty)
     for b in range(lab.shape[0]):
         for k in range(c):
-            ref = ref_signed(lab[b] == k, spacing)
+            ref = ref_signed(lab[b] == k, spacing, empty)
             np.testing.assert_allclose(got[b, k].numpy(), ref, rtol=1e-4, atol=1e-5)
 
 
@@ -108,19 +117,18 @@ def test_livia_parity(be, data, spacing):
 
 @pytest.mark.parametrize("be", CPU_BACKENDS)
 @SETTINGS
-@given(data=_label_maps(2, 12), spacing=st.tuples(st.floats(0.4, 2.5), st.floats(0.4, 2.5)))
-def test_unsigned_and_inside_match_scipy(be, data, spacing):
+@given(data=_label_maps(2, 12), spacing=st.tuples(st.floats(0.4, 2.5), st.floats(0.4, 2.5)), empty=EMPTY)
+def test_unsigned_and_inside_match_scipy(be, data, spacing, empty):
     c, lab = data
     t = torch.from_numpy(lab)[:, None]
-    un = unsigned_distance(t, spacing, num_classes=c, backend=be).numpy()
-    ins = inside_distance(t, spacing, num_classes=c, backend=be).numpy()
+    un = unsigned_distance(t, spacing, num_classes=c, backend=be, empty=empty).numpy()
+    ins = inside_distance(t, spacing, num_classes=c, backend=be, empty=empty).numpy()
     for b in range(lab.shape[0]):
         for k in range(c):
             m = lab[b] == k
             if not m.any():
-                diag = math.hypot(m.shape[0] * spacing[0], m.shape[1] * spacing[1])
-                np.testing.assert_allclose(un[b, k], diag, rtol=1e-6)
-                np.testing.assert_allclose(ins[b, k], diag, rtol=1e-6)
+                np.testing.assert_allclose(un[b, k], ref_empty(m, spacing, empty), rtol=1e-6)
+                np.testing.assert_allclose(ins[b, k], ref_empty(m, spacing, empty), rtol=1e-6)
                 continue
             inside = scipy_edt(m, spacing)
             outside = ndimage.distance_transform_edt(~m, sampling=spacing)
@@ -167,15 +175,17 @@ def test_signed_disc_and_ball():
 
 @pytest.mark.parametrize("be", CPU_BACKENDS)
 @pytest.mark.parametrize("fn", [signed_distance, unsigned_distance, inside_distance])
-def test_empty_and_full_classes_finite(be, fn):
+@pytest.mark.parametrize("empty", ["zero", "diagonal"])
+def test_empty_and_full_classes_finite(be, fn, empty):
     t = torch.zeros(2, 1, 6, 7, dtype=torch.long)
     t[1, 0, 2:4, 2:5] = 2
-    out = fn(t, (1.5, 1.0), num_classes=3, backend=be)
+    out = fn(t, (1.5, 1.0), num_classes=3, backend=be, empty=empty)
     assert torch.isfinite(out).all()
-    diag = math.hypot(6 * 1.5, 7 * 1.0)
-    # class 1 is absent everywhere, class 2 absent in sample 0: strictly positive constant
-    torch.testing.assert_close(out[:, 1], torch.full((2, 6, 7), diag))
-    torch.testing.assert_close(out[0, 2], torch.full((6, 7), diag))
+    fill = math.hypot(6 * 1.5, 7 * 1.0) if empty == "diagonal" else 0.0
+    # class 1 is absent everywhere, class 2 absent in sample 0: a constant map, 0 (the
+    # references') or the image diagonal (strictly positive)
+    torch.testing.assert_close(out[:, 1], torch.full((2, 6, 7), fill))
+    torch.testing.assert_close(out[0, 2], torch.full((6, 7), fill))
     full = out[0, 0]  # class 0 fills sample 0
     if fn is signed_distance:
         ring = torch.zeros(6, 7, dtype=torch.bool)
@@ -287,9 +297,10 @@ def test_stacked_2d_edt_path_equals_scipy_with_mixed_spacing_and_full_empty_clas
     lab[0] = 0                       # class 0 fills sample 0, classes 1-3 are absent there
     lab[1, :, :12] = 2               # a large region touching the border
     sp = torch.tensor([[0.5, 2.0], [1.0, 1.0], [0.5, 2.0], [3.0, 0.25]])
-    got = signed_distance(lab, sp, num_classes=4, backend="edt")
-    want = signed_distance(lab, sp, num_classes=4, backend="scipy")
-    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+    for empty in ("zero", "diagonal"):
+        got = signed_distance(lab, sp, num_classes=4, backend="edt", empty=empty)
+        want = signed_distance(lab, sp, num_classes=4, backend="scipy", empty=empty)
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
     mask = torch.rand(4, 23, 17, generator=g) > 0.6
     torch.testing.assert_close(edt(mask, sp, backend="edt"), edt(mask, sp, backend="scipy"),
                                rtol=1e-4, atol=1e-4)

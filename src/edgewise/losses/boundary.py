@@ -7,6 +7,7 @@ from typing import Literal
 
 from torch import Tensor
 
+from ..maps._input import Empty, check_empty
 from ._utils import (
     LossBase,
     Reduction,
@@ -36,6 +37,7 @@ def boundary_loss(
     include_background: bool = True,
     classes: Sequence[int] | None = None,
     convention: Convention = "boundary",
+    empty: Empty = "zero",
     softmax: bool | None = None,
     sigmoid: bool = False,
     to_onehot_y: bool | None = None,
@@ -48,10 +50,12 @@ def boundary_loss(
 
     :math:`\phi` is the signed distance map of class :math:`c` of the target
     (:func:`edgewise.maps.signed_distance`): negative inside, positive outside, in physical
-    units when ``spacing`` is given. ``convention="boundary"`` (default) puts 0 on the inner
-    boundary voxels and measures both sides from the boundary set; ``"livia"`` reproduces
-    LIVIAETS ``one_hot2dist`` (``EDT(~M)*~M - (EDT(M) - 1)*M``, the ``-1`` in voxels). An absent
-    class gets a positive map, so its false positives are penalised.
+    units when ``spacing`` is given (voxels without: the paper's pixel maps). ``convention="boundary"``
+    (default) puts 0 on the inner boundary voxels and measures both sides from the boundary
+    set; ``"livia"`` reproduces LIVIAETS ``one_hot2dist`` (``EDT(~M)*~M - (EDT(M) - 1)*M``, the
+    ``-1`` in voxels). A class absent from a sample gets an all-0 map (``empty="zero"``,
+    default since #28, as LIVIAETS: the term ignores that class there) or the image diagonal
+    (``empty="diagonal"``, edgewise's rule before #28: its false positives are penalised).
 
     **Negative values are expected**: the minimum is reached when the prediction covers
     exactly the negative (inside) part of the map. A perfect prediction gives
@@ -69,6 +73,8 @@ def boundary_loss(
             ``include_background=False``).
         classes: explicit channel indices, overrides ``include_background``.
         convention: ``"boundary"`` or ``"livia"``, see above.
+        empty: map of a class absent from a sample, ``"zero"`` or ``"diagonal"`` (ignored
+            with ``dist_map``: the given maps hold their own fill).
         reduction: ``"none"`` gives ``(B, C')``.
 
     Shapes:
@@ -87,6 +93,7 @@ def boundary_loss(
     check_reduction(reduction)
     if convention not in ("boundary", "livia"):
         raise ValueError(f"expected convention in ('boundary', 'livia'), got {convention!r}")
+    check_empty(empty)
     if dist_map is None:
         check_map_dims(input, "boundary_loss")
     prep = prepare(input, target, spacing=spacing, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
@@ -98,7 +105,7 @@ def boundary_loss(
             from edgewise.maps import signed_distance
 
             phi = signed_distance(binary_masks(prep.onehot, prep.channels), spacing,
-                                  convention=convention)
+                                  convention=convention, empty=empty)
         else:
             phi = check_map(dist_map, tuple(p.shape), tuple(prep.onehot.shape), prep.channels)
         loss = spatial_mean(p * phi.to(device=p.device, dtype=p.dtype))
@@ -121,6 +128,7 @@ class BoundaryLoss(LossBase):
         include_background: bool = True,
         classes: Sequence[int] | None = None,
         convention: Convention = "boundary",
+        empty: Empty = "zero",
         spacing: SpacingLike = None,
         softmax: bool | None = None,
         sigmoid: bool = False,
@@ -131,9 +139,11 @@ class BoundaryLoss(LossBase):
                          softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y, reduction=reduction)
         if convention not in ("boundary", "livia"):
             raise ValueError(f"expected convention in ('boundary', 'livia'), got {convention!r}")
+        check_empty(empty)
         self.convention = convention
+        self.empty = empty
 
     def forward(self, input: Tensor, target: Tensor, *, spacing: SpacingLike = None,
                 dist_map: Tensor | None = None) -> Tensor:
         return boundary_loss(input, target, spacing=self.spacing_or_default(spacing), dist_map=dist_map,
-                             convention=self.convention, **self.shared())
+                             convention=self.convention, empty=self.empty, **self.shared())

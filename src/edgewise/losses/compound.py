@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from edgewise.maps import MapContext, shared_maps
 from edgewise.maps._input import check_not_empty
+from edgewise.maps.cache import MAP_UNITS, MapUnits
 
 from ._utils import SpacingLike, shared_inputs
 from .schedules import Constant, Schedule, as_schedule
@@ -39,6 +40,11 @@ class CompoundLoss(nn.Module):
         schedule: a :class:`~edgewise.losses.schedules.Schedule` or any callable
             ``epoch -> weights``.
         epoch: the starting epoch.
+        map_units: ``"physical"`` (default): each term gets the ``spacing`` passed to the call
+            (distance maps in mm); ``"voxel"``: each term gets ``spacing=1.0`` whatever the
+            call (or a ``MetaTensor``'s affine) says, so maps are in voxels as in the papers
+            (Kervadec et al., LIVIAETS), whose weights (boundary 0.01) assume pixel maps. A
+            training run sets it from ``loss.map_units`` (default ``voxel``).
 
     Example:
         >>> from edgewise.losses import DiceLoss, CrossEntropyLoss
@@ -58,8 +64,12 @@ class CompoundLoss(nn.Module):
         weights: Sequence[float] | None = None,
         schedule: Schedule | Callable[[int], Sequence[float]] | None = None,
         epoch: int = 0,
+        map_units: MapUnits = "physical",
     ) -> None:
         super().__init__()
+        if map_units not in MAP_UNITS:
+            raise ValueError(f"expected map_units in {MAP_UNITS}, got {map_units!r}")
+        self.map_units: MapUnits = map_units
         items = list(terms.items()) if isinstance(terms, Mapping) else list(terms)
         if not items:
             raise ValueError("expected at least one loss term, got none")
@@ -137,6 +147,11 @@ class CompoundLoss(nn.Module):
         # terms with the same activation one softmax, one-hot and input check
         maps = MapContext()
         inputs: dict[tuple[Any, ...], Any] = {}
+        if self.map_units not in MAP_UNITS:
+            raise ValueError(f"expected map_units in {MAP_UNITS}, got {self.map_units!r}")
+        if self.map_units == "voxel":
+            # 1.0, not None: None would let a term read a MetaTensor's spacing
+            spacing = 1.0
         for name, w in zip(self.names, self.weights):
             if w == 0.0:
                 continue
@@ -166,5 +181,6 @@ class CompoundLoss(nn.Module):
         self.epoch = int(state["epoch"])
 
     def extra_repr(self) -> str:
-        return f"epoch={self._epoch}, schedule={self.schedule!r}"
+        units = "" if self.map_units == "physical" else f", map_units={self.map_units!r}"
+        return f"epoch={self._epoch}, schedule={self.schedule!r}{units}"
 

@@ -41,7 +41,9 @@ def penalized_ce_loss(
 
     :math:`\Phi` is :func:`edgewise.maps.penalty_map` of the target: per-class inner
     distance maps, inverted so that pixels near a boundary weigh most, combined over classes
-    (multi-class, spacing-aware, finite on empty ground truth). The penalty is really
+    (multi-class, spacing-aware, finite on empty ground truth). Each pixel is weighed by the
+    map of its own class, so a class absent from the sample weighs nothing and needs no
+    absent-class fill (the ``empty=`` option of the signed maps does not apply). The penalty is really
     applied: ``"none"`` returns ``(1 + Phi) * CE`` per pixel and the reductions are those of
     :func:`~edgewise.losses.cross_entropy_loss` on it (SegLossOdyssey's ``DisPenalizedCE``
     returns the unweighted mean). With ``Phi = 0`` the loss is exactly the cross-entropy.

@@ -180,8 +180,10 @@ def region_wise_loss(
     With the default rectified region-wise (RRW) maps, per class :math:`c`:
     :math:`m_c = -\mathrm{EDT}(Y_c)/\max \mathrm{EDT}(Y_c)` inside the class (values in
     ``[-1, -1/max]``) and ``+1`` elsewhere (no spacing, background included, as in
-    ``jmlipman/RegionWiseLoss``). An absent class has ``+1`` everywhere (the reference
-    reuses a stale array there).
+    ``jmlipman/RegionWiseLoss``). An absent class has ``+1`` everywhere (Valverde & Tohka's
+    rule that every non-class pixel is +1; the reference reuses a stale array there), so its
+    false positives are penalised: the ``empty="zero"`` default of the signed maps does not
+    apply to RRW.
 
     Args:
         map_fn: ``map_fn(onehot, spacing) -> maps`` of shape ``(B, C, *spatial)``, called

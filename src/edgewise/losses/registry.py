@@ -8,6 +8,7 @@ from typing import Any
 
 from torch import nn
 
+from ..maps.cache import MAP_UNITS
 from .active_contour import ActiveContourLoss
 from .boundary import BoundaryLoss
 from .centerline import ClDiceLoss, DiceClDiceLoss, SkeletonRecallLoss
@@ -128,6 +129,9 @@ def loss_from_config(cfg: Mapping[str, Any]) -> CompoundLoss:
 
     Term keys: ``name`` (a :func:`build_loss` name), ``weight`` (default 1.0), ``args``
     (constructor keywords). The term is logged under its name (``name_2``, ... for repeats).
+    Optional ``map_units``: ``physical`` (default here: the ``spacing`` passed to the loss) or
+    ``voxel`` (spacing 1, the papers' pixel maps), see :class:`CompoundLoss`; a training run's
+    ``loss.map_units`` defaults to ``voxel``.
     Schedules: ``constant`` (default; ``weights`` or the terms' weights), ``increase``
     (``step``: float or list), ``rebalance`` (LIVIAETS ``StealWeight`` from the terms'
     weights; ``step`` 0.01, ``floor`` 0.1), ``rebalance_convex`` (``a*R + (1-a)*B``;
@@ -147,9 +151,10 @@ def loss_from_config(cfg: Mapping[str, Any]) -> CompoundLoss:
             cfg = cfg["loss"]
     if not isinstance(cfg, Mapping):
         raise ValueError(f"expected the loss config as a mapping, got {type(cfg).__name__}")
-    unknown = sorted(set(cfg) - {"terms", "schedule"})
+    unknown = sorted(set(cfg) - {"terms", "schedule", "map_units"})
     if unknown:
-        raise ValueError(f"unknown key(s) {unknown} in loss config; expected 'terms' and optional 'schedule'")
+        raise ValueError(f"unknown key(s) {unknown} in loss config; expected 'terms' and optional "
+                         "'schedule' and 'map_units'")
     terms_cfg = cfg.get("terms")
     if not isinstance(terms_cfg, (list, tuple)) or not terms_cfg:
         raise ValueError(f"expected 'terms' as a non-empty list of {{name, weight, args}}, got {terms_cfg!r}")
@@ -173,4 +178,7 @@ def loss_from_config(cfg: Mapping[str, Any]) -> CompoundLoss:
         weights.append(float(term.get("weight", 1.0)))
     schedule_cfg = cfg.get("schedule")
     schedule = Constant(weights) if schedule_cfg is None else _schedule(schedule_cfg, weights)
-    return CompoundLoss(terms, schedule=schedule)
+    map_units = cfg.get("map_units", "physical")
+    if map_units not in MAP_UNITS:
+        raise ValueError(f"expected map_units in {MAP_UNITS}, got {map_units!r}")
+    return CompoundLoss(terms, schedule=schedule, map_units=map_units)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from ..maps._input import Empty, check_empty
 from ._utils import (
     LossBase,
     Reduction,
@@ -25,20 +26,23 @@ __all__ = ["SignedDistanceLoss", "normalized_signed_distance", "signed_distance_
 
 
 @torch.no_grad()
-def normalized_signed_distance(masks: Tensor, spacing: SpacingLike = None) -> Tensor:
+def normalized_signed_distance(masks: Tensor, spacing: SpacingLike = None, empty: Empty = "zero") -> Tensor:
     """Xue et al.'s regression target: the signed distance with the outside scaled to ``[0, 1]``
     and the inside to ``[-1, 0]`` (each side divided by its own maximum), 0 on the boundary.
 
     Args:
         masks: bool ``(B, C, *spatial)``.
+        empty: ``"zero"`` (default since #28): an absent class is 0 everywhere, as the
+            reference's ``compute_sdf`` (SegWithDistMap); ``"diagonal"``: 1 everywhere (the
+            image diagonal divided by itself; edgewise before #28).
 
     Returns:
-        float32 ``(B, C, *spatial)``. An absent class is 1 everywhere; a class filling the
-        image is negative inside and 0 on the border ring.
+        float32 ``(B, C, *spatial)``. A class filling the image is negative inside and 0 on
+        the border ring.
     """
     from edgewise.maps import signed_distance
 
-    phi = signed_distance(masks, spacing)
+    phi = signed_distance(masks, spacing, empty=empty)
     tail = [1] * (phi.dim() - 2)
     # max(max(phi, 0)) = max(max(phi), 0), and the same for -min (amin and amax: aminmax
     # over an axis is ~10x slower on CPU than the two)
@@ -99,6 +103,7 @@ def signed_distance_loss(
     classes: Sequence[int] | None = None,
     to_onehot_y: bool | None = None,
     smooth: float = 1e-5,
+    empty: Empty = "zero",
     reduction: Reduction = "mean",
 ) -> Tensor:
     r"""Loss for a network head that regresses a normalised signed distance function.
@@ -118,6 +123,8 @@ def signed_distance_loss(
         target: index or one-hot target (``C = 1``: a binary mask).
         dist_map: precomputed normalised SDF ``g`` for the selected or all classes (values in
             ``[-1, 1]``; a raw signed distance raises ``ValueError``).
+        empty: ``g`` of a class absent from a sample: ``"zero"`` (0, the reference's) or
+            ``"diagonal"`` (1), see :func:`normalized_signed_distance`.
         reduction: ``"none"`` gives ``(B, C')``.
 
     Reference:
@@ -131,6 +138,7 @@ def signed_distance_loss(
         -0.3333
     """
     check_reduction(reduction)
+    check_empty(empty)
     if dist_map is None:
         check_map_dims(input, "signed_distance_loss")
     prep = prepare(input, target, spacing=spacing, softmax=False, sigmoid=False, to_onehot_y=to_onehot_y,
@@ -139,7 +147,7 @@ def signed_distance_loss(
     with no_autocast(input.device):
         s = pick(prep.probs, prep.channels)
         if dist_map is None:
-            g = normalized_signed_distance(binary_masks(prep.onehot, prep.channels), spacing)
+            g = normalized_signed_distance(binary_masks(prep.onehot, prep.channels), spacing, empty=empty)
         else:
             g = check_map(dist_map, tuple(s.shape), tuple(prep.onehot.shape), prep.channels)
             # a raw signed distance (edgewise.maps.signed_distance) instead of the normalised one
@@ -165,13 +173,16 @@ class SignedDistanceLoss(LossBase):
         spacing: SpacingLike = None,
         to_onehot_y: bool | None = None,
         smooth: float = 1e-5,
+        empty: Empty = "zero",
         reduction: Reduction = "mean",
     ) -> None:
         super().__init__(include_background=include_background, classes=classes, spacing=spacing,
                          to_onehot_y=to_onehot_y, reduction=reduction)
+        check_empty(empty)
         self.smooth = smooth
+        self.empty = empty
 
     def forward(self, input: Tensor, target: Tensor, *, spacing: SpacingLike = None,
                 dist_map: Tensor | None = None) -> Tensor:
         return signed_distance_loss(input, target, spacing=self.spacing_or_default(spacing), dist_map=dist_map,
-                                    smooth=self.smooth, **self.shared())
+                                    smooth=self.smooth, empty=self.empty, **self.shared())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import torch
@@ -136,6 +137,25 @@ def diagonal(shape: Sequence[int], spacing: Tensor) -> Tensor:
     """Length of the image extent's diagonal ``sqrt(sum((n_i * s_i)^2))`` per spacing row."""
     sizes = torch.tensor([float(s) for s in shape], dtype=torch.float64)
     return (spacing * sizes).square().sum(-1).sqrt()
+
+
+#: what a class absent from a sample gets: ``"zero"`` (the references': no boundary, no
+#: distance) or ``"diagonal"`` (the image extent's diagonal, edgewise before #28)
+Empty = Literal["zero", "diagonal"]
+EMPTY_FILLS: tuple[str, ...] = ("zero", "diagonal")
+
+
+def check_empty(empty: str) -> None:
+    if empty not in EMPTY_FILLS:
+        raise ValueError(f"expected empty in {EMPTY_FILLS}, got {empty!r}")
+
+
+def empty_value(empty: str, shape: Sequence[int], spacing: Tensor) -> Tensor:
+    """Per-sample ``(B,)`` fill of an absent class's map: 0, or :func:`diagonal`."""
+    check_empty(empty)
+    if empty == "zero":
+        return torch.zeros(spacing.shape[0], dtype=torch.float64)
+    return diagonal(shape, spacing)
 
 
 # Full-size elementwise helpers.  On CPU several plain spellings take slow generic paths in

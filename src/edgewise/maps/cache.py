@@ -21,6 +21,9 @@ from .skeleton import skeleton, skeleton_tube
 __all__ = ["MapCache"]
 
 MapKind = Literal["signed", "unsigned", "inside", "rrw", "penalty", "skeleton", "skeleton_tube"]
+#: ``"physical"``: maps computed with the volume's spacing; ``"voxel"``: with spacing 1
+MapUnits = Literal["physical", "voxel"]
+MAP_UNITS: tuple[str, ...] = ("physical", "voxel")
 
 _KINDS: dict[str, Callable[..., torch.Tensor]] = {
     "signed": signed_distance,
@@ -36,6 +39,10 @@ _KINDS: dict[str, Callable[..., torch.Tensor]] = {
 _FORMAT_VERSION = 1
 # Arguments that change how a map is computed but not its values.
 _VALUE_NEUTRAL = frozenset({"backend"})
+# Kinds with an absent-class fill (``empty=``): the fill is always part of their key, so the
+# maps of edgewise before #28 (keys without it, absent classes at the image diagonal) are
+# never read as today's default (0).
+_EMPTY_FILLED = frozenset({"signed", "unsigned", "inside"})
 
 
 class MapCache:
@@ -92,6 +99,8 @@ class MapCache:
         h = hashlib.sha256()
         h.update(arr.tobytes())
         params = {k: v for k, v in kwargs.items() if k not in _VALUE_NEUTRAL}
+        if kind in _EMPTY_FILLED:
+            params.setdefault("empty", "zero")
         sp = None if spacing is None else np.broadcast_to(
             np.asarray(spacing, dtype=np.float64), (arr.ndim,)
         ).tolist()
@@ -120,6 +129,7 @@ class MapCache:
         spacing: float | Sequence[float] | None = None,
         num_classes: int,
         slice_axis: int | None = None,
+        units: MapUnits = "physical",
         **kwargs: Any,
     ) -> np.ndarray:
         """Memory-mapped map of a whole label volume, computed and stored on first use.
@@ -135,13 +145,20 @@ class MapCache:
             slice_axis: for a 3D volume, compute the maps of each 2D slice along this axis
                 on its own, with the in-plane spacing ("2D maps" in Kervadec et al.'s
                 journal comparison); ``None`` (default): one 3D map of the whole volume.
+            units: ``"physical"`` (default): distances with ``spacing``; ``"voxel"``: with
+                spacing 1 whatever ``spacing`` says (the papers' pixel maps; a training
+                run's ``loss.map_units``). Stored under the key of ``spacing=None``.
             **kwargs: passed to the map function (e.g. ``classes``, ``convention``,
-                ``backend``, ``radius``).
+                ``empty``, ``backend``, ``radius``).
 
         Returns:
             read-only ``np.memmap`` of shape ``(C', *spatial)`` (``(1, *spatial)`` for
             ``"penalty"``) in the cache's dtype.
         """
+        if units not in MAP_UNITS:
+            raise ValueError(f"expected units in {MAP_UNITS}, got {units!r}")
+        if units == "voxel":
+            spacing = None
         labels = np.asarray(labels)
         if labels.ndim not in (2, 3):
             raise ValueError(f"expected a 2D or 3D label map (*spatial), got shape {labels.shape}")

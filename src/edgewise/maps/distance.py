@@ -2,16 +2,23 @@
 
 Shared rules (see ``docs/maps.md``):
 
-- Distances are in physical units: ``spacing`` is None (1.0), a float, a per-axis sequence in
-  array axis order, or a per-sample ``(B, ndim)`` tensor/array.
+- Distances are in the units of ``spacing``: None (1.0: voxel units, the papers' pixel
+  maps), a float, a per-axis sequence in array axis order (physical units, e.g. mm), or a
+  per-sample ``(B, ndim)`` tensor/array.
 - Target forms are never guessed from the shape alone: with ``num_classes`` the target is an
   index map ``(B, 1, *spatial)`` (``(B, *spatial)`` only together with ``spatial_dims``);
   without it, a one-hot ``(B, C, *spatial)`` of bool or 0/1 values.
-- Empty class (absent from a sample): a finite, strictly positive constant map for the
-  signed, unsigned and inside maps, equal to the diagonal of the image extent
-  ``sqrt(sum_i (n_i * s_i)^2)``, larger than any distance inside the image.
+- Empty class (absent from a sample), signed, unsigned and inside maps: ``empty="zero"``
+  (default since #28) gives an all-0 map, as the references (LIVIAETS/boundary-loss
+  ``one_hot2dist``, SegWithDistMap, MONAI's ``HausdorffDTLoss``): a class with no boundary
+  has no distance to it. ``empty="diagonal"`` gives the constant diagonal of the image
+  extent ``sqrt(sum_i (n_i * s_i)^2)``, larger than any distance inside the image, so a
+  ``sum(p * map)`` loss penalises that class's false positives (edgewise's rule before #28).
+  RRW maps (:mod:`edgewise.maps.penalty`) keep Valverde & Tohka's +1.
 - Full class (fills its sample): the outside of the image counts as outside the class, so its
-  boundary is the image's border ring and its inside values are negative (signed maps).
+  boundary is the image's border ring and its inside values are negative (signed maps). No
+  reference defines it (scipy's transform of a mask with no background is meaningless), so it
+  is kept whatever ``empty`` says.
 - CPU backends (``"edt"``, ``"scipy"``) move data to numpy and back; ``"cupy"`` and
   ``"torch"`` stay on the device.
 """
@@ -47,7 +54,9 @@ from ._input import (
     check_float_dtype,
     check_not_empty,
     check_spatial_dims,
-    diagonal,
+    Empty,
+    check_empty,
+    empty_value,
     keep,
     onehot_from_labels,
     parse_labels,
@@ -237,15 +246,15 @@ def _boundary_distance_cpu(p: Prepared, need: Tensor) -> Tensor:
     return torch.from_numpy(out)
 
 
-def _signed_boundary_cpu(p: Prepared) -> Tensor:
+def _signed_boundary_cpu(p: Prepared, empty: Empty) -> Tensor:
     """Boundary-convention signed maps with a CPU backend outside a :func:`shared_maps`
     block: one fused pass per (b, c) builds the class mask and its boundary complement,
     transforms it and negates the inside in place in one numpy buffer (no one-hot, no
-    full-size temporaries)."""
+    full-size temporaries). Absent classes get ``empty``'s fill."""
     n_b, n_cls = p.spacing.shape[0], len(p.classes)
     out = np.empty((n_b, n_cls, *p.spatial), dtype=np.float32)
     sp = p.spacing.numpy()
-    dg = diagonal(p.spatial, p.spacing).numpy()
+    dg = empty_value(empty, p.spatial, p.spacing).numpy()
     done = np.zeros(n_b * n_cls, dtype=bool)
 
     if stack_2d(p.backend, len(p.spatial), n_b * n_cls):
@@ -397,6 +406,7 @@ def signed_distance(
     num_classes: int | None = None,
     classes: Sequence[int] | None = None,
     convention: Literal["boundary", "livia"] = "boundary",
+    empty: Empty = "zero",
     spatial_dims: int | None = None,
     backend: Backend = "auto",
     dtype: torch.dtype = torch.float32,
@@ -411,17 +421,19 @@ def signed_distance(
         \phi(x) = \begin{cases} -d(x, \partial M) & x \in M \\
                                  +d(x, \partial M) & x \notin M \end{cases}
 
-    with :math:`d` the Euclidean distance in physical units, so :math:`\phi = 0` exactly on the
+    with :math:`d` the Euclidean distance in the units of ``spacing``, so :math:`\phi = 0` exactly on the
     boundary set under any spacing.  Computed with one exact EDT of :math:`\neg\partial M`
     per class (outside the class the nearest boundary element is the nearest class element).
 
     ``convention="livia"`` reproduces LIVIAETS/boundary-loss ``one_hot2dist`` in float:
     :math:`\phi = \mathrm{EDT}(\neg M)\,[\neg M] - (\mathrm{EDT}(M) - 1)\,[M]` with the
     ``-1`` in voxels (so the inner boundary is ``1 - min spacing``, not 0, under anisotropy),
-    and an all-zero map for an empty class (their behaviour, kept for parity).
+    and an all-zero map for an empty class (their behaviour).
 
-    Empty class (boundary convention): constant equal to the image extent's diagonal
-    :math:`\sqrt{\sum_i (n_i s_i)^2}`, strictly positive so false positives are penalised.
+    Empty class (either convention): all 0 with ``empty="zero"`` (default; LIVIAETS: no
+    boundary, no distance), or the image extent's diagonal :math:`\sqrt{\sum_i (n_i s_i)^2}`
+    with ``empty="diagonal"`` (strictly positive, so a ``sum(p * phi)`` loss penalises false
+    positives of the absent class; edgewise's default before #28).
     Full class: the outside of the image counts as outside the class (boundary convention:
     the border ring is the boundary set, values :math:`\le 0` inside; livia: ``EDT(M)`` is
     the distance to just beyond the border).  No nan or inf.
@@ -433,6 +445,7 @@ def signed_distance(
         num_classes: number of classes of an index map; None for a one-hot target.
         classes: channels to compute, in output order (default: all).
         convention: ``"boundary"`` or ``"livia"``.
+        empty: map of a class absent from a sample: ``"zero"`` or ``"diagonal"``.
         spatial_dims: 2 or 3 (needed for a ``(B, *spatial)`` index map).
         backend: see :func:`edt`.
         dtype: output floating dtype.
@@ -448,23 +461,23 @@ def signed_distance(
     """
     if convention not in ("boundary", "livia"):
         raise ValueError(f"expected convention 'boundary' or 'livia', got {convention!r}")
+    check_empty(empty)
     check_float_dtype(dtype)
     p = prepare(target, spacing, num_classes, classes, spatial_dims, backend)
     if (convention == "boundary" and p.backend in ("edt", "scipy") and _device(p).type == "cpu"
             and active_context() is None):
-        return _signed_boundary_cpu(p).to(dtype)
+        return _signed_boundary_cpu(p, empty).to(dtype)
     sel = p.selected
     present = p.present()
     if convention == "boundary":
         d = _boundary_distance(p, present)
         # d - 2d inside, in place: exact, and the boundary stays +0.0 (0 + -0.0)
         phi = d.addcmul_(d, as_float(sel, d.dtype), value=-2.0)
-        phi = _empty_fill(phi, present, diagonal(p.spatial, p.spacing))
     else:
         inside = _inside(p, sel, present)
         outside = _stack_edt(~sel, p.spacing, present, p.backend)
         phi = torch.where(sel, 1.0 - inside, outside)
-        phi = _empty_fill(phi, present, 0.0)
+    phi = _empty_fill(phi, present, empty_value(empty, p.spatial, p.spacing))
     return phi.to(dtype)
 
 
@@ -474,6 +487,7 @@ def unsigned_distance(
     *,
     num_classes: int | None = None,
     classes: Sequence[int] | None = None,
+    empty: Empty = "zero",
     spatial_dims: int | None = None,
     backend: Backend = "auto",
     dtype: torch.dtype = torch.float32,
@@ -484,8 +498,9 @@ def unsigned_distance(
 
     As MONAI's ``HausdorffDTLoss`` builds its field (inside: distance to the nearest outside
     element; outside: distance to the nearest class element; never 0), plus spacing.  Empty
-    class: the image diagonal everywhere (MONAI uses 0); full class: distance to just beyond
-    the image border.  Arguments as :func:`signed_distance`.
+    class: 0 everywhere with ``empty="zero"`` (default, as MONAI), the image diagonal with
+    ``empty="diagonal"``; full class: distance to just beyond the image border (MONAI: 0).
+    Arguments as :func:`signed_distance`.
 
     With the ``edt`` backend each class takes one two-label transform (the class against the
     rest of the image) and a binary target's two classes one together.
@@ -496,23 +511,24 @@ def unsigned_distance(
         >>> unsigned_distance(t, num_classes=2, classes=[1])[0, 0, 0]
         tensor([1., 1., 1., 1., 2.])
     """
+    check_empty(empty)
     check_float_dtype(dtype)
     p = prepare(target, spacing, num_classes, classes, spatial_dims, backend)
     sel = p.selected
     present = p.present()
+    fill = empty_value(empty, p.spatial, p.spacing)
     # an earlier map of a shared-maps block (a boundary loss's) left every outside distance:
     # then only the inside map is new, cheaper than any transform of both sides
     if p.backend == "edt" and not all_cached("boundary", sel, p.spacing, p.backend, present):
         two_sided = _two_label_unsigned(p, sel, present)
         if two_sided is None:
-            two_sided = _empty_fill(_per_class_two_label(sel, present, p.spacing), present,
-                                    diagonal(p.spatial, p.spacing))
+            two_sided = _empty_fill(_per_class_two_label(sel, present, p.spacing), present, fill)
         return two_sided.to(dtype)
     # outside the class, the distance to its boundary set is the distance to the class
     # absent classes' entries of _boundary_distance are uninitialised (any value, nan
     # included): the product keeps them only where _empty_fill replaces them below
     d = _inside(p, sel, present) + keep(_boundary_distance(p, present), ~sel)
-    return _empty_fill(d, present, diagonal(p.spatial, p.spacing)).to(dtype)
+    return _empty_fill(d, present, fill).to(dtype)
 
 
 def inside_distance(
@@ -521,16 +537,17 @@ def inside_distance(
     *,
     num_classes: int | None = None,
     classes: Sequence[int] | None = None,
+    empty: Empty = "zero",
     spatial_dims: int | None = None,
     backend: Backend = "auto",
     dtype: torch.dtype = torch.float32,
 ) -> Tensor:
     r"""Distance inside the class only: :math:`\mathrm{EDT}(M)` (0 outside).
 
-    Karimi & Salcudean's HD-DT variant as in LIVIAETS/SegWithDistMap.  Empty class: the image
-    diagonal everywhere (strictly positive, so an absent class's false positives are
-    penalised); full class: distance to just beyond the image border.  Arguments as
-    :func:`signed_distance`.
+    Karimi & Salcudean's HD-DT variant as in LIVIAETS/SegWithDistMap.  Empty class: 0
+    everywhere with ``empty="zero"`` (default, as SegWithDistMap's ``compute_dtm``), the image
+    diagonal with ``empty="diagonal"``; full class: distance to just beyond the image border.
+    Arguments as :func:`signed_distance`.
 
     Example:
         >>> t = torch.zeros(1, 1, 1, 5, dtype=torch.long)
@@ -538,10 +555,11 @@ def inside_distance(
         >>> inside_distance(t, num_classes=2, classes=[1])[0, 0, 0]
         tensor([0., 1., 2., 1., 0.])
     """
+    check_empty(empty)
     check_float_dtype(dtype)
     p = prepare(target, spacing, num_classes, classes, spatial_dims, backend)
     sel = p.selected
     present = p.present()
     d = _inside(p, sel, present)
-    return _empty_fill(d, present, diagonal(p.spatial, p.spacing)).to(dtype)
+    return _empty_fill(d, present, empty_value(empty, p.spatial, p.spacing)).to(dtype)
 

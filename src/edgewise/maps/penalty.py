@@ -35,8 +35,9 @@ def rrw_map(
     so class elements lie in :math:`[-1, -\min r / \max r]` and every other element is +1:
     at every element the true class has the strictly lowest value and all values are
     bounded.  The paper uses no spacing (``spacing=None``); a spacing changes ``r``.  An
-    empty class is +1 everywhere; a full class uses the distance to just beyond the image
-    border for ``r``.
+    empty class is +1 everywhere (Valverde & Tohka's convention: every non-class element is
+    +1; the other maps' ``empty="zero"`` does not apply); a full class uses the distance to
+    just beyond the image border for ``r``.
 
     Args:
         target, spacing, num_classes, classes, spatial_dims, backend: as
@@ -136,7 +137,8 @@ def penalty_map(
     and :math:`\Phi = 1` on a class with no interior (max 0).  Boundary elements get 1,
     the deepest interior element of each class 0, so ``(1 + Phi) * CE`` weighs boundaries
     twice as much as class centres, per class whatever its size.  A full class has the
-    image border ring as its boundary.
+    image border ring as its boundary; a class absent from the sample has no element to
+    weigh, so no absent-class fill is involved.
 
     Args:
         target: index map with ``num_classes``, or a one-hot that is a partition (each element
