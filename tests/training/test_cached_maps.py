@@ -111,3 +111,24 @@ def test_cached_maps_must_match_the_term(tmp_path, tiny_config):
     # caching exactly the term's classes is fine
     parts = build_components(tiny_config(*_with_cache(tmp_path), "data.options.map_options={classes: [1]}"))
     assert parts["module"].cached_maps == ["boundary"]
+
+
+def test_cached_maps_follow_loss_map_units(tmp_path, tiny_config):
+    """The cache computes its maps in the loss's units (default voxel, #28) unless
+    data.options.map_options.units says otherwise; a disagreement is refused."""
+    parts = build_components(tiny_config(*_with_cache(tmp_path)))
+    assert parts["loss"].map_units == "voxel"
+    assert parts["datamodule"].dataset("train").map_options["units"] == "voxel"
+    parts = build_components(tiny_config(*_with_cache(tmp_path), "loss.map_units=physical"))
+    assert parts["loss"].map_units == "physical"
+    assert parts["datamodule"].dataset("train").map_options["units"] == "physical"
+    with pytest.raises(ValueError, match="loss.map_units is 'physical', the cached maps of the train "
+                                         r"split are 'voxel' .*\['physical', 'voxel'\]"):
+        build_components(tiny_config(*_with_cache(tmp_path), "loss.map_units=physical",
+                                     "data.options.map_options={units: voxel}"))
+    # a term's absent-class fill must be the cached maps' too
+    with pytest.raises(ValueError, match=r"empty='diagonal', the cached maps empty='zero'"):
+        build_components(tiny_config(*_with_cache(tmp_path), "loss.terms.1.args.empty=diagonal"))
+    parts = build_components(tiny_config(*_with_cache(tmp_path), "loss.terms.1.args.empty=diagonal",
+                                         "data.options.map_options={empty: diagonal}"))
+    assert parts["loss"].terms["boundary"].empty == "diagonal"

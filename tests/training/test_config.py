@@ -19,7 +19,7 @@ def test_defaults_are_complete_and_valid():
     cfg = load_config()
     assert cfg["optimizer"] == {"name": "adam", "lr": 1e-3, "weight_decay": 0.0,
                                 "betas": [0.9, 0.999], "eps": 1e-8, "amsgrad": False}
-    assert cfg["loss"] == {"terms": [{"name": "ce", "weight": 1.0}], "schedule": None}
+    assert cfg["loss"] == {"terms": [{"name": "ce", "weight": 1.0}], "schedule": None, "map_units": "voxel"}
     assert set(cfg) == set(DEFAULT_CONFIG)
 
 

@@ -106,7 +106,7 @@ def test_resolved_config_keeps_loss_terms_as_written_and_fills_the_rest():
     cfg = validate_config({"loss": {"terms": [{"name": "dice"}, {"name": "boundary", "weight": "1e-2"}]},
                            "optimizer": {"lr": 0.1}, "scheduler": {"name": "step"}, "trainer": None})
     assert cfg["loss"] == {"terms": [{"name": "dice"}, {"name": "boundary", "weight": 0.01}],
-                           "schedule": None}
+                           "schedule": None, "map_units": "voxel"}
     assert cfg["optimizer"]["name"] == "adam" and cfg["optimizer"]["betas"] == [0.9, 0.999]
     assert list(cfg["scheduler"]) == ["name", "warmup_epochs", "step_size", "gamma"]
     assert cfg["trainer"] == DEFAULT_CONFIG["trainer"]
@@ -185,3 +185,11 @@ def test_no_shipped_config_validates_on_its_test_split():
         cfg = yaml.safe_load(path.read_text())
         data = cfg.get("data") or {}
         assert data.get("val_split", "val") != data.get("test_split", "test"), path
+
+
+def test_loss_map_units_defaults_to_voxel_and_names_the_allowed_values():
+    assert load_config()["loss"]["map_units"] == "voxel"
+    assert load_config(overrides=["loss.map_units=physical"])["loss"]["map_units"] == "physical"
+    with pytest.raises(ValueError, match=r"config key 'loss.map_units': expected one of "
+                                         r"\['voxel', 'physical'\], got 'mm'"):
+        load_config(overrides=["loss.map_units=mm"])

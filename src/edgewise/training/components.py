@@ -104,7 +104,12 @@ def build_components(config: Mapping[str, Any]) -> dict[str, Any]:
     from edgewise.training.module import SegmentationModule
 
     require_data_root(config)
-    dm = SegmentationDataModule(config["data"], seed=config["seed"])
+    loss, cached = build_loss(config["loss"])
+    data = config["data"]
+    if cached:
+        # the cached maps follow loss.map_units unless data.options.map_options.units says
+        data = _with_map_units(data, loss.map_units)
+    dm = SegmentationDataModule(data, seed=config["seed"])
     train_ds = dm.dataset("train")
     num_classes = int(train_ds.num_classes)  # type: ignore[union-attr]
     spatial_dims = int(getattr(train_ds, "spatial_dims", 2))
@@ -115,9 +120,8 @@ def build_components(config: Mapping[str, Any]) -> dict[str, Any]:
         spatial_dims=spatial_dims,
         **config["model"]["args"],
     )
-    loss, cached = build_loss(config["loss"])
     if cached:
-        _check_cached_maps(config, cached, num_classes)
+        _check_cached_maps({**config, "data": data}, cached, num_classes, loss.map_units)
     module = SegmentationModule(
         network,
         loss,
@@ -140,36 +144,57 @@ def build_loss(loss_cfg: Mapping[str, Any]) -> tuple[Any, list[tuple[str, int, d
     A term with ``maps: cached`` gets the dataset's precomputed ``dist_map`` (see
     :class:`~edgewise.training.module.SegmentationModule`); ``maps`` is a training option,
     not a loss argument, so it is removed before :func:`edgewise.losses.loss_from_config`.
+    ``map_units`` (``voxel`` when absent, the run config's default) sets the
+    ``CompoundLoss``'s: ``voxel`` hands every term ``spacing=1.0``.
 
     Returns:
         ``(loss, [(term name in the CompoundLoss, index in loss.terms, term config), ...])``
         for the cached terms.
     """
     from edgewise.losses import loss_from_config
+    from edgewise.training.schema import LossConfig
 
     terms = [dict(t) for t in loss_cfg["terms"]]
     sources = [t.pop("maps", "on_the_fly") for t in terms]
-    loss = loss_from_config({**loss_cfg, "terms": terms})
+    map_units = loss_cfg.get("map_units", LossConfig.model_fields["map_units"].default)
+    loss = loss_from_config({**loss_cfg, "terms": terms, "map_units": map_units})
     cached = [(name, i, term) for i, (name, term, src) in enumerate(zip(loss.names, terms, sources))
               if src == "cached"]
     return loss, cached
 
 
-# loss name -> (map kind of edgewise.maps.MapCache it reads, its map parameter and the
-# matching MapCache option, default)
-_MAP_KINDS: dict[str, tuple[str, str | None, str | None, str | None]] = {
-    "boundary": ("signed", "convention", "convention", "boundary"),
-    "region_wise": ("rrw", None, None, None),
-    "rrw": ("rrw", None, None, None),
-    "penalized_ce": ("penalty", None, None, None),
-    "skeleton_recall": ("skeleton_tube", "radius", "radius", 2),
+# loss name -> (map kind of edgewise.maps.MapCache it reads, [(its map parameter, the
+# matching MapCache option, default), ...])
+_MAP_KINDS: dict[str, tuple[str, tuple[tuple[str, str, Any], ...]]] = {
+    "boundary": ("signed", (("convention", "convention", "boundary"), ("empty", "empty", "zero"))),
+    "region_wise": ("rrw", ()),
+    "rrw": ("rrw", ()),
+    "penalized_ce": ("penalty", ()),
+    "skeleton_recall": ("skeleton_tube", (("radius", "radius", 2),)),
 }
 
 
+def _with_map_units(data: Mapping[str, Any], units: str) -> dict[str, Any]:
+    """The ``data`` section with ``map_options.units`` set to ``units`` wherever a map cache
+    or map options are given without it, so the cached maps are in the loss's units."""
+
+    def fill(opts: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+        if not opts or ("map_cache" not in opts and "map_options" not in opts):
+            return opts
+        return {**opts, "map_options": {"units": units, **(opts.get("map_options") or {})}}
+
+    split = data.get("split_options") or {}
+    return {**data, "options": fill(data.get("options")),
+            "split_options": {role: fill(o) for role, o in split.items()}}
+
+
 def _check_cached_maps(config: Mapping[str, Any], cached: Sequence[tuple[str, int, Mapping[str, Any]]],
-                       num_classes: int) -> None:
+                       num_classes: int, map_units: str = "physical") -> None:
     """The cached maps the dataset yields must be the maps each ``maps: cached`` term expects:
-    same kind and convention, and channels it can select its classes from."""
+    same kind, convention and absent-class fill, the loss's units (``map_units``), and
+    channels it can select its classes from."""
+    from edgewise.maps.cache import MAP_UNITS
+
     data = config["data"]
     roles = ["train"] + (["val"] if data["val_split"] is not None else [])
     for role in roles:
@@ -184,12 +209,20 @@ def _check_cached_maps(config: Mapping[str, Any], cached: Sequence[tuple[str, in
                 )
             kind = opts.get("map_kind", "signed")
             map_opts = dict(opts.get("map_options") or {})
+            units = map_opts.get("units", "physical")
+            if units != map_units:
+                raise ValueError(
+                    f"{key}.maps: loss.map_units is {map_units!r}, the cached maps of the {role} "
+                    f"split are {units!r} (data.options.map_options.units; one of {list(MAP_UNITS)}): "
+                    "give both the same value, or leave map_options.units out to follow loss.map_units"
+                )
             loss_name = term["name"]
+            params: tuple[tuple[str, str, Any], ...] = ()
             if loss_name == "hausdorff_dt":
+                # its absent classes are 0 whatever the maps hold: no fill to agree on
                 expected = {"boundary": "unsigned", "inside": "inside"}[args.get("distance", "boundary")]
-                param = None
             elif loss_name in _MAP_KINDS:
-                expected, param, map_param, default = _MAP_KINDS[loss_name]
+                expected, params = _MAP_KINDS[loss_name]
             else:
                 raise ValueError(
                     f"{key}.maps: 'cached' is supported for boundary, hausdorff_dt, region_wise, "
@@ -200,12 +233,13 @@ def _check_cached_maps(config: Mapping[str, Any], cached: Sequence[tuple[str, in
                     f"{key}.maps: term {name!r} ({loss_name}) needs cached maps of kind "
                     f"{expected!r}, data.options.map_kind is {kind!r}"
                 )
-            if param is not None and args.get(param, default) != map_opts.get(map_param, default):
-                raise ValueError(
-                    f"{key}.maps: term {name!r} uses {param}={args.get(param, default)!r}, the cached "
-                    f"maps {map_param}={map_opts.get(map_param, default)!r} "
-                    f"(data.options.map_options.{map_param})"
-                )
+            for param, map_param, default in params:
+                if args.get(param, default) != map_opts.get(map_param, default):
+                    raise ValueError(
+                        f"{key}.maps: term {name!r} uses {param}={args.get(param, default)!r}, the cached "
+                        f"maps {map_param}={map_opts.get(map_param, default)!r} "
+                        f"(data.options.map_options.{map_param})"
+                    )
             map_classes = map_opts.get("classes")
             if map_classes is not None and loss_name != "penalized_ce":
                 if args.get("classes") is not None:

@@ -200,6 +200,14 @@ class LossConfig(_Section):
         description="weight schedule `{name, ...}` stepped each epoch: `constant`, `increase`, "
         "`rebalance`, `rebalance_convex`, `gradual` (null: fixed weights)",
     )
+    map_units: Literal["voxel", "physical"] = Field(
+        default="voxel",
+        description="units of the terms' distance maps: `voxel` (spacing 1, the papers' pixel "
+        "maps, which their weights such as boundary 0.01 assume) or `physical` (the image "
+        "spacing, e.g. mm: the only behaviour before #28). Anisotropic 3D data: `physical` "
+        "(voxel maps count a step across thick slices as one voxel). Cached maps (`maps: cached`) are "
+        "computed in these units (`data.options.map_options.units` must agree if given)",
+    )
 
 
 def _default_loss() -> LossConfig:
