@@ -7,7 +7,7 @@ from typing import Any
 from edgewise.data.augment import Augment
 from edgewise.data.base import SegmentationDataset
 
-__all__ = ["build_dataset", "DATASET_NAMES"]
+__all__ = ["build_dataset", "DATASET_NAMES", "subject_of"]
 
 DATASET_NAMES = ("synthetic", "drive", "acdc", "decathlon", "folder")
 
@@ -44,7 +44,8 @@ def build_dataset(name: str, split: str, **options: Any) -> SegmentationDataset:
         raise ValueError(f"expected augment to be a bool or a dict of Augment options, got {augment!r}")
     for k in ("size", "shape", "patch_size"):
         if k in options and options[k] is not None:
-            options[k] = tuple(int(s) for s in options[k])
+            options[k] = _positive_sizes(k, options[k])
+    _check_options(key, options)
 
     if key == "synthetic":
         from edgewise.data.synthetic import SyntheticDataset
@@ -71,3 +72,60 @@ def build_dataset(name: str, split: str, **options: Any) -> SegmentationDataset:
     from edgewise.data.readers import FolderDataset
 
     return FolderDataset(split=split, **options)
+
+
+def subject_of(name: str | None, case_id: str) -> str:
+    """The subject a test case of dataset ``name`` (a :data:`DATASET_NAMES` entry) belongs to.
+
+    The reader's :meth:`~edgewise.data.base.SegmentationDataset.subject_of`: ACDC maps
+    ``patientNNN_ED`` and ``patientNNN_ES`` to ``patientNNN``; every other reader (and an
+    unknown or missing name) keeps the case as its own subject. Nothing is read from disk.
+
+    Example:
+        >>> subject_of("acdc", "patient007_ED"), subject_of("drive", "test_01")
+        ('patient007', 'test_01')
+    """
+    key = (name or "").lower()
+    if key == "acdc":
+        from edgewise.data.readers import ACDCDataset
+
+        return ACDCDataset.subject_of(case_id)
+    return SegmentationDataset.subject_of(case_id)
+
+
+def _positive_sizes(key: str, value: Any) -> tuple[int, ...]:
+    bad = isinstance(value, (str, bytes)) or not hasattr(value, "__iter__")
+    sizes = [] if bad else list(value)
+    if bad or not sizes or any(isinstance(s, bool) or not isinstance(s, (int, float)) or s != int(s) or s < 1
+                               for s in sizes):
+        raise ValueError(f"dataset option {key}: expected a list of integers >= 1 (one per axis), got {value!r}")
+    return tuple(int(s) for s in sizes)
+
+
+def _check_options(key: str, options: dict[str, Any]) -> None:
+    """Name an unknown or missing option here rather than let a constructor's TypeError say
+    which ``__init__`` it was."""
+    import inspect
+
+    from edgewise.data import readers, synthetic
+
+    cls = {"synthetic": synthetic.SyntheticDataset, "drive": readers.DriveDataset, "acdc": readers.ACDCDataset,
+           "decathlon": readers.DecathlonDataset, "folder": readers.FolderDataset}[key]
+    accepted: dict[str, inspect.Parameter] = {}
+    for c in (cls, SegmentationDataset):
+        for n, prm in inspect.signature(c.__init__).parameters.items():
+            if n != "self" and prm.kind not in (prm.VAR_KEYWORD, prm.VAR_POSITIONAL):
+                accepted.setdefault(n, prm)
+    own = set(inspect.signature(cls.__init__).parameters)
+    # the base class's parameters that a reader sets itself are not the user's to give
+    internal = {"split", "cases", "num_classes", "class_names", "in_channels", "volume_dims"} - (own - {"split"})
+    accepted = {n: prm for n, prm in accepted.items() if n not in internal or n == "split"}
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        names = sorted(n for n in accepted if n != "split")
+        raise ValueError(f"unknown dataset option(s) {unknown} for dataset {key!r}; expected some of {names}")
+    missing = [n for n, prm in inspect.signature(cls.__init__).parameters.items()
+               if n not in ("self", "split", "root") and prm.default is prm.empty
+               and prm.kind not in (prm.VAR_KEYWORD, prm.VAR_POSITIONAL) and n not in options]
+    if missing:
+        raise ValueError(f"dataset {key!r} needs option(s) {missing}")

@@ -41,6 +41,8 @@ def _listing(root: Path, limit: int = 8) -> str:
 
 def _require_dir(root: str | Path, layout: str) -> Path:
     root = Path(root).expanduser()
+    if root.exists() and not root.is_dir():
+        raise FileNotFoundError(f"expected a {layout} folder at {root}, but it is a file: give the folder that holds it")
     if not root.is_dir():
         raise FileNotFoundError(f"expected a {layout} folder at {root}, but it does not exist")
     return root
@@ -137,6 +139,7 @@ class DriveDataset(SegmentationDataset):
             raise ValueError(f"expected an RGB DRIVE image (H, W, 3) in {case.image[0]}, got shape {img.shape}")
         img = img[..., 1:2] if self.channels == "green" else img
         image = np.moveaxis(img, -1, 0).astype(np.float32)
+        assert case.label is not None and case.mask is not None  # find_cases gives DRIVE cases both
         label = _binary_mask(read_image_2d(case.label), case.label, "vessel annotation")
         fov = _binary_mask(read_image_2d(case.mask), case.mask, "field-of-view mask")
         return Volume(image, label.astype(np.int64), (1.0, 1.0), fov)
@@ -144,6 +147,7 @@ class DriveDataset(SegmentationDataset):
     def case_shape(self, case: Case) -> tuple[int, ...]:
         from PIL import Image
 
+        assert case.label is not None  # find_cases gives every DRIVE case its annotation
         with Image.open(case.label) as im:
             return (im.size[1], im.size[0])
 
@@ -227,6 +231,10 @@ def _read_info_cfg(path: Path) -> dict[str, str]:
     return info
 
 
+# case ids of ACDCDataset: the patient, then the frame
+_ACDC_CASE = re.compile(r"^(patient\d+)_(?:ED|ES)$")
+
+
 class ACDCDataset(_NiftiPairs):
     """ACDC cardiac MRI (Bernard et al., IEEE TMI 2018), official layout.
 
@@ -247,6 +255,18 @@ class ACDCDataset(_NiftiPairs):
         split: ``"train"``, ``"val"``, ``"test"`` or ``"all"``.
         frames: ``"both"``, ``"ED"`` or ``"ES"``.
     """ + _VOLUME_DOC
+
+    @staticmethod
+    def subject_of(case_id: str) -> str:
+        """The patient of a case: ``patientNNN`` for ``patientNNN_ED`` and ``patientNNN_ES``
+        (other ids are their own subject).
+
+        Example:
+            >>> ACDCDataset.subject_of("patient101_ES")
+            'patient101'
+        """
+        m = _ACDC_CASE.match(case_id)
+        return m.group(1) if m else case_id
 
     def __init__(
         self,
@@ -445,7 +465,10 @@ class FolderDataset(SegmentationDataset):
         **kwargs: Any,
     ) -> None:
         root = _require_dir(root, "image/label")
-        rx = re.compile(case_regex)
+        try:
+            rx = re.compile(case_regex)
+        except (re.error, TypeError) as exc:
+            raise ValueError(f"option case_regex: expected a regular expression, got {case_regex!r} ({exc})") from None
         self.label_map = None if label_map is None else {int(k): int(v) for k, v in label_map.items()}
 
         def by_case(pattern: str, what: str) -> dict[str, Path]:
@@ -484,8 +507,9 @@ class FolderDataset(SegmentationDataset):
             num_classes = max(self.label_map.values()) + 1 if self.label_map else 2
         names = list(class_names) if class_names is not None else ["background"] + [f"class{c}" for c in range(1, num_classes)]
         first_img, _, ch_first = read_any(cases[0].image[0])
-        first_lab, _, _ = read_any(cases[0].label)
-        dims = first_lab.ndim if is_nifti(cases[0].label) else 2
+        first_lab_path = labs[cases[0].case_id]
+        first_lab, _, _ = read_any(first_lab_path)
+        dims = first_lab.ndim if is_nifti(first_lab_path) else 2
         if ch_first:
             in_ch = first_img.shape[0]
         elif not is_nifti(cases[0].image[0]) and first_img.ndim == 3:
