@@ -146,7 +146,7 @@ class SegmentationMetrics:
 
     def __init__(
         self,
-        metrics: Sequence[MetricName] = ("dice", "hd95", "assd", "nsd"),
+        metrics: MetricName | Sequence[MetricName] = ("dice", "hd95", "assd", "nsd"),
         *,
         num_classes: int | None = None,
         include_background: bool = True,
@@ -228,7 +228,7 @@ class SegmentationMetrics:
         p = self._one_hot(pred, "pred")
         t = self._one_hot(target, "target")
         # before any metric-specific complaint: an empty batch is the first thing to report
-        check_not_empty(tuple(p.shape), "pred and target", p.dim() - 2)
+        check_not_empty(tuple(p.shape), "pred and target", p.ndim - 2)
         spacing = self.spacing if spacing is None else spacing
         if "auc" in self.metrics and probs is None:
             raise ValueError("metric 'auc' needs the class probabilities: update(..., probs=)")

@@ -280,7 +280,7 @@ def _linear_percentile(d: Tensor, percentile: float) -> Tensor:
     return lo + (hi - lo) * (rank - lower)
 
 
-def _bounding_boxes(union: Tensor) -> list[list[tuple[int, int] | None]]:
+def _bounding_boxes(union: Tensor) -> list[list[list[tuple[int, int]] | None]]:
     """Per (case, class), the bounding box of ``union`` ``(B, C, *spatial)`` as per-axis
     ``(start, stop)``, or None when empty; one device-to-host transfer."""
     ndim = union.dim() - 2
@@ -288,18 +288,19 @@ def _bounding_boxes(union: Tensor) -> list[list[tuple[int, int] | None]]:
     for axis in range(ndim):
         others = tuple(2 + a for a in range(ndim) if a != axis)
         projections.append(union.any(dim=others).cpu())
-    boxes: list[list[tuple[int, int] | None]] = []
+    boxes: list[list[list[tuple[int, int]] | None]] = []
     for b in range(union.shape[0]):
-        row: list[tuple[int, int] | None] = []
+        row: list[list[tuple[int, int]] | None] = []
         for c in range(union.shape[1]):
-            box = []
+            box: list[tuple[int, int]] = []
             for axis in range(ndim):
                 hits = projections[axis][b, c].nonzero()
                 if hits.numel() == 0:
-                    box = None
+                    row.append(None)
                     break
                 box.append((int(hits[0]), int(hits[-1]) + 1))
-            row.append(box)
+            else:
+                row.append(box)
         boxes.append(row)
     return boxes
 
@@ -583,7 +584,7 @@ def surface_distances(
                 parts[1][pair] = split[len(chunk) + j]
     ranks = surface == "corner"
     return SurfaceDistances(
-        pred_to_target=d_lists[0],  # type: ignore[arg-type]
+        pred_to_target=d_lists[0],
         pred_weights=w_lists[0],
         target_to_pred=d_lists[1],
         target_weights=w_lists[1],

@@ -51,7 +51,7 @@ def _bit(code: int, offset: tuple[int, ...]) -> int:
 
 def _face_cycles(ndim: int) -> list[list[tuple[int, ...]]]:
     """The square faces of the block (the block itself in 2D), corners in cyclic order."""
-    square = [(0, 0), (0, 1), (1, 1), (1, 0)]
+    square: list[tuple[int, ...]] = [(0, 0), (0, 1), (1, 1), (1, 0)]
     if ndim == 2:
         return [square]
     cycles = []
@@ -235,7 +235,8 @@ def _boundary_voxels(
     shape = mask.shape[1:]
     eroded = mask.clone()
     for offset in _structure_offsets(ndim, connectivity):
-        eroded &= padded[(slice(None), *(slice(1 + o, 1 + o + n) for o, n in zip(offset, shape)))]
+        window = (slice(None), *(slice(1 + o, 1 + o + n) for o, n in zip(offset, shape)))
+        eroded &= padded[window]
     return mask & ~eroded
 
 
