@@ -267,6 +267,7 @@ def edt_stack_2d(images: Sequence[np.ndarray], spacing: np.ndarray) -> np.ndarra
             if out is None:
                 return res.astype(np.float32, copy=False)
             out[idx] = res
+    assert out is not None  # None: one group of one call, returned above
     return out
 
 

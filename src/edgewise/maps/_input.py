@@ -318,6 +318,7 @@ def prepare(
         labels, nd = parse_labels(target, num_classes, spatial_dims)
         onehot = None
         ref = labels
+        c_all = num_classes
     else:
         t = to_tensor(target, "target")
         nd = spatial_dims if spatial_dims is not None else t.ndim - 2
@@ -331,12 +332,12 @@ def prepare(
         except ValueError as err:
             raise ValueError(f"{err}{_num_classes_hint(t)}") from None
         ref = onehot
+        c_all = onehot.shape[1]
     if snd is not None and snd != nd:
         raise ValueError(
             f"spacing has {snd} entries per sample but the target has {nd} spatial dims"
         )
     check_not_empty(tuple(target.shape), "target", nd, spatial_only=True)
-    c_all = num_classes if onehot is None else onehot.shape[1]
     if classes is None:
         cls = list(range(c_all))
     else:

@@ -56,7 +56,7 @@ class MapContext:
         packed = np.packbits(arr.reshape(b * c, -1), axis=1)
         spatial = tuple(arr.shape[2:])
         sp = spacing.detach().cpu().double().numpy()
-        keys = [
+        keys: list[list[Key]] = [
             [
                 (kind, backend, spatial, tuple(sp[i].tolist()),
                  hashlib.blake2b(packed[i * c + j].tobytes(), digest_size=16).digest())
