@@ -8,7 +8,7 @@ to every term.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import torch
@@ -71,7 +71,7 @@ def cross_entropy_parts(
     *,
     weight: Sequence[float] | Tensor | None,
     ignore_index: int | None,
-    softmax: bool,
+    softmax: bool | None,
     sigmoid: bool,
     to_onehot_y: bool | None,
     spacing: SpacingLike = None,
@@ -430,7 +430,7 @@ class _LossModule(LossBase):
     """Keeps the options as attributes (read at call time); ``forward`` passes them to the
     plain function ``_fn``."""
 
-    _fn = staticmethod(cross_entropy_loss)
+    _fn: Callable[..., Tensor] = staticmethod(cross_entropy_loss)
 
     def forward(self, input: Tensor, target: Tensor, *, spacing: SpacingLike = None) -> Tensor:
         return type(self)._fn(input, target, spacing=spacing, **self.shared())
