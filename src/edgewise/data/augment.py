@@ -103,8 +103,8 @@ class Augment:
         axes = range(ndim) if self.flip_axes is None else [a % ndim for a in self.flip_axes]
         for a in axes:
             if self.flip_prob > 0 and self._rand() < self.flip_prob:
-                for k in keys:
-                    item[k] = torch.flip(item[k], dims=(item[k].ndim - ndim + a,))
+                for key in keys:
+                    item[key] = torch.flip(item[key], dims=(item[key].ndim - ndim + a,))
         # 90-degree rotations
         if ndim >= 2 and self.rot90_prob > 0 and self._rand() < self.rot90_prob:
             a0, a1 = (a % ndim for a in self.rot90_axes)

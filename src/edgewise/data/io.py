@@ -131,7 +131,11 @@ def read_nifti(path: str | Path) -> tuple[np.ndarray, tuple[float, ...]]:
     try:
         import nibabel as nib
 
+        from nibabel.spatialimages import SpatialImage
+
         img = nib.load(str(path))
+        if not isinstance(img, SpatialImage):  # CIFTI-2, GIFTI: no voxel spacing
+            raise ValueError(f"not a spatial image: {type(img).__name__}")
         data = np.asarray(img.dataobj)
         zooms = tuple(float(z) for z in img.header.get_zooms())
     except Exception as exc:  # noqa: BLE001 - re-raised with the file name
@@ -152,7 +156,12 @@ def nifti_spatial_shape(path: str | Path) -> tuple[int, ...]:
     try:
         import nibabel as nib
 
-        shape = tuple(int(s) for s in nib.load(str(path)).shape)
+        from nibabel.dataobj_images import DataobjImage
+
+        img = nib.load(str(path))
+        if not isinstance(img, DataobjImage):  # GIFTI: no array shape
+            raise ValueError(f"not an array image: {type(img).__name__}")
+        shape = tuple(int(s) for s in img.shape)
     except Exception as exc:  # noqa: BLE001
         raise ValueError(f"could not read NIfTI header of {path}: {exc}") from exc
     return shape[:3][::-1] if len(shape) == 4 else shape[::-1]

@@ -317,7 +317,7 @@ class SyntheticDataset(SegmentationDataset):
         self.kind = kind
         self.seed = int(seed)
         self.split = split
-        self._gen_kwargs = dict(
+        self._gen_kwargs: dict[str, Any] = dict(
             kind=kind,
             num_classes=num_classes,
             foreground_fraction=foreground_fraction,
