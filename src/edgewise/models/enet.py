@@ -116,7 +116,7 @@ class _Upsampling(nn.Module):
         self.act = nn.PReLU(cout)
 
     def forward(self, x: torch.Tensor, indices: torch.Tensor, size: torch.Size) -> torch.Tensor:
-        main = F.max_unpool2d(self.shortcut(x), indices, 2, output_size=size)
+        main = F.max_unpool2d(self.shortcut(x), indices, (2, 2), output_size=size)
         return self.act(main + self.branch(x))
 
 
