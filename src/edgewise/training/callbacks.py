@@ -10,7 +10,7 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import ModelCheckpoint
@@ -123,7 +123,8 @@ class ResumableCSVLogger(CSVLogger):
         if self._experiment is None:
             self._fs.makedirs(self.root_dir, exist_ok=True)
             self._experiment = _ResumableWriter(self.log_dir, self._resume)
-        return self._experiment
+        # lightning types the attribute as fabric's writer; only this property sets it
+        return cast(ExperimentWriter, self._experiment)
 
 
 class PruneResumedEpochs(pl.Callback):

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightning.pytorch as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
+
+if TYPE_CHECKING:
+    from edgewise.data.base import SegmentationDataset
 
 __all__ = ["CaseShardSampler", "EpochRandomSampler", "SegmentationDataModule", "build_split"]
 
@@ -50,7 +53,7 @@ class CaseShardSampler(DistributedSampler):
 
 
 def build_split(data_cfg: Mapping[str, Any], split: str, *, role: str | None = None,
-                whole_cases: bool = False) -> Dataset:
+                whole_cases: bool = False) -> SegmentationDataset:
     """Dataset of one split from the ``data`` section of a run configuration.
 
     ``role`` (``"train"``, ``"val"`` or ``"test"``) selects extra options from

@@ -147,7 +147,7 @@ def _comparison_figure(run_dirs: Mapping[str, Path], path: Path, n_cases: int) -
     for label, run_dir in run_dirs.items():
         cfg, module, _ = load_run(run_dir, _checkpoint_of(run_dir))
         ds = build_split(cfg["data"], cfg["data"]["test_split"], role="test")
-        num_classes = int(ds.num_classes)  # type: ignore[attr-defined]
+        num_classes = int(ds.num_classes)
         tolerance = cfg["evaluation"]["tolerance"]
         sub = torch.utils.data.Subset(ds, range(min(n_cases, len(ds))))
         sub.mode = getattr(ds, "mode", "whole")  # type: ignore[attr-defined]

@@ -10,7 +10,7 @@ import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from edgewise.training.config import (
     resolve_num_threads,
 )
 from edgewise.training.prediction import _predict_ensemble, _predict_run
+
+if TYPE_CHECKING:
+    from edgewise.metrics.collection import MetricName
 
 __all__ = ["METRIC_NAMES", "SWEEP_METRICS", "tolerance_label", "metric_names", "eval_dir", "evaluate"]
 
@@ -83,7 +86,9 @@ def _case_metrics(case: Mapping[str, Any], num_classes: int, tolerance: float,
         from edgewise.metrics import SegmentationMetrics
 
         probs = case.get("probs")
-        out.update(SegmentationMetrics(tuple(extra), num_classes=num_classes).update(
+        # the extra metrics passed the config's check (EXTRA_METRICS, all metric names)
+        names = cast("Sequence[MetricName]", extra)
+        out.update(SegmentationMetrics(tuple(names), num_classes=num_classes).update(
             case["pred"][None], case["label"][None], mask=mask,
             probs=None if probs is None else probs[None]))
     return {k: v[0, 1:].double().cpu().numpy() for k, v in out.items()}
@@ -282,7 +287,7 @@ def evaluate(
             cases, dataset, meta, split_name = _predict_run(run_dir, split, None, checkpoint, device,
                                                             data_root, keep_probs="auc" in metrics,
                                                             mirror_axes=mirror_axes)
-            members = []
+            members: list[dict[str, Any]] = []
         else:
             cases, dataset, members, split_name = _predict_ensemble(
                 runs, split, checkpoint, device, data_root, keep_probs="auc" in metrics,

@@ -9,7 +9,7 @@ label, with the volume's spacing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -46,9 +46,10 @@ def _windows(module: Any, image: Tensor, roi: Sequence[int] | None) -> Tensor:
         return module(image)
     from monai.inferers import sliding_window_inference
 
+    # the network returns one tensor of logits, so the windows' result is one tensor
     return torch.cat([
-        sliding_window_inference(img[None], tuple(roi), sw_batch_size=2, predictor=module, overlap=0.25,
-                                 mode="gaussian", cval=float(img.min()))
+        cast(Tensor, sliding_window_inference(img[None], tuple(roi), sw_batch_size=2, predictor=module,
+                                              overlap=0.25, mode="gaussian", cval=float(img.min())))
         for img in image
     ])
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, cast
 
 import lightning.pytorch as pl
 import torch
@@ -83,7 +83,10 @@ def build_scheduler(
             return float(cfg.get("gamma", 0.1)) ** (t // int(cfg.get("step_size", 30)))
         raise ValueError(f"scheduler.name: expected none, cosine, poly or step, got {name!r}")
 
-    lambdas = [lambda e, b=b: factor(e, b) for b in base_lrs]
+    def at(base_lr: float) -> Callable[[int], float]:
+        return lambda e: factor(e, base_lr)
+
+    lambdas = [at(b) for b in base_lrs]
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambdas)
 
 
@@ -202,7 +205,8 @@ class SegmentationModule(pl.LightningModule):
             image = F.pad(image, widths)
         logits = self.network(image)
         if any(pad):
-            logits = logits[(..., *[slice(0, s) for s in spatial])]
+            crop = (..., *[slice(0, s) for s in spatial])
+            logits = logits[crop]
         return logits
 
     def unpack_batch(
@@ -237,8 +241,9 @@ class SegmentationModule(pl.LightningModule):
     # ---------------------------------------------------------------- training
     def on_train_epoch_start(self) -> None:
         # Keep the loss schedule on the trainer's epoch (resumed runs, manual restarts).
-        if hasattr(self.loss, "epoch") and self.loss.epoch != self.current_epoch:
-            self.loss.epoch = self.current_epoch
+        loss: Any = self.loss  # a scheduled loss (CompoundLoss) has an epoch
+        if hasattr(loss, "epoch") and loss.epoch != self.current_epoch:
+            loss.epoch = self.current_epoch
 
     def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> Tensor:
         image, label, spacing, _ = self.unpack_batch(batch)
@@ -302,7 +307,8 @@ class SegmentationModule(pl.LightningModule):
                 self._score_val_volume(case)
         # compute() reduces over processes, so DDP validation numbers cover every rank's
         # cases; the values are then equal on all ranks and sync_dist only tells Lightning so.
-        metrics = {f"val/dice_{name}": m for name, m in zip(self.class_names[1:], self.val_dice)}
+        metrics = {f"val/dice_{name}": cast(MeanMetric, m)
+                   for name, m in zip(self.class_names[1:], self.val_dice)}
         metrics["val/dice"] = self.val_dice_mean
         if self.compute_hd95:
             metrics["val/hd95"] = self.val_hd95
@@ -332,11 +338,11 @@ class SegmentationModule(pl.LightningModule):
         true_oh = masked_onehot(label, self.num_classes, mask)
         d = dice(pred_oh, true_oh)[:, 1:].float()  # (B, C-1), foreground only
         for c, metric in enumerate(self.val_dice):
-            metric.update(d[:, c])
+            cast(MeanMetric, metric).update(d[:, c])
         self.val_dice_mean.update(torch.nanmean(d, dim=1))
         if self.compute_hd95:
-            kwargs = {"spacing": spacing.to(self.device)} if spacing is not None else {}
-            hd = hausdorff_distance(pred_oh, true_oh, percentile=95, **kwargs)[:, 1:].float()
+            sp = None if spacing is None else spacing.to(self.device)
+            hd = hausdorff_distance(pred_oh, true_oh, spacing=sp, percentile=95)[:, 1:].float()
             hd = torch.where(torch.isfinite(hd), hd, torch.full_like(hd, float("nan")))
             self.val_hd95.update(torch.nanmean(hd, dim=1))
 
@@ -352,8 +358,9 @@ class SegmentationModule(pl.LightningModule):
     # ------------------------------------------------------------- checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state: dict[str, Any] = {}
-        if hasattr(self.loss, "epoch"):
-            state["epoch"] = int(self.loss.epoch)
+        loss: Any = self.loss
+        if hasattr(loss, "epoch"):
+            state["epoch"] = int(loss.epoch)
         if self.loss_weights():
             state["weights"] = self.loss_weights()
         checkpoint["edgewise_loss"] = state
