@@ -10,6 +10,7 @@ cached in ``<run>/overlay_cases.npz``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +32,8 @@ def load_predictions(run_dir: str | Path, n_cases: int = 3) -> dict[str, dict[st
             if len(cases) >= n_cases:
                 return {c: {p: z[f"{i}/{p}"] for p in _PANELS} for i, c in enumerate(cases[:n_cases])}
     panels = _predict(run_dir, n_cases)
-    arrays: dict[str, np.ndarray] = {"cases": np.array(list(panels))}
+    # Any: savez_compressed's stub types **kwds against its allow_pickle keyword too
+    arrays: dict[str, Any] = {"cases": np.array(list(panels))}
     for i, per in enumerate(panels.values()):
         arrays.update({f"{i}/{p}": per[p] for p in _PANELS})
     atomic_write(cache, lambda f: np.savez_compressed(f, **arrays))

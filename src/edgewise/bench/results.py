@@ -186,7 +186,9 @@ def load_results(bench_dir: str | Path) -> BenchResults:
     if not bench_file.is_file():
         raise FileNotFoundError(f"expected a bench folder with {BENCH_FILE}, got {bench_dir}")
     doc = yaml.safe_load(bench_file.read_text())
-    runs, missing, failed = [], [], []
+    runs: list[RunData] = []
+    missing: list[str] = []
+    failed: list[str] = []
     for cell in doc["cells"]:
         path = bench_dir / cell["name"]
         state = cell_status(path)

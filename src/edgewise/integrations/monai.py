@@ -28,8 +28,8 @@ Example:
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Hashable, Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
+from typing import Any, Literal, cast
 
 import numpy as np
 import torch
@@ -314,7 +314,9 @@ class _DistanceMapd(MapTransform):
         else:
             if postfix is not None:
                 raise ValueError("give either output_keys or postfix, not both")
-            outs = (output_keys,) if isinstance(output_keys, (str, int)) else tuple(output_keys)
+            # MONAI's KeysCollection: one key (str, int) or a collection of keys
+            outs = ((output_keys,) if isinstance(output_keys, (str, int))
+                    else tuple(cast("Collection[Hashable]", output_keys)))
             if len(outs) != len(self.keys):
                 raise ValueError(
                     f"expected one output key per key ({len(self.keys)}), got {len(outs)}: {outs}"
