@@ -382,3 +382,16 @@ def test_resume_with_another_config_is_refused_before_anything_is_written(tmp_pa
                  "trainer.num_threads=1"]) == 0
     assert "max_epochs: 2" in (run_dir / "config.yaml").read_text()
 
+
+
+def test_a_run_saved_before_map_units_resumes_in_the_physical_units_it_trained(tmp_path, tiny_config, capsys):
+    run_dir = train(tiny_config(), output_dir=tmp_path / "run")
+    saved = run_dir / "config.yaml"
+    text = saved.read_text()
+    assert "map_units: voxel" in text
+    saved.write_text("\n".join(line for line in text.splitlines() if "map_units" not in line) + "\n")
+    # an explicit voxel resume would train other maps than the checkpoint did
+    with pytest.raises(ValueError, match=r"loss.map_units: 'physical' in the run, 'voxel' now"):
+        train(tiny_config("trainer.max_epochs=2"), output_dir=run_dir, resume=True)
+    assert main(["train", "--resume", "-o", str(run_dir), "trainer.max_epochs=2"]) == 0
+    assert "map_units: physical" in saved.read_text()

@@ -120,7 +120,8 @@ def _check_options(key: str, options: dict[str, Any]) -> None:
     # the base class's parameters that a reader sets itself are not the user's to give
     internal = {"split", "cases", "num_classes", "class_names", "in_channels", "volume_dims"} - (own - {"split"})
     accepted = {n: prm for n, prm in accepted.items() if n not in internal or n == "split"}
-    unknown = sorted(set(options) - set(accepted))
+    # synthetic: n_val is read by build_dataset itself
+    unknown = sorted(set(options) - set(accepted) - ({"n_val"} if key == "synthetic" else set()))
     if unknown:
         names = sorted(n for n in accepted if n != "split")
         raise ValueError(f"unknown dataset option(s) {unknown} for dataset {key!r}; expected some of {names}")

@@ -102,6 +102,16 @@ def _flat(cfg: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def saved_run_config(path: Path) -> dict[str, Any]:
+    """A run's saved ``config.yaml`` as it trained: a config written before ``loss.map_units``
+    existed trained its map terms in physical units (the default is voxel since then)."""
+    raw = read_yaml(path.read_text(encoding="utf-8")) or {}
+    loss = raw.get("loss") if isinstance(raw, dict) else None
+    if isinstance(loss, dict) and "map_units" not in loss:
+        raw["loss"] = {**loss, "map_units": "physical"}
+    return dict(raw)
+
+
 def _check_resume_config(run_dir: Path, cfg: Mapping[str, Any]) -> None:
     """Refuse a resume whose config trains something else than the checkpoint did.
 
@@ -112,7 +122,7 @@ def _check_resume_config(run_dir: Path, cfg: Mapping[str, Any]) -> None:
     path = run_dir / "config.yaml"
     if not path.is_file():
         return  # a run of an edgewise that did not write it: nothing to compare with
-    old = _flat(validate_config(read_yaml(path.read_text(encoding="utf-8")) or {}))
+    old = _flat(validate_config(saved_run_config(path)))
     # both through the same YAML round trip, so a value YAML writes differently (the keys of
     # a label_map) does not read as a change
     new = _flat(validate_config(read_yaml(dump_config(cfg)) or {}))

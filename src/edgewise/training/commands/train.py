@@ -24,13 +24,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from edgewise.training.config import load_config
-    from edgewise.training.trainer import train
+    from edgewise.training.trainer import saved_run_config, train
 
     try:
         config_path = args.config
-        if config_path is None and args.resume and args.output:
-            config_path = args.output / "config.yaml"
-        cfg = load_config(config_path, args.overrides)
+        if config_path is None and args.resume and args.output and (args.output / "config.yaml").is_file():
+            # the run's own config, as it trained (older runs: physical map units)
+            cfg = load_config(base=saved_run_config(args.output / "config.yaml"), overrides=args.overrides)
+        else:
+            if config_path is None and args.resume and args.output:
+                config_path = args.output / "config.yaml"
+            cfg = load_config(config_path, args.overrides)
         if args.no_progress:
             cfg["trainer"]["enable_progress_bar"] = False
         run_dir = train(cfg, output_dir=args.output, resume=args.resume)
