@@ -8,7 +8,7 @@ Every dataset returns dict items with the schema documented in
 
 from edgewise.data.augment import Augment
 from edgewise.data.base import Case, SegmentationDataset, Volume, normalize_volume, resize_volume, split_cases
-from edgewise.data.factory import DATASET_NAMES, build_dataset
+from edgewise.data.factory import DATASET_NAMES, build_dataset, subject_of
 from edgewise.data.io import read_image_2d, read_nifti
 from edgewise.data.readers import ACDCDataset, DecathlonDataset, DriveDataset, FolderDataset
 from edgewise.data.synthetic import SyntheticDataset, make_synthetic
@@ -31,4 +31,5 @@ __all__ = [
     "read_nifti",
     "resize_volume",
     "split_cases",
+    "subject_of",
 ]
