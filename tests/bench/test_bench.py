@@ -12,7 +12,8 @@ import yaml
 
 from edgewise import training
 from edgewise.bench.grid import expand_grid, load_experiment
-from edgewise.bench.runner import cell_files, cell_status, run_grid
+from edgewise.bench import runner
+from edgewise.bench.runner import cell_files, cell_status, read_provenance, run_grid
 from edgewise.cli import main
 
 pytest.importorskip("lightning")
@@ -37,6 +38,10 @@ TINY = {
     },
     "seeds": [0, 1],
 }
+
+
+CODE = {"commit": "0123456789abcdef0123456789abcdef01234567", "dirty": False, "changed": [], "version": "0.1.0",
+        "source": "/src/edgewise", "reason": None, "time": "2026-01-01T00:00:00+00:00"}
 
 
 class _CrashAtSecondEpoch:
@@ -64,11 +69,13 @@ def bench(tmp_path_factory):
 
     def crashing_train(config, output_dir=None, resume=False, **kw):
         if Path(output_dir).parts[-3:] == ("syn", "ce_bl", "seed1"):
-            kw["callbacks"] = [_CrashAtSecondEpoch()]
+            kw["callbacks"] = [*kw.get("callbacks", ()), _CrashAtSecondEpoch()]
         return real_train(config, output_dir=output_dir, resume=resume, **kw)
 
     mp = pytest.MonkeyPatch()
     mp.setattr(training, "train", crashing_train)
+    # the code every cell records: one clean commit, whatever state this checkout is in
+    mp.setattr(runner, "code_provenance", lambda: dict(CODE))
     try:
         rc = main(["bench", str(cfg), "--output", str(out), "--no-progress"])
     finally:
@@ -90,6 +97,10 @@ def test_first_invocation_records_failures(bench):
         assert "no_such_loss" in (out / name / "error.txt").read_text()
     crashed = out / "syn/ce_bl/seed1"
     assert "simulated crash" in (crashed / "error.txt").read_text()
+    # each cell that trained recorded the code it ran, when its training started
+    for name in ("syn/ce/seed0", "syn/ce/seed1", "syn/ce_bl/seed0", "syn/ce_bl/seed1"):
+        assert read_provenance(out / name) == [{"event": "start", **CODE}]
+    assert read_provenance(out / "syn/broken/seed0") is None  # failed before training
     assert (crashed / "checkpoints" / "last.ckpt").is_file() and not (crashed / "eval_test").exists()
     assert cell_files(out, "syn/ce/seed0")[1].is_file()  # the training log
 
@@ -104,10 +115,14 @@ def test_second_invocation_skips_done_and_resumes_interrupted(bench, monkeypatch
         return real_train(config, output_dir=output_dir, resume=resume, **kw)
 
     monkeypatch.setattr(training, "train", recording_train)
+    monkeypatch.setattr(runner, "code_provenance", lambda: dict(CODE))
     exp = load_experiment(cfg)
     exp["losses"].pop("broken")
     results = run_grid(expand_grid(exp), out, progress=False)
     assert calls == [("syn/ce_bl/seed1", True)]
+    # the resumed cell keeps its start and adds its resume: every version it ran is listed
+    assert [e["event"] for e in read_provenance(out / "syn/ce_bl/seed1")] == ["start", "resume"]
+    assert read_provenance(out / "syn/ce/seed0") == [{"event": "start", **CODE}]  # skipped: untouched
     assert [r.outcome for r in results] == ["skipped", "skipped", "skipped", "ran"]
     resumed = out / "syn/ce_bl/seed1"
     assert cell_status(resumed) == "done" and not (resumed / "error.txt").exists()
