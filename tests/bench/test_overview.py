@@ -18,7 +18,22 @@ def _rows(report_dir):
         return {(r["loss"], r["metric"]): r for r in csv.DictReader(f) if r["class"] == "mean"}
 
 
+def _delta(row, digits, alpha=0.05, higher=True):
+    def signed(v):
+        return f"{'+' if v >= 0 else '−'}{abs(v):.{digits}f}"
+
+    diff, p = float(row["mean_diff"]), float(row["p_holm"])
+    text = f"{signed(diff)} [{signed(float(row['ci_low']))}, {signed(float(row['ci_high']))}] "
+    text += "(p < 0.001)" if p < 0.001 else f"(p = {p:.3f})"
+    if p < alpha:
+        text += " ▲" if (diff > 0) == higher else " ▼"
+    return text
+
+
 def test_table_repeats_the_reports_numbers(bench, tmp_path):  # noqa: F811
+    """Updated with the subject-level bootstrap (#28): the Δ column is the report's difference,
+    its interval and its Holm-adjusted p (no longer the uncorrected Wilcoxon p), and the marks
+    follow the adjusted p."""
     root, _ = bench
     write_report(root, overlays=0)
     rows = _rows(root / "report")
@@ -30,17 +45,17 @@ def test_table_repeats_the_reports_numbers(bench, tmp_path):  # noqa: F811
     assert table[2] == (f"| syn | ce | 3 | {float(ce_dice['mean']):.3f} ± {float(ce_dice['std']):.3f} "
                         f"| baseline | {float(ce_hd['mean']):.2f} ± {float(ce_hd['std']):.2f} (1 inf) "
                         f"| baseline |")
-    bl = rows[("ce_bl", "dice")]
-    diff, p = float(bl["mean_diff"]), float(bl["p_wilcoxon"])
-    # the toy grid shifts ce_bl up by 0.03 on every metric, so Dice is better and HD95 worse;
-    # with 6 cases the exact Wilcoxon p is 2/64: significant at 0.05, not at 0.01
-    assert diff > 0 and p == pytest.approx(2 / 64)
-    assert f"| syn | ce_bl | 2 | {float(bl['mean']):.3f} ± {float(bl['std']):.3f} | " \
-           f"+{diff:.3f} (p = {p:.3f}) ▲ |" in table[3]
-    hd = rows[("ce_bl", "hd95")]
-    assert table[3].endswith(f"+{float(hd['mean_diff']):.2f} (p = {float(hd['p_wilcoxon']):.3f}) ▼ |")
-    strict = overview_table([root], metrics=["dice"], alpha=0.01).splitlines()
-    assert strict[3].endswith(f"+{diff:.3f} (p = {p:.3f}) |")  # no mark at 0.01
+    bl, hd = rows[("ce_bl", "dice")], rows[("ce_bl", "hd95")]
+    # the toy grid shifts ce_bl up by 0.03 on every metric: Dice better, HD95 worse
+    assert float(bl["mean_diff"]) > 0 and float(hd["mean_diff"]) > 0
+    assert float(bl["ci_low"]) <= float(bl["mean_diff"]) <= float(bl["ci_high"])
+    assert float(bl["p_holm"]) >= float(bl["p_boot"])
+    for alpha in (0.05, 0.99):  # 0.99: every difference is marked, in its direction
+        line = overview_table([root], metrics=["dice", "hd95"], alpha=alpha).splitlines()[3]
+        assert line == (f"| syn | ce_bl | 2 | {float(bl['mean']):.3f} ± {float(bl['std']):.3f} | "
+                        f"{_delta(bl, 3, alpha)} | {float(hd['mean']):.2f} ± {float(hd['std']):.2f} | "
+                        f"{_delta(hd, 2, alpha, higher=False)} |")
+    assert line.endswith("▼ |") and "▲" in line
 
 
 def test_errors_name_what_was_expected(bench, tmp_path, capsys):  # noqa: F811
@@ -91,6 +106,8 @@ def test_more_infinite_values_than_the_baseline_get_no_verdict(bench, tmp_path):
     with open(src, newline="") as f:
         rows = list(csv.DictReader(f))
     for r in rows:
+        if r["loss"] == "ce_bl":
+            r["p_holm"] = "0.001"  # significant, so only the infinite values can withhold the mark
         if r["loss"] == "ce_bl" and r["metric"] == "hd95":
             r["n_inf"] = "40"  # more than the baseline's 1
     out = tmp_path / "edited"

@@ -14,10 +14,20 @@ from edgewise.bench.grid import expand_grid
 from edgewise.bench.report import load_results, read_curves, read_per_case, write_report
 from edgewise.bench.runner import write_bench_file
 
+# the commit every hand-written run "ran" (provenance.json, as `edgewise bench` records it)
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
 CASES = ["c0", "c1", "c2", "c3", "c4", "c5"]
 CLASSES = ["vessel", "artery"]
 # with the tolerance sweep of evaluate(..., tolerances=[1, 2])
 METRICS = ("dice", "hd95", "assd", "nsd", "boundary_f1", "nsd@1", "nsd@2", "boundary_f1@1", "boundary_f1@2")
+
+
+def record_code(run, commit=COMMIT, dirty=False, events=("start",)):
+    """The provenance.json a bench cell writes when its training starts (and resumes)."""
+    entries = [{"event": e, "commit": commit, "dirty": dirty if commit else None, "changed": [],
+                "version": "0.1.0", "source": "/src/edgewise", "reason": None if commit else "no git",
+                "time": "2026-01-01T00:00:00+00:00"} for e in events]
+    (run / "provenance.json").write_text(json.dumps({"runs": entries}))
 
 
 def _values(loss: str, seed: int) -> dict[tuple[str, str, str], float]:
@@ -67,6 +77,7 @@ def bench(tmp_path):
                 w.writerow([e, 2 * e + 1, "", "", 1.0 - 0.1 * e, 0.5 + 0.1 * e + 0.01 * cell.seed])
                 w.writerow([e, 2 * e + 1, "", 1.0 - 0.2 * e, "", ""])
         (run / "summary.json").write_text(json.dumps({"num_cases": len(CASES)}))
+        record_code(run)
     (tmp_path / "syn" / "ce_bl" / "seed2").mkdir(parents=True)
     (tmp_path / "syn" / "ce_bl" / "seed2" / "error.txt").write_text("boom")
     return tmp_path, truth
@@ -276,6 +287,7 @@ def test_on_request_metrics_get_their_own_table(tmp_path):
             for c in CASES:
                 w.writerow([c, "vessel", *[repr(vals[(c, m)]) for m in cols]])
         (out / "summary.json").write_text(json.dumps({"num_cases": len(CASES)}))
+        record_code(out.parent)
     ref = tmp_path / "observer"
     ref.mkdir()
     with open(ref / "per_case.csv", "w", newline="") as f:

@@ -16,6 +16,8 @@ from edgewise.bench.report import write_report
 from edgewise.bench.runner import cell_results, cell_status, run_cell, write_bench_file
 from edgewise.cli import main
 
+from .test_report import record_code
+
 USER_BYTES = b"lab notebook \x00\xd0\n"
 
 EXPERIMENT = {
@@ -52,6 +54,7 @@ def _finished_bench(root: Path) -> Path:
             for i in range(4):
                 w.writerow([f"c{i}", "vessel", 0.5 + 0.1 * i + 0.01 * cell.seed + (cell.loss == "dice") * 0.05, 2.0 + i])
         (results / "summary.json").write_text(json.dumps({"num_cases": 4}))
+        record_code(root / cell.name)
     return root
 
 
@@ -87,7 +90,8 @@ def _report_state(folder: Path) -> str | None:
     if not folder.exists():
         return None
     names = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*"))
-    assert names == [".edgewise", "figures", "figures/syn_boxplots.png", "report.md", "summary.csv"], names
+    assert names == [".edgewise", "figures", "figures/syn_boxplots.png", "figures/syn_differences.png",
+                     "report.md", "summary.csv"], names
     baseline = {r["baseline"] for r in csv.DictReader(open(folder / "summary.csv"))}
     text = (folder / "report.md").read_text()
     (version,) = baseline

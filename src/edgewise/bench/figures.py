@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,8 @@ import numpy as np
 
 from edgewise.bench.results import MEAN, METRICS, BenchResults, case_means
 
-__all__ = ["box_plots", "learning_curves", "line_style", "overlay_grid", "overlay_seed", "symlog_threshold"]
+__all__ = ["box_plots", "differences", "learning_curves", "line_style", "overlay_grid", "overlay_seed",
+           "panel_grid", "symlog_threshold"]
 
 
 def _plt() -> Any:
@@ -93,16 +95,38 @@ def learning_curves(results: BenchResults, dataset: str, path: Path) -> Path | N
     return path
 
 
+# widest figure, in inches: a page's text width at the report's 100 dpi, about 1200 pixels
+_PAGE_WIDTH = 12.0
+
+
+def panel_grid(n_panels: int, panel_width: float, panel_height: float) -> tuple[int, int, tuple[float, float]]:
+    """``(rows, columns, figsize)`` of a grid of ``n_panels`` that fits a page's width: as
+    many columns (at most 3) as fit in :data:`_PAGE_WIDTH` inches, each panel at least 3
+    inches wide.
+
+    Example:
+        >>> panel_grid(5, 3.5, 3.0)
+        (2, 3, (10.5, 6.0))
+        >>> panel_grid(5, 6.0, 4.0)[:2]
+        (3, 2)
+    """
+    width = min(max(panel_width, 3.0), _PAGE_WIDTH)
+    cols = max(1, min(3, n_panels, int(_PAGE_WIDTH // width)))
+    rows = math.ceil(n_panels / cols)
+    return rows, cols, (round(width * cols, 2), round(panel_height * rows, 2))
+
+
 def box_plots(results: BenchResults, dataset: str, path: Path) -> Path | None:
-    """One panel per metric: per-case values (foreground mean, averaged over seeds) per loss."""
+    """One panel per metric, in a grid that fits a page's width: per-case values (foreground
+    mean, averaged over seeds) per loss."""
     metrics = results.metrics(sweep=False)
     losses = [loss for loss in results.losses(dataset) if results.runs_of(dataset, loss)]
     if not metrics or not losses:
         return None
     plt = _plt()
-    fig, axes = plt.subplots(1, len(metrics), figsize=(max(3.0, 0.9 * len(losses) + 1.2) * len(metrics), 3.6),
-                             squeeze=False)
-    for ax, metric in zip(axes[0], metrics):
+    rows, cols, size = panel_grid(len(metrics), 0.35 * len(losses) + 1.4, 3.4)
+    fig, axes = plt.subplots(rows, cols, figsize=size, squeeze=False)
+    for ax, metric in zip(axes.flat, metrics):
         data = []
         for loss in losses:
             v = np.asarray(list(case_means(results.runs_of(dataset, loss), metric, MEAN).values()))
@@ -112,6 +136,60 @@ def box_plots(results: BenchResults, dataset: str, path: Path) -> Path | None:
         label, higher = METRICS[metric]
         ax.set_title(f"{label} ({'higher' if higher else 'lower'} is better)", fontsize=10)
         ax.grid(axis="y", alpha=0.3)
+    for ax in list(axes.flat)[len(metrics):]:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def differences(results: BenchResults, rows: Sequence[Mapping[str, Any]], dataset: str, path: Path,
+                alpha: float = 0.05) -> Path | None:
+    """Forest plot of each loss's difference from the baseline (foreground mean), one panel
+    per metric in a grid that fits a page's width: the difference and its 95% interval over
+    subjects and seeds, as ``summary.csv`` has them (``mean_diff``, ``ci_low``, ``ci_high``).
+
+    Filled markers: Holm-adjusted p below ``alpha`` (green better, red worse); hollow grey:
+    no difference detected, or a distance whose mean leaves out more infinite values than the
+    baseline's. Reference rows stay out. Returns ``None`` when nothing was compared.
+    """
+    metrics = results.metrics(sweep=False)
+    index = {(r["loss"], r["metric"]): r for r in rows
+             if r["dataset"] == dataset and r["class"] == MEAN and not r["reference"]}
+    losses = [loss for loss in results.losses(dataset)
+              if any(math.isfinite(index[(loss, m)]["mean_diff"]) for m in metrics if (loss, m) in index)]
+    if not metrics or not losses:
+        return None
+    baseline = next(iter(index.values()))["baseline"]
+    plt = _plt()
+    rows_, cols, size = panel_grid(len(metrics), 4.0, 0.32 * len(losses) + 1.5)
+    fig, axes = plt.subplots(rows_, cols, figsize=size, squeeze=False)
+    y = np.arange(len(losses))[::-1]
+    for ax, metric in zip(axes.flat, metrics):
+        label, higher = METRICS[metric]
+        base = index.get((baseline, metric))
+        for yi, loss in zip(y, losses):
+            r = index.get((loss, metric))
+            if r is None or not math.isfinite(r["mean_diff"]):
+                continue
+            d, lo, hi, p = r["mean_diff"], r["ci_low"], r["ci_high"], r["p_holm"]
+            comparable = base is None or r["n_inf"] <= base["n_inf"]
+            significant = comparable and math.isfinite(p) and p < alpha and d != 0
+            color = ("tab:green" if (d > 0) == higher else "tab:red") if significant else "0.45"
+            if math.isfinite(lo) and math.isfinite(hi):
+                ax.plot([lo, hi], [yi, yi], color=color, lw=2, solid_capstyle="butt")
+            ax.plot([d], [yi], "o", ms=6, color=color, mfc=color if significant else "white", mew=1.5)
+        ax.axvline(0.0, color="black", lw=0.8)
+        ax.set_yticks(y, losses, fontsize=8)
+        ax.set_ylim(-0.7, len(losses) - 0.3)
+        ax.set_title(f"Δ {label} vs {baseline} ({'higher' if higher else 'lower'} is better)", fontsize=9)
+        ax.tick_params(axis="x", labelsize=8)
+        ax.grid(axis="x", alpha=0.3)
+    for ax in list(axes.flat)[len(metrics):]:
+        ax.axis("off")
+    fig.suptitle("Difference from the baseline over subjects and seeds, 95% interval "
+                 "(filled: Holm-adjusted p < 0.05)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

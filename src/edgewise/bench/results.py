@@ -9,7 +9,8 @@ from __future__ import annotations
 import csv
 import dataclasses
 import math
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,16 +24,24 @@ __all__ = [
     "MEAN",
     "EXTRA_METRICS",
     "METRICS",
+    "MISSING_CODE",
     "BenchResults",
+    "MixedCodeError",
     "RunData",
     "case_means",
+    "check_code",
+    "code_labels",
+    "code_groups",
+    "describe_code",
     "finite_mean",
     "is_sweep",
     "load_results",
     "metric_info",
     "read_curves",
     "read_per_case",
+    "reader_name",
     "seed_means",
+    "short_code",
 ]
 
 # per_case.csv column -> label in the report; "higher" tells the direction of better
@@ -111,6 +120,9 @@ class RunData:
     # values[metric][class][case]
     values: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     curves: dict[str, dict[int, float]] = field(default_factory=dict)
+    # the entries of the cell's provenance.json (None: it has none); its name in the grid
+    code: list[dict[str, Any]] | None = None
+    name: str = ""
 
 
 @dataclass
@@ -168,6 +180,14 @@ class BenchResults:
             failed=[f for f in self.failed if kept(f)],
         )
 
+    def subject_of(self, dataset: str) -> Callable[[str], str]:
+        """Case id -> subject for ``dataset``, from its reader (:func:`reader_name`): ACDC's
+        ``patientNNN_ED`` and ``patientNNN_ES`` are one patient; other cases are their own."""
+        from edgewise.data.factory import subject_of
+
+        name = reader_name(self.experiment, dataset)
+        return lambda case: subject_of(name, case)
+
     def classes(self, dataset: str) -> list[str]:
         seen: dict[str, None] = {}
         for r in self.runs:
@@ -179,7 +199,7 @@ class BenchResults:
 
 def load_results(bench_dir: str | Path) -> BenchResults:
     """Read ``bench.yaml`` and every finished run's ``per_case.csv`` and ``metrics.csv``."""
-    from edgewise.bench.runner import BENCH_FILE, cell_results, cell_status
+    from edgewise.bench.runner import BENCH_FILE, cell_results, cell_status, read_provenance
 
     bench_dir = Path(bench_dir)
     bench_file = bench_dir / BENCH_FILE
@@ -195,8 +215,9 @@ def load_results(bench_dir: str | Path) -> BenchResults:
         if state != "done" or not (cell_results(path) / "per_case.csv").is_file():
             (failed if state == "failed" else missing).append(cell["name"])
             continue
-        run = RunData(cell["dataset"], cell["loss"], int(cell["seed"]), path)
+        run = RunData(cell["dataset"], cell["loss"], int(cell["seed"]), path, name=str(cell["name"]))
         run.values = read_per_case(cell_results(path) / "per_case.csv")
+        run.code = read_provenance(path)
         if (path / "metrics.csv").is_file():
             run.curves = read_curves(path / "metrics.csv")
         runs.append(run)
@@ -261,3 +282,89 @@ def seed_means(runs: Sequence[RunData], metric: str, cls: str) -> list[float]:
 def case_means(runs: Sequence[RunData], metric: str, cls: str) -> dict[str, float]:
     """Each case's mean over seeds."""
     return seed_average({r.seed: r.values.get(metric, {}).get(cls, {}) for r in runs})
+
+
+def reader_name(experiment: Mapping[str, Any], dataset: str) -> str | None:
+    """The reader (``data.name``: ``acdc``, ``drive``, ...) of a grid's dataset label: the
+    dataset's own ``name``, else the base config's."""
+    entry = (experiment.get("datasets") or {}).get(dataset) or {}
+    name = entry.get("name") if isinstance(entry, Mapping) else None
+    if name is None:
+        data = (experiment.get("base") or {}).get("data") or {}
+        name = data.get("name") if isinstance(data, Mapping) else None
+    return str(name) if name is not None else None
+
+
+# ------------------------------------------------------------------------- code provenance
+# the label of a run whose code was not (fully) recorded: no provenance.json, or one whose
+# first entry is a resume (the start ran an edgewise that did not record it)
+MISSING_CODE = "missing"
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+
+
+class MixedCodeError(ValueError):
+    """Runs to be pooled ran different code, uncommitted code, or code nobody recorded."""
+
+
+def code_labels(run: RunData) -> list[str]:
+    """The code a run ran, one label per distinct version (see
+    :func:`edgewise.bench.runner.code_label`): a commit, ``<commit>+dirty``, ``unknown`` (no
+    git), or :data:`MISSING_CODE`."""
+    from edgewise.bench.runner import code_label
+
+    if not run.code:
+        return [MISSING_CODE]
+    labels = {code_label(entry) for entry in run.code}
+    if run.code[0].get("event") != "start":
+        labels.add(MISSING_CODE)
+    return sorted(labels)
+
+
+def code_groups(runs: Iterable[RunData]) -> dict[str, list[str]]:
+    """Label -> the runs (grid names) that ran it; a resumed run can be under several."""
+    groups: dict[str, list[str]] = {}
+    for r in runs:
+        for label in code_labels(r):
+            groups.setdefault(label, []).append(r.name or r.path.as_posix())
+    return dict(sorted(groups.items()))
+
+
+def short_code(label: str) -> str:
+    """``<40 hex>[+dirty]`` -> its first 12 characters (and ``+dirty``); other labels as they are."""
+    commit, plus, rest = label.partition("+")
+    return (commit[:12] + plus + rest) if _COMMIT.match(commit) else label
+
+
+def _what(label: str) -> str:
+    if label == MISSING_CODE:
+        return "code not recorded: no provenance.json, or its start ran an edgewise that did not record it"
+    if label == "unknown":
+        return "no git commit: see `reason` in the cells' provenance.json"
+    if label.endswith("+dirty"):
+        return "uncommitted changes under src/ or in pyproject.toml"
+    return "committed, clean"
+
+
+def describe_code(groups: Mapping[str, Sequence[str]], limit: int = 12) -> list[str]:
+    """One line per code label: ``` `label` (what it is): cell, cell, ... ```."""
+    lines = []
+    for label, names in groups.items():
+        shown = ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+        lines.append(f"`{short_code(label)}` ({_what(label)}), {len(names)} run(s): {shown}")
+    return lines
+
+
+def check_code(groups: Mapping[str, Sequence[str]], what: str = "the runs of this report",
+               flag: str = "--allow-mixed-code") -> str | None:
+    """``None`` when every run ran one clean commit, else why they may not be pooled."""
+    labels = list(groups)
+    if len(labels) == 1 and _COMMIT.match(labels[0]):
+        return None
+    if not labels:
+        return None
+    head = (f"expected {what} to have run one committed version of edgewise (one grid, one code), "
+            f"got {len(labels)} version(s):" if len(labels) > 1 else
+            f"expected {what} to have run committed, recorded code, got:")
+    return "\n".join([head, *(f"  - {line}" for line in describe_code(groups)),
+                      f"Rerun the cells that differ (delete their folders), commit the changes and rerun, "
+                      f"or pass {flag} to pool them anyway (the output then says so at its top)."])

@@ -25,6 +25,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a row scored, not trained (e.g. a second observer's masks scored by "
                              "`edgewise score`): DIR holds its per_case.csv; DATASET:LABEL=DIR in a "
                              "grid of several datasets; repeatable")
+    parser.add_argument("--allow-mixed-code", action="store_true",
+                        help="pool runs that ran different commits of edgewise, uncommitted changes, "
+                             "or code that was not recorded (refused otherwise); the report says so "
+                             "at its top")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         path = write_report(args.bench_dir, baseline=args.baseline, output=args.output,
                             overlays=args.overlays, losses=args.losses, view=args.view,
-                            references=references)
+                            references=references, allow_mixed_code=args.allow_mixed_code)
     except (ValueError, FileNotFoundError, FileExistsError) as exc:
         print(f"edgewise report: error: {exc}", file=sys.stderr)
         return 2
