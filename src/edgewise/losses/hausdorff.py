@@ -44,9 +44,9 @@ def _distance(masks: Tensor, spacing: SpacingLike, distance: Distance) -> Tensor
     from edgewise.maps import inside_distance, unsigned_distance
 
     fn = unsigned_distance if distance == "boundary" else inside_distance
-    d = fn(masks, spacing)
-    # No boundary, no distance to it: an absent class's map is 0 here (as MONAI), not the
-    # image diagonal edgewise.maps uses elsewhere, which would weigh every error by diag^alpha.
+    d = fn(masks, spacing, empty="zero")
+    # No boundary, no distance to it: an absent class's map is 0 (as MONAI), whatever fill
+    # the maps' default is, or every error of that class would weigh diag^alpha.
     present = any_spatial(masks)
     if bool(present.all()):
         return d
@@ -88,8 +88,8 @@ def hausdorff_dt_loss(
       (:func:`edgewise.maps.inside_distance`; LIVIAETS, JunMa11/SegWithDistMap).
 
     A class absent from the target (or from the thresholded prediction) has ``d = 0``, also
-    when ``dist_map`` holds something else for it (:mod:`edgewise.maps` fills absent classes
-    with the image diagonal), so precomputed and on-the-fly maps give the same loss.
+    when ``dist_map`` holds something else for it (a map made with ``empty="diagonal"``), so
+    precomputed and on-the-fly maps give the same loss.
     Distances are in physical units with ``spacing``; values scale as ``distance^alpha``
     (they reach thousands on large images, which is expected).
 
@@ -120,8 +120,8 @@ def hausdorff_dt_loss(
             d_t = _distance(masks, spacing, distance)
         else:
             d_t = check_map(dist_map, tuple(p.shape), tuple(prep.onehot.shape), prep.channels)
-            # same rule as the maps computed here: edgewise.maps gives an absent class the image
-            # diagonal, which would weigh every error of that class by diagonal^alpha
+            # same rule as the maps computed here, also for maps made with empty="diagonal",
+            # which would weigh every error of that class by diagonal^alpha
             present = any_spatial(masks)
             d_t = d_t * present.view(*present.shape, *([1] * (masks.dim() - 2))).to(device=d_t.device)
         d_p = _distance(greater(p.detach(), 0.5), spacing, distance)
