@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from edgewise.data.augment import Augment
-from edgewise.data.base import SegmentationDataset
+from edgewise.data.base import SegmentationDataset, Split
 
 __all__ = ["build_dataset", "DATASET_NAMES", "subject_of"]
 
@@ -57,21 +57,23 @@ def build_dataset(name: str, split: str, **options: Any) -> SegmentationDataset:
         return SyntheticDataset(n=n, split=split, **options)
     if "root" not in options:
         raise ValueError(f"dataset {name!r} needs root= (the folder you downloaded)")
+    # a reader takes a Split and checks it itself (ValueError naming the splits)
+    reader_split = cast(Split, split)
     if key == "drive":
         from edgewise.data.readers import DriveDataset
 
-        return DriveDataset(split=split, **options)
+        return DriveDataset(split=reader_split, **options)
     if key == "acdc":
         from edgewise.data.readers import ACDCDataset
 
-        return ACDCDataset(split=split, **options)
+        return ACDCDataset(split=reader_split, **options)
     if key == "decathlon":
         from edgewise.data.readers import DecathlonDataset
 
-        return DecathlonDataset(split=split, **options)
+        return DecathlonDataset(split=reader_split, **options)
     from edgewise.data.readers import FolderDataset
 
-    return FolderDataset(split=split, **options)
+    return FolderDataset(split=reader_split, **options)
 
 
 def subject_of(name: str | None, case_id: str) -> str:
@@ -109,8 +111,9 @@ def _check_options(key: str, options: dict[str, Any]) -> None:
 
     from edgewise.data import readers, synthetic
 
-    cls = {"synthetic": synthetic.SyntheticDataset, "drive": readers.DriveDataset, "acdc": readers.ACDCDataset,
-           "decathlon": readers.DecathlonDataset, "folder": readers.FolderDataset}[key]
+    cls: type[SegmentationDataset] = {
+        "synthetic": synthetic.SyntheticDataset, "drive": readers.DriveDataset, "acdc": readers.ACDCDataset,
+        "decathlon": readers.DecathlonDataset, "folder": readers.FolderDataset}[key]
     accepted: dict[str, inspect.Parameter] = {}
     for c in (cls, SegmentationDataset):
         for n, prm in inspect.signature(c.__init__).parameters.items():
