@@ -152,7 +152,9 @@ def differences(results: BenchResults, rows: Sequence[Mapping[str, Any]], datase
 
     Filled markers: Holm-adjusted p below ``alpha`` (green better, red worse); hollow grey:
     no difference detected, or a distance whose mean leaves out more infinite values than the
-    baseline's. Reference rows stay out. Returns ``None`` when nothing was compared.
+    baseline's. The intervals are per comparison (not adjusted), so one may exclude 0 without
+    a filled marker when the report holds many comparisons. Reference rows stay out. Returns
+    ``None`` when nothing was compared.
     """
     metrics = results.metrics(sweep=False)
     index = {(r["loss"], r["metric"]): r for r in rows
@@ -188,8 +190,8 @@ def differences(results: BenchResults, rows: Sequence[Mapping[str, Any]], datase
         ax.grid(axis="x", alpha=0.3)
     for ax in list(axes.flat)[len(metrics):]:
         ax.axis("off")
-    fig.suptitle("Difference from the baseline over subjects and seeds, 95% interval "
-                 "(filled: Holm-adjusted p < 0.05)", fontsize=9)
+    fig.suptitle("Difference from the baseline over subjects and seeds with its 95% interval (per comparison); "
+                 "filled: Holm-adjusted p < 0.05", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -46,7 +46,7 @@ from edgewise.bench.results import (
 )
 from edgewise.bench.stats import (
     N_BOOT,
-    compare,
+    hierarchical_bootstrap,
     holm,
     mean_std,
     n_boot_for,
@@ -140,13 +140,15 @@ def _compare(runs: Sequence[RunData], base_runs: Sequence[RunData], metric: str,
         return {r.seed: r.values.get(metric, {}).get(cls, {}) for r in rs}
 
     a, b = per_seed(runs), per_seed(base_runs)
-    boot = compare(a, b, subject_of, n_boot=n_boot)
     subjects = sorted({subject_of(c) for per in (*a.values(), *b.values()) for c in per})
+    _, seeds_a, table_a = subject_table(a, subject_of, subjects)
+    _, seeds_b, table_b = subject_table(b, subject_of, subjects)
+    boot = hierarchical_bootstrap(table_a, table_b, paired_seeds=seeds_a == seeds_b, n_boot=n_boot)
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         # a subject with no finite value (nanmean), equal differences everywhere (ttest_rel)
         warnings.simplefilter("ignore", RuntimeWarning)
-        x = np.nanmean(subject_table(a, subject_of, subjects)[2], axis=1)
-        y = np.nanmean(subject_table(b, subject_of, subjects)[2], axis=1)
+        x = np.nanmean(table_a, axis=1)
+        y = np.nanmean(table_b, axis=1)
         w = paired_test(x, y, "wilcoxon")
         t = paired_test(x, y, "ttest")
     return {"mean_diff": boot.mean_diff, "p_wilcoxon": w.pvalue, "p_ttest": t.pvalue, "n_pairs": boot.n_subjects,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -186,7 +187,7 @@ class BenchResults:
         from edgewise.data.factory import subject_of
 
         name = reader_name(self.experiment, dataset)
-        return lambda case: subject_of(name, case)
+        return functools.lru_cache(maxsize=None)(lambda case: subject_of(name, case))
 
     def classes(self, dataset: str) -> list[str]:
         seen: dict[str, None] = {}

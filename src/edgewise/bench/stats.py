@@ -48,7 +48,7 @@ import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -281,15 +281,23 @@ def _counts(n: int, draws: int, n_boot: int, seed: int, stream: int) -> np.ndarr
     return out
 
 
+@functools.lru_cache(maxsize=1)
+def _thread_controller() -> Any:
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    return ThreadpoolController()  # finds the loaded BLAS libraries once (milliseconds)
+
+
 def _one_blas_thread() -> contextlib.AbstractContextManager[object]:
     """One BLAS thread for the small products of the bootstrap: threads cost far more than
     they save there (5-10 times slower on a busy 2-core machine). Needs ``threadpoolctl``
     (installed with scikit-learn and others); without it, BLAS keeps its threads."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
+    controller = _thread_controller()
+    if controller is None:
         return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    return controller.limit(limits=1, user_api="blas")  # type: ignore[no-any-return]
 
 
 def _weighted_means(table: np.ndarray, subj_w: np.ndarray, seed_w: np.ndarray) -> np.ndarray:
