@@ -297,7 +297,7 @@ def _one_blas_thread() -> contextlib.AbstractContextManager[object]:
     controller = _thread_controller()
     if controller is None:
         return contextlib.nullcontext()
-    return controller.limit(limits=1, user_api="blas")  # type: ignore[no-any-return]
+    return controller.limit(limits=1, user_api="blas")
 
 
 def _weighted_means(table: np.ndarray, subj_w: np.ndarray, seed_w: np.ndarray) -> np.ndarray:
