@@ -273,3 +273,32 @@ def test_delayed_schedule_starts_the_other_terms_late():
             loss_from_config({**cfg, "schedule": {**cfg["schedule"], "delay": delay}})
     with pytest.raises(ValueError, match="'delay'"):
         loss_from_config({**cfg, "schedule": {"name": "gradual", "delai": 2}})
+
+
+def test_a_gated_schedule_starts_the_other_terms_once_every_class_is_found():
+    from edgewise.losses import Gated
+
+    g = Gated(Rebalance(), threshold=0.5)
+    assert [g(e) for e in range(4)] == [[1.0, 0.0]] * 4
+    g.update(epoch=2, dice=[0.9, 0.49])          # one class not yet found
+    g.update(epoch=3, dice=[0.9, float("nan")])  # NaN: not found either
+    assert g.start is None
+    g.update(epoch=4, dice=[0.9, 0.5])
+    assert g.start == 5
+    g.update(epoch=6, dice=[0.0, 0.0])           # once started it stays started
+    assert g.start == 5 and g(4) == [1.0, 0.0]
+    assert g(5) == _approx(Rebalance()(0)) and g(9) == _approx(Rebalance()(4))
+    for bad in (0, 1.5, True, "0.5"):
+        with pytest.raises(ValueError, match=r"validation Dice threshold in \(0, 1\]"):
+            Gated(Rebalance(), bad)
+    cfg = {"terms": [{"name": "gdl"}, {"name": "boundary", "weight": 0.01}],
+           "schedule": {"name": "rebalance", "step": 0.01, "start_when_found": 0.5}}
+    loss = loss_from_config(cfg)
+    assert isinstance(loss.schedule, Gated) and loss.weights == [1.0, 0.0]
+    loss.schedule.update(epoch=0, dice=[0.6])
+    loss.epoch = 2
+    assert loss.weights == _approx([0.99, 0.02])
+    with pytest.raises(ValueError, match="either delay"):
+        loss_from_config({**cfg, "schedule": {**cfg["schedule"], "delay": 2}})
+    with pytest.raises(ValueError, match=r"start_when_found as a validation Dice in \(0, 1\], got 2"):
+        loss_from_config({**cfg, "schedule": {**cfg["schedule"], "start_when_found": 2}})

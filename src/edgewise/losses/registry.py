@@ -18,7 +18,7 @@ from .penalized import DistancePenalizedCELoss
 from .perimeter import PerimeterLoss
 from .region_wise import RegionWiseLoss
 from .regional import CrossEntropyLoss, DiceLoss, FocalLoss, GeneralizedDiceLoss, TverskyLoss
-from .schedules import Constant, Delayed, Gradual, Increase, Rebalance, RebalanceConvex, Schedule
+from .schedules import Constant, Delayed, Gated, Gradual, Increase, Rebalance, RebalanceConvex, Schedule
 from .sdf import SignedDistanceLoss
 
 __all__ = ["LOSSES", "SCHEDULES", "build_loss", "loss_from_config"]
@@ -88,14 +88,21 @@ def _schedule(cfg: Mapping[str, Any], weights: list[float]) -> Schedule:
     name = cfg["name"]
     if name not in SCHEDULES:
         raise ValueError(f"unknown schedule {name!r}; expected one of {sorted(SCHEDULES)}")
-    unknown = sorted(set(cfg) - {"name", "delay", *SCHEDULES[name]})
+    unknown = sorted(set(cfg) - {"name", "delay", "start_when_found", *SCHEDULES[name]})
     if unknown:
         raise ValueError(f"unknown key(s) {unknown} for schedule {name!r}; "
-                         f"expected some of {[*SCHEDULES[name], 'delay']}")
+                         f"expected some of {[*SCHEDULES[name], 'delay', 'start_when_found']}")
     delay = cfg.get("delay", 0)
     if isinstance(delay, bool) or not isinstance(delay, int) or delay < 0:
         raise ValueError(f"expected schedule delay as a non-negative whole number of epochs, got {delay!r}")
+    found = cfg.get("start_when_found")
+    if found is not None and delay:
+        raise ValueError("give a schedule either delay (epochs) or start_when_found (a validation Dice), not both")
     schedule = _undelayed(name, cfg, weights)
+    if found is not None:
+        if isinstance(found, bool) or not isinstance(found, (int, float)) or not 0 < found <= 1:
+            raise ValueError(f"expected start_when_found as a validation Dice in (0, 1], got {found!r}")
+        return Gated(schedule, float(found))
     return Delayed(schedule, delay) if delay else schedule
 
 

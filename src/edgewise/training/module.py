@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
@@ -12,9 +13,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
+from edgewise.losses.schedules import Gated
 from edgewise.training.inference import SliceCollector, sliding_or_full
 
 __all__ = ["SegmentationModule", "build_optimizer", "build_scheduler", "masked_onehot"]
+
+log = logging.getLogger("edgewise")
 
 
 def masked_onehot(
@@ -312,9 +316,17 @@ class SegmentationModule(pl.LightningModule):
         metrics["val/dice"] = self.val_dice_mean
         if self.compute_hd95:
             metrics["val/hd95"] = self.val_hd95
+        values = {key: metric.compute() for key, metric in metrics.items()}
         for key, metric in metrics.items():
-            self.log(key, metric.compute(), prog_bar=key == "val/dice", sync_dist=True)
+            self.log(key, values[key], prog_bar=key == "val/dice", sync_dist=True)
             metric.reset()
+        gate = getattr(self.loss, "schedule", None)
+        if isinstance(gate, Gated) and not self.trainer.sanity_checking:
+            started = gate.start
+            gate.update(self.current_epoch, [float(values[f"val/dice_{n}"]) for n in self.class_names[1:]])
+            if started is None and gate.start is not None:
+                log.info("edgewise: every class reached validation Dice %.2f at epoch %d: the loss "
+                         "schedule starts at epoch %d", gate.threshold, self.current_epoch, gate.start)
 
     def _val_dataset(self) -> Any:
         """The dataset of the (single) validation loader, if the trainer has one."""
@@ -363,12 +375,18 @@ class SegmentationModule(pl.LightningModule):
             state["epoch"] = int(loss.epoch)
         if self.loss_weights():
             state["weights"] = self.loss_weights()
+        gate = getattr(loss, "schedule", None)
+        if isinstance(gate, Gated):
+            state["gate_start"] = gate.start
         checkpoint["edgewise_loss"] = state
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get("edgewise_loss", {})
         if "epoch" in state and hasattr(self.loss, "epoch"):
             self.loss.epoch = state["epoch"]
+        gate = getattr(self.loss, "schedule", None)
+        if isinstance(gate, Gated) and "gate_start" in state:
+            gate.start = state["gate_start"]
 
 
 def _safe_name(name: Any) -> str:

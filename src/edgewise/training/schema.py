@@ -185,7 +185,9 @@ class LossSchedule(BaseModel):
     name: Name = Field(
         description="`constant`, `increase`, `rebalance`, `rebalance_convex` or `gradual`; "
         "its other keys are the schedule's parameters, and every schedule takes `delay` "
-        "(epochs with the first term alone before the schedule starts)"
+        "(epochs with the first term alone before the schedule starts) or `start_when_found` "
+        "(a validation Dice: the first term alone until every class's validation Dice reaches "
+        "it, then the schedule)"
     )
 
 
