@@ -176,10 +176,9 @@ def test_acdc_frames_of_one_patient_are_one_subject():
     assert compare(frames(a), frames(b)).n_subjects == 32
 
 
-def _acdc_bench(root, shift: float = 0.02):
+def _acdc_bench(root, shift: float = 0.02, losses=("ce", "dice")):
     exp = {"name": "acdc_toy", "baseline": "ce", "datasets": {"acdc": {"name": "acdc"}},
-           "losses": {"ce": {"terms": [{"name": "ce"}]}, "dice": {"terms": [{"name": "dice"}]}},
-           "seeds": [0, 1, 2]}
+           "losses": {loss: {"terms": [{"name": "ce"}]} for loss in losses}, "seeds": [0, 1, 2]}
     cells = expand_grid(exp)
     write_bench_file(root, exp, cells)
     rng = np.random.default_rng(4)
@@ -216,3 +215,16 @@ def test_report_pairs_acdc_by_patient(tmp_path):
     line = next(x for x in text.splitlines() if x.startswith("| dice | +"))
     assert line.count("▲") == 2, line
     assert (report.parent / "figures" / "acdc_differences.png").stat().st_size > 2000
+
+
+def test_a_loss_subset_repeats_the_full_reports_bootstrap(tmp_path):
+    """Fixed generator, same subjects and seeds: the same interval and p in a subset of the
+    losses; only the Holm family (and so the adjusted p) changes."""
+    root = _acdc_bench(tmp_path, losses=("ce", "dice", "gdl"))
+    full = list(csv.DictReader(open(write_report(root, overlays=0).parent / "summary.csv")))
+    sub = list(csv.DictReader(open(write_report(root, overlays=0, losses=["ce", "dice"],
+                                                output=tmp_path / "sub").parent / "summary.csv")))
+    key = ("dataset", "loss", "class", "metric", "mean_diff", "ci_low", "ci_high", "p_boot", "n_subjects")
+    assert [tuple(r[k] for k in key) for r in sub] == [tuple(r[k] for k in key) for r in full if r["loss"] != "gdl"]
+    assert {r["n_tests"] for r in sub if r["loss"] == "dice"} == {"6"}
+    assert {r["n_tests"] for r in full if r["loss"] == "dice"} == {"12"}
