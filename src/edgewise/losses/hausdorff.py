@@ -196,7 +196,7 @@ class _ErosionLoss(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, bound: Tensor, n: int, weights: tuple[float, ...]) -> Tensor:  # type: ignore[override]
+    def forward(ctx, bound: Tensor, n: int, weights: tuple[float, ...]) -> Tensor:
         loss = bound.new_zeros(bound.shape[0])
         steps = []
         x = bound
@@ -211,7 +211,7 @@ class _ErosionLoss(torch.autograd.Function):
         return loss
 
     @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None]:  # type: ignore[override]
+    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, None, None]:
         saved = ctx.saved_tensors
         g: Tensor | None = None
         for j in reversed(range(ctx.k)):

@@ -103,6 +103,7 @@ def _boundary_depth(p: Prepared) -> Tensor:
     present = any_spatial(onehot)
     if p.backend == "edt" and not all_cached("boundary", p.selected, p.spacing, p.backend, present):
         labels = p.partition_labels()
+        assert labels is not None, "_boundary_depth needs a partition (penalty_map checks it)"
         inner = ~_own_boundary(labels)
         if p.num_classes < 255:
             # label + 1 off the boundary, 0 on it, built in uint8 (the transform's input type)
@@ -163,6 +164,7 @@ def penalty_map(
             "some elements have zero or several classes"
         )
     labels = p.labels
+    assert labels is not None  # partition_labels() above set it
     depth = _boundary_depth(p)
     # Phi = 1 - depth / (max depth of the element's own class), from the label map: one
     # per-class maximum and one gather instead of (B, C, *spatial) temporaries.  The same

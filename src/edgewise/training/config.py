@@ -220,6 +220,10 @@ def load_config(
     raw: Any = dict(base) if base is not None else {}
     if path is not None:
         path = Path(path)
+        if path.is_dir():
+            raise FileNotFoundError(
+                f"config file {path} is a folder: expected a YAML file such as configs/demo.yaml "
+                "(to continue a run in that folder: edgewise train --resume -o FOLDER)")
         if not path.is_file():
             raise FileNotFoundError(f"config file not found: {path}")
         try:

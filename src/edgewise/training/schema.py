@@ -431,8 +431,14 @@ def validate_label(label: str, kind: str = "label") -> str:
     return label
 
 
-def _label(kind: str) -> Any:
-    return Annotated[str, AfterValidator(lambda label: validate_label(label, kind))]
+def _label_check(kind: str) -> AfterValidator:
+    return AfterValidator(lambda label: validate_label(label, kind))
+
+
+# labels that become folder names (spelled out so a type checker reads them as types)
+DatasetLabel = Annotated[str, _label_check("dataset")]
+LossLabel = Annotated[str, _label_check("loss")]
+ViewLabel = Annotated[str, _label_check("view")]
 
 
 def _seeds(value: Any) -> Any:
@@ -481,10 +487,10 @@ class Experiment(_Section):
     base: RunConfig = Field(
         default_factory=RunConfig, description="run config keys shared by every run of the grid"
     )
-    datasets: Annotated[dict[_label("dataset"), DataConfig], MinLen(1)] = Field(
+    datasets: Annotated[dict[DatasetLabel, DataConfig], MinLen(1)] = Field(
         description="label -> data config, merged into each run's `data`"
     )
-    losses: Annotated[dict[_label("loss"), ExperimentLoss], MinLen(1)] = Field(
+    losses: Annotated[dict[LossLabel, ExperimentLoss], MinLen(1)] = Field(
         description="label -> loss config (the run's `loss`, plus optional `overrides`)"
     )
     seeds: Annotated[list[int], BeforeValidator(_seeds)] = Field(
@@ -493,7 +499,7 @@ class Experiment(_Section):
     variants: dict[str, dict[str, Any] | None] | None = Field(
         None, description="named overrides deep-merged over the file (`--variant`); null deletes a key"
     )
-    views: dict[_label("view"), ExperimentView] | None = Field(
+    views: dict[ViewLabel, ExperimentView] | None = Field(
         None,
         description="named subsets of the losses, each one paper's table: "
         "`edgewise report BENCH_DIR --view NAME`",
@@ -696,7 +702,10 @@ def _is_model(tp: Any) -> bool:
 
 
 def _field_type(field: FieldInfo) -> Any:
-    return Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+    if not field.metadata:
+        return field.annotation
+    args = (field.annotation, *field.metadata)
+    return Annotated[args]
 
 
 def _metadata(tp: Any) -> list[Any]:
