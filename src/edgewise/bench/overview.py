@@ -159,7 +159,7 @@ def overview_table(
         raise ValueError(f"expected alpha in (0, 1), got {alpha}")
     if isinstance(metrics, str) or not metrics:
         raise ValueError(f"expected a non-empty list of metric names, got {metrics!r}")
-    problem = check_code(code_groups(folders), what="the runs behind these reports")
+    problem = check_code(code_groups(folders), what="the runs behind these reports", unit="loss row(s)")
     if problem and not allow_mixed_code:
         raise MixedCodeError(problem)
     head = ["dataset", "loss", "seeds"]
@@ -223,7 +223,7 @@ def overview(
     if check_code(groups):
         lines += ["> **Mixed code: the runs behind these reports did not all run one committed version of "
                   "edgewise** (shown because of `--allow-mixed-code`):", ">"]
-        lines += [f"> - {line}" for line in describe_code(groups)]
+        lines += [f"> - {line}" for line in describe_code(groups, unit="loss row(s)")]
         lines.append("")
     lines += [table, "",
               f"Δ: difference from the grid's baseline [95% interval over subjects and seeds] (p Holm-adjusted "

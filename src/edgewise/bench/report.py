@@ -328,7 +328,7 @@ def _header(results: BenchResults, baseline: str, refs: Sequence[RunData] = (),
         f"- Paired tests against **{baseline}**, with the subject as the unit "
         f"({_subjects_text(results, rows)}): each loss's difference from {baseline} (of the means "
         "over subjects and seeds), its 95% interval from a hierarchical bootstrap "
-        f"({n_boot} replicates resampling the subjects and, within them, the seeds), and the "
+        f"({n_boot} replicates, each resampling the subjects and then the seeds), and the "
         f"two-sided bootstrap p Holm-adjusted over the report's {n_tests} comparisons "
         "(every loss x class x metric). ▲ / ▼: adjusted p < 0.05 and better / worse; no mark: "
         "no difference detected, the interval shows the differences the data cannot rule out. "

@@ -346,17 +346,17 @@ def _what(label: str) -> str:
     return "committed, clean"
 
 
-def describe_code(groups: Mapping[str, Sequence[str]], limit: int = 12) -> list[str]:
-    """One line per code label: ``` `label` (what it is): cell, cell, ... ```."""
+def describe_code(groups: Mapping[str, Sequence[str]], limit: int = 12, unit: str = "run(s)") -> list[str]:
+    """One line per code label: ``` `label` (what it is), N run(s): cell, cell, ... ```."""
     lines = []
     for label, names in groups.items():
         shown = ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
-        lines.append(f"`{short_code(label)}` ({_what(label)}), {len(names)} run(s): {shown}")
+        lines.append(f"`{short_code(label)}` ({_what(label)}), {len(names)} {unit}: {shown}")
     return lines
 
 
 def check_code(groups: Mapping[str, Sequence[str]], what: str = "the runs of this report",
-               flag: str = "--allow-mixed-code") -> str | None:
+               flag: str = "--allow-mixed-code", unit: str = "run(s)") -> str | None:
     """``None`` when every run ran one clean commit, else why they may not be pooled."""
     labels = list(groups)
     if len(labels) == 1 and _COMMIT.match(labels[0]):
@@ -366,6 +366,6 @@ def check_code(groups: Mapping[str, Sequence[str]], what: str = "the runs of thi
     head = (f"expected {what} to have run one committed version of edgewise (one grid, one code), "
             f"got {len(labels)} version(s):" if len(labels) > 1 else
             f"expected {what} to have run committed, recorded code, got:")
-    return "\n".join([head, *(f"  - {line}" for line in describe_code(groups)),
+    return "\n".join([head, *(f"  - {line}" for line in describe_code(groups, unit=unit)),
                       f"Rerun the cells that differ (delete their folders), commit the changes and rerun, "
                       f"or pass {flag} to pool them anyway (the output then says so at its top)."])
