@@ -395,3 +395,12 @@ def test_a_run_saved_before_map_units_resumes_in_the_physical_units_it_trained(t
         train(tiny_config("trainer.max_epochs=2"), output_dir=run_dir, resume=True)
     assert main(["train", "--resume", "-o", str(run_dir), "trainer.max_epochs=2"]) == 0
     assert "map_units: physical" in saved.read_text()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
+def test_a_gpu_asked_for_without_one_is_a_clear_error_before_anything_is_written(tmp_path, capsys, tiny_args):
+    # it was Lightning's raw MisconfigurationException
+    assert main(["train", "-o", str(tmp_path / "run"), *tiny_args("trainer.accelerator=gpu")]) == 2
+    err = capsys.readouterr().err
+    assert "trainer.accelerator: 'gpu' asked for, but torch" in err and "trainer.accelerator=cpu" in err
+    assert not (tmp_path / "run").exists()

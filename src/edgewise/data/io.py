@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +31,7 @@ __all__ = [
     "read_any",
     "nifti_spatial_shape",
     "to_label",
+    "check_label_map",
 ]
 
 IMAGE_2D_SUFFIXES = (".png", ".gif", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
@@ -140,6 +142,14 @@ def read_nifti(path: str | Path) -> tuple[np.ndarray, tuple[float, ...]]:
         zooms = tuple(float(z) for z in img.header.get_zooms())
     except Exception as exc:  # noqa: BLE001 - re-raised with the file name
         raise ValueError(f"could not read NIfTI file {path}: {exc}") from exc
+    if data.ndim in (2, 3, 4):
+        spatial = min(data.ndim, 3)
+        bad = [z for z in zooms[:spatial] if not (np.isfinite(z) and z > 0)]
+        if bad:
+            raise ValueError(
+                f"NIfTI file {path} has pixel sizes {zooms[:spatial]} in its header (pixdim): expected "
+                "finite sizes > 0 in mm; fix the header (e.g. nibabel's header.set_zooms)"
+            )
     if data.ndim == 4:
         spacing = zooms[:3][::-1]
         return np.ascontiguousarray(data.transpose(3, 2, 1, 0)), spacing
@@ -234,3 +244,28 @@ def to_label(
             f"[0, {num_classes}) (num_classes={num_classes})"
         )
     return arr
+
+
+def check_label_map(label_map: Any, option: str = "label_map") -> dict[int, int] | None:
+    """``label_map`` as ``{raw value: class}`` integers, or a ``ValueError`` naming the option.
+
+    YAML reads ``{0:0,255:1}`` (no space after the colons) as the keys ``"0:0"`` and
+    ``"255:1"`` with no values; the message says so.
+
+    Example:
+        >>> check_label_map({"0": 0, 255: "1"})
+        {0: 0, 255: 1}
+    """
+    if label_map is None:
+        return None
+    hint = " (YAML needs a space after each colon: {0: 0, 255: 1})" if isinstance(label_map, Mapping) and any(
+        isinstance(k, str) and ":" in k for k in label_map) else ""
+    try:
+        if not isinstance(label_map, Mapping):
+            raise TypeError
+        return {int(k): int(v) for k, v in label_map.items()}
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"option {option}: expected a mapping of integers, raw value -> class, such as "
+            f"{{0: 0, 255: 1}}{hint}, got {label_map!r}"
+        ) from None

@@ -18,6 +18,7 @@ from edgewise.data.base import Case, SegmentationDataset, Volume, split_cases
 from edgewise.data.io import (
     IMAGE_2D_SUFFIXES,
     NIFTI_SUFFIXES,
+    check_label_map,
     is_nifti,
     nifti_spatial_shape,
     read_any,
@@ -469,7 +470,7 @@ class FolderDataset(SegmentationDataset):
             rx = re.compile(case_regex)
         except (re.error, TypeError) as exc:
             raise ValueError(f"option case_regex: expected a regular expression, got {case_regex!r} ({exc})") from None
-        self.label_map = None if label_map is None else {int(k): int(v) for k, v in label_map.items()}
+        self.label_map = check_label_map(label_map)
 
         def by_case(pattern: str, what: str) -> dict[str, Path]:
             files = sorted(p for p in root.glob(pattern) if p.is_file() and not p.name.startswith("._"))

@@ -222,6 +222,9 @@ def score(
                          "probabilities to rank")
     if isinstance(overlays, bool) or not isinstance(overlays, int) or overlays < 0:
         raise ValueError(f"expected overlays to be an integer >= 0, got {overlays!r}")
+    from edgewise.data.io import check_label_map
+
+    label_map = check_label_map(label_map)
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise ValueError(f"expected threads to be a positive integer, got {threads!r}")
     if threads is None:

@@ -142,6 +142,20 @@ def _check_resume_config(run_dir: Path, cfg: Mapping[str, Any]) -> None:
         )
 
 
+def _check_accelerator(accelerator: str) -> None:
+    """A GPU asked for where torch sees none: say so before anything is written (Lightning
+    raises its own MisconfigurationException only once the trainer is built)."""
+    wanted = str(accelerator).lower()
+    if wanted in ("gpu", "cuda") and not torch.cuda.is_available():
+        has_mps = wanted == "gpu" and getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+        if not has_mps:
+            build = "a CPU-only build" if torch.version.cuda is None else f"built for CUDA {torch.version.cuda}"
+            raise ValueError(
+                f"trainer.accelerator: {accelerator!r} asked for, but torch {torch.__version__} ({build}) "
+                "finds no GPU: use trainer.accelerator=cpu (or auto), or a machine with a GPU"
+            )
+
+
 def _claim_run_dir(run_dir: Path, restart: bool) -> None:
     """Create (or clear, after an early stop) and mark the run folder; remove checkpoint
     files a killed save left behind."""
@@ -196,6 +210,7 @@ def train(
         FileNotFoundError: ``resume`` without a ``last.ckpt``.
     """
     cfg = validate_config(config)
+    _check_accelerator(cfg["trainer"]["accelerator"])
     run_dir = run_dir_of(cfg, output_dir).resolve()
     if _global_rank() != 0:
         return _train(cfg, run_dir, resume, callbacks, verbose)
