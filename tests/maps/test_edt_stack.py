@@ -1,5 +1,6 @@
-"""2D transforms with the ``edt`` backend run as one stacked call (``edt_stack_2d``): the same
-values, bit for bit, as one ``edt`` call per image."""
+"""2D transforms with the ``edt`` backend run as one stacked call (``edt_stack_2d``, opt-in
+through ``edgewise.maps._edt.STACK_2D`` since #27): the same values, bit for bit, as one
+``edt`` call per image."""
 
 import numpy as np
 import pytest
@@ -25,8 +26,10 @@ def _labels() -> torch.Tensor:
 
 
 @pytest.fixture
-def threads():
-    """Run with the given torch thread count (the stacked call needs two or more)."""
+def threads(monkeypatch):
+    """Run with the given torch thread count (the stacked call needs two or more), stacking
+    switched on."""
+    monkeypatch.setattr(E, "STACK_2D", True)
     before = torch.get_num_threads()
     yield torch.set_num_threads
     torch.set_num_threads(before)
@@ -42,6 +45,11 @@ def _per_image(monkeypatch):
 @pytest.mark.parametrize("fn", [signed_distance, unsigned_distance, inside_distance])
 def test_stacked_2d_transforms_equal_one_call_per_image(fn, spacing, monkeypatch, threads):
     pytest.importorskip("edt")
+    threads(2)
+    # off by default: one call per image even with two threads
+    monkeypatch.setattr(E, "STACK_2D", False)
+    assert not E.stack_2d("edt", 2, 8)
+    monkeypatch.setattr(E, "STACK_2D", True)
     threads(2)
     lab = _labels()
     if spacing == "mixed":  # two spacings in one batch: one stacked call per spacing

@@ -214,20 +214,44 @@ def edt_one(mask: np.ndarray, spacing: Sequence[float], backend: str) -> np.ndar
     if backend == "edt":
         import edt as edt_pkg
 
-        arr = np.ascontiguousarray(mask)
-        if arr.dtype == np.bool_:
-            # edt converts bool input itself; a uint8 view skips that copy (~30% faster)
-            arr = arr.view(np.uint8)
-        return edt_pkg.edt(arr, anisotropy=sp, black_border=False, parallel=num_threads())
+        return edt_pkg.edt(edt_input(mask), anisotropy=sp, black_border=False, parallel=num_threads())
     from scipy import ndimage
 
     return ndimage.distance_transform_edt(mask, sampling=sp).astype(np.float32, copy=False)
 
 
+#: hand 2D bool masks to ``edt`` as bool (False: as a uint8 view, the path before #27; the
+#: tests compare both)
+BOOL_2D = True
+
+
+def edt_input(mask: np.ndarray) -> np.ndarray:
+    """``mask`` as handed to ``edt``: C-contiguous; a bool mask stays bool in 2D and is
+    viewed as uint8 in 3D.
+
+    Why (edt 3.1.2, one thread, scratch timings of #27): given a uint8 2D image ``edt``
+    takes its multi-label path and copies the input; given bool it runs its binary path,
+    1.33x faster per 256^2 boundary complement, the same values bit for bit. In 3D (and
+    for the stacked 2D images, a 3D call) bool is not faster: the uint8 view is kept.
+    """
+    arr = np.ascontiguousarray(mask)
+    if arr.dtype == np.bool_ and not (BOOL_2D and arr.ndim == 2):
+        arr = arr.view(np.uint8)
+    return arr
+
+
+#: stack a batch's 2D transforms into one ``edt`` call (:func:`edt_stack_2d`) with two or
+#: more threads. Off since #27: on the shared 2-core machine beside the training grid the
+#: stack was 1.7-2.5x slower than one call per image at one and at two threads alike (its
+#: 3D pass over a buffer larger than the cache, interleaved timings of 2026-12-07), where a
+#: quiet run (grid paused) of 2026-12-02 had it 1.5x faster at two threads.
+STACK_2D = False
+
+
 def stack_2d(backend: str, ndim: int, n: int) -> bool:
-    """Whether ``n`` 2D transforms take one :func:`edt_stack_2d` call: with ``edt`` and more
-    than one thread to split it."""
-    return backend == "edt" and ndim == 2 and n > 1 and num_threads() > 1
+    """Whether ``n`` 2D transforms take one :func:`edt_stack_2d` call: with ``edt``, more
+    than one thread to split it, and :data:`STACK_2D` set."""
+    return STACK_2D and backend == "edt" and ndim == 2 and n > 1 and num_threads() > 1
 
 
 def edt_stack_2d(images: Sequence[np.ndarray], spacing: np.ndarray) -> np.ndarray:
@@ -240,9 +264,10 @@ def edt_stack_2d(images: Sequence[np.ndarray], spacing: np.ndarray) -> np.ndarra
     Each image must hold a seed (a zero; for labels, a zero or two labels), which the callers
     guarantee. Why: ``edt`` holds the GIL and threads within one call, and a 256^2 image is
     too small for its threads (a loop of calls with ``parallel=2`` was no faster than with 1);
-    over a stack they split the work (1.5x on 32 images of 256^2, two threads). With one
-    thread the stack is slightly slower than the loop (its copy and the pass along the stack):
-    :func:`stack_2d` decides.
+    over a stack they split the work (1.5x on 32 images of 256^2, two threads, quiet machine,
+    2026-12-02). With one thread, and with two on the loaded machine (2026-12-07), the stack
+    is slower than the loop (its copy and the pass along the stack): :func:`stack_2d` decides,
+    off by default.
     """
     import edt as edt_pkg
 
@@ -260,9 +285,7 @@ def edt_stack_2d(images: Sequence[np.ndarray], spacing: np.ndarray) -> np.ndarra
         gap = 4.0 * float(np.hypot(shape[0] * sy, shape[1] * sx)) + 1.0
         for start in range(0, len(members), per_call):
             idx = members[start:start + per_call]
-            stack = np.stack([images[i] for i in idx])
-            if stack.dtype == np.bool_:
-                stack = stack.view(np.uint8)
+            stack = edt_input(np.stack([images[i] for i in idx]))
             res = edt_pkg.edt(stack, anisotropy=(gap, sy, sx), black_border=False, parallel=num_threads())
             if out is None:
                 return res.astype(np.float32, copy=False)

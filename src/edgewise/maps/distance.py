@@ -25,7 +25,7 @@ Shared rules (see ``docs/maps.md``):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Literal
 
@@ -227,6 +227,79 @@ def _not_boundary_np(mask: np.ndarray) -> np.ndarray:
     return interior
 
 
+class _Complements:
+    """Boundary-set complements of the selected classes (the transforms' inputs) on a CPU
+    backend, per (sample, class).
+
+    From one uint8 label map per sample where the selected classes are disjoint (an index
+    map, or a one-hot without overlaps): ``same`` marks, once per sample, the elements whose
+    in-image face-neighbours all share their label, and class ``c``'s complement is then
+    ``(lab != c) | same``, two byte passes, where the per-class route (:func:`_not_boundary_np`,
+    kept for overlapping one-hot channels) copies the mask and makes two passes per axis.
+    The same values: an element of ``c`` is on its boundary exactly when a face-neighbour has
+    another label.
+    """
+
+    def __init__(self, p: Prepared) -> None:
+        self.p = p
+        self.lab: np.ndarray | None = None
+        self.values: list[int] = []
+        self.same: np.ndarray | None = None
+        found = _label_map_np(p)
+        if found is not None:
+            self.lab, self.values = found
+            self.same = _same_label_np(self.lab)
+
+    def mask(self, b: int, i: int) -> np.ndarray:
+        """Bool mask of selected class ``i`` in sample ``b``."""
+        if self.lab is None:
+            return self.p.class_mask_np(b, i)
+        return self.lab[b] == self.values[i]
+
+    def complement(self, b: int, i: int) -> np.ndarray | None:
+        """Complement of class ``i``'s boundary set in sample ``b``; None where it is absent."""
+        if self.lab is None or self.same is None:
+            m = self.p.class_mask_np(b, i)
+            return _not_boundary_np(m) if m.any() else None
+        lab, v = self.lab[b], self.values[i]
+        out = np.not_equal(lab, v)
+        out |= self.same[b]
+        if out.all():  # no boundary element: the class is absent or fills the sample
+            return _not_boundary_np(np.ones(lab.shape, dtype=bool)) if lab.flat[0] == v else None
+        return out
+
+
+def _label_map_np(p: Prepared) -> tuple[np.ndarray, list[int]] | None:
+    """``(B, *spatial)`` uint8 labels of a CPU :class:`Prepared` and each selected class's
+    label, where the selected classes are disjoint and fit in a byte; else None."""
+    if p.labels is not None:
+        if p.num_classes > 256:
+            return None
+        return p.labels.to(torch.uint8).numpy(), list(p.classes)
+    if len(p.classes) >= 255:
+        return None
+    lab = _disjoint_labels(p.selected)
+    if lab is None:
+        return None
+    return lab.numpy(), [i + 1 for i in range(len(p.classes))]
+
+
+def _same_label_np(lab: np.ndarray) -> np.ndarray:
+    """Elements of ``lab`` ``(B, *spatial)`` whose in-image face-neighbours all share their
+    label (the complement of every class's boundary set at once)."""
+    same = np.ones(lab.shape, dtype=bool)
+    for ax in range(1, lab.ndim):
+        size = lab.shape[ax]
+        if size > 1:
+            lo = [slice(None)] * lab.ndim
+            hi = [slice(None)] * lab.ndim
+            lo[ax], hi[ax] = slice(0, size - 1), slice(1, size)
+            eq = lab[tuple(hi)] == lab[tuple(lo)]
+            same[tuple(hi)] &= eq
+            same[tuple(lo)] &= eq
+    return same
+
+
 def _boundary_distance_cpu(p: Prepared, need: Tensor) -> Tensor:
     """:func:`_boundary_distance` with a CPU backend: one transform per (b, c), each into
     its slice of one numpy buffer (no full-size one-hot or temporaries)."""
@@ -235,52 +308,59 @@ def _boundary_distance_cpu(p: Prepared, need: Tensor) -> Tensor:
     out = np.empty((p.spacing.shape[0], n_cls, *p.spatial), dtype=np.float32)
     sp = p.spacing.numpy()
     todo = need.nonzero().tolist()
+    cx = _Complements(p)
+
+    def image(i: int) -> np.ndarray:
+        comp = cx.complement(*todo[i])
+        assert comp is not None  # ``need`` holds present classes only
+        return comp
 
     def store(i: int, res: np.ndarray) -> None:
         b, c = todo[i]
         out[b, c] = res
 
-    transform_all(len(todo), lambda i: _not_boundary_np(p.class_mask_np(*todo[i])),
-                  sp[[b for b, _ in todo]], p.backend, store)
+    transform_all(len(todo), image, sp[[b for b, _ in todo]], p.backend, store)
     note_transforms(len(todo))
     return torch.from_numpy(out)
 
 
 def _signed_boundary_cpu(p: Prepared, empty: Empty) -> Tensor:
     """Boundary-convention signed maps with a CPU backend outside a :func:`shared_maps`
-    block: one fused pass per (b, c) builds the class mask and its boundary complement,
-    transforms it and negates the inside in place in one numpy buffer (no one-hot, no
-    full-size temporaries). Absent classes get ``empty``'s fill."""
+    block: per (b, c) the boundary complement (:class:`_Complements`), its transform, and
+    the inside negated in place, in one numpy buffer (no one-hot, no full-size float
+    temporaries). Absent classes get ``empty``'s fill."""
     n_b, n_cls = p.spacing.shape[0], len(p.classes)
     out = np.empty((n_b, n_cls, *p.spatial), dtype=np.float32)
     sp = p.spacing.numpy()
     dg = empty_value(empty, p.spatial, p.spacing).numpy()
     done = np.zeros(n_b * n_cls, dtype=bool)
+    cx = _Complements(p)
 
     if stack_2d(p.backend, len(p.spatial), n_b * n_cls):
-        masks = [p.class_mask_np(*divmod(i, n_cls)) for i in range(n_b * n_cls)]
-        todo = [i for i, m in enumerate(masks) if m.any()]
-        res = edt_stack_2d([_not_boundary_np(masks[i]) for i in todo], sp[[i // n_cls for i in todo]]) \
-            if len(todo) else []
+        comps = [cx.complement(*divmod(i, n_cls)) for i in range(n_b * n_cls)]
+        present = {i: m for i, m in enumerate(comps) if m is not None}
+        todo = list(present)
+        res = edt_stack_2d(list(present.values()), sp[[i // n_cls for i in todo]]) if todo \
+            else np.empty((0, *p.spatial), dtype=np.float32)
         for i in set(range(n_b * n_cls)).difference(todo):
             out[divmod(i, n_cls)].fill(dg[i // n_cls])
         for i, r in zip(todo, res):
             o = out[divmod(i, n_cls)]
             o[...] = r
-            np.subtract(0.0, o, out=o, where=masks[i])
+            np.subtract(0.0, o, out=o, where=cx.mask(*divmod(i, n_cls)))
         note_transforms(len(todo))
         return torch.from_numpy(out)
 
     def task(i: int) -> None:
         b, c = divmod(i, n_cls)
         o = out[b, c]
-        m = p.class_mask_np(b, c)
-        if not m.any():
+        comp = cx.complement(b, c)
+        if comp is None:
             o.fill(dg[b])
             return
-        o[...] = edt_one(_not_boundary_np(m), sp[b], p.backend)
+        o[...] = edt_one(comp, sp[b], p.backend)
         # 0 - d rather than -d keeps the boundary at +0.0
-        np.subtract(0.0, o, out=o, where=m)
+        np.subtract(0.0, o, out=o, where=cx.mask(b, c))
         done[i] = True
 
     run_tasks(task, n_b * n_cls, p.backend)
@@ -296,6 +376,7 @@ def _boundary_distance(p: Prepared, todo: Tensor) -> Tensor:
     nearest boundary element is the nearest class element, so the outside values are
     ``EDT(~M)`` too.
     """
+    compute: Callable[[Tensor], Tensor]
     if p.backend in ("edt", "scipy") and _device(p).type == "cpu":
         compute = partial(_boundary_distance_cpu, p)
     else:
