@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("edgewise.training.commands.config", "print a resolved run config or the config JSON Schema"),
     "bench": ("edgewise.bench.commands.bench", "run a grid of datasets x losses x seeds"),
     "report": ("edgewise.bench.commands.report", "write a Markdown report of a bench folder"),
+    "select": ("edgewise.bench.commands.select",
+               "choose each term's weight on a validation grid and write the final grid"),
     "overview": ("edgewise.bench.commands.overview",
                  "print one Markdown table across several bench reports (dataset x loss vs baseline)"),
 }
