@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from torch import Tensor
 
+from ..maps.contour import is_binary_constant, label_perimeters, partition_labels
 from ._utils import (
     LossBase,
+    Prepared,
     Reduction,
     SpacingLike,
+    as_plain,
     check_image_dims,
     check_reduction,
     no_autocast,
@@ -37,6 +41,41 @@ def soft_perimeter(probs: Tensor) -> Tensor:
     from edgewise.maps import soft_contour
 
     return spatial_sum(soft_contour(probs))
+
+
+def _target_labels(input: Tensor, target: Tensor, prep: Prepared) -> Tensor | None:
+    """Label map ``(B, *spatial)`` behind the prepared one-hot target, uint8 where the
+    classes fit, or None (a soft or multi-label target, or more than 256 classes).
+
+    An index target is its own label map (``prepare`` has checked its values); a one-hot
+    ``{0, 1}`` target whose channels partition the image gives one by a running sum. A
+    single-channel binary target is the label map of its mask and background."""
+    c = input.shape[1]
+    if prep.valid is not None or c > 256:
+        return None
+    target = as_plain(target)
+    if c > 1 and target.dim() == input.dim() - 1:
+        return target.to(torch.uint8)
+    if c > 1 and target.shape[1] == 1:
+        return target[:, 0].to(torch.uint8)
+    if not is_binary_constant(prep.onehot):
+        return None
+    if c == 1:
+        return prep.onehot[:, 0].to(torch.uint8)
+    return partition_labels(prep.onehot)
+
+
+def target_perimeter(input: Tensor, target: Tensor, prep: Prepared) -> Tensor:
+    """:func:`soft_perimeter` of the prepared target's selected channels, ``(B, C')`` in its
+    dtype: from the label map once per sample (:func:`edgewise.maps.contour.label_perimeters`,
+    the same integer counts) where the target has one, else per channel."""
+    labels = _target_labels(input, target, prep)
+    if labels is None:
+        return soft_perimeter(prep.selected()[1])
+    counts = label_perimeters(labels, max(input.shape[1], 2))
+    if input.shape[1] == 1:  # the one channel is the mask: label 1
+        counts = counts[:, 1:]
+    return counts[:, prep.channels].to(prep.onehot.dtype)
 
 
 def perimeter_loss(
@@ -84,10 +123,10 @@ def perimeter_loss(
     prep = prepare(input, target, spacing=spacing, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
                    include_background=include_background, classes=classes)
     with no_autocast(input.device):
-        p, t = prep.selected()
+        p = prep.selected()[0]
         d = p.dim() - 2
         n = float(p[0, 0].numel())
-        diff = soft_perimeter(p) - soft_perimeter(t)
+        diff = soft_perimeter(p) - target_perimeter(input, target, prep)
         return reduce(diff * diff / n ** (2 * (d - 1) / d), reduction)
 
 
