@@ -10,7 +10,7 @@ import yaml
 from edgewise.bench.grid import expand_grid, load_experiment
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "configs" / "experiments"
-NAMES = ["acdc", "acdc_grid", "caliva", "drive", "eljurdi", "hippocampus", "hippocampus_terms", "karimi", "kervadec", "valverde"]
+NAMES = ["acdc", "acdc_grid", "acdc_terms", "caliva", "drive", "drive_terms", "eljurdi", "hippocampus", "hippocampus_terms", "karimi", "kervadec", "valverde"]
 
 
 def test_every_paper_has_an_experiment():

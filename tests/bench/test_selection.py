@@ -92,6 +92,9 @@ def test_a_grid_scored_on_test_or_unfinished_is_refused(grid, tmp_path):
     (other / "bench.yaml").write_text(yaml.safe_dump(doc))
     with pytest.raises(ValueError, match="is not finished: 4 cell"):
         select_weights(other)
+    # a stage run as a variant: the final file is that variant, loadable as it is
+    final = final_experiment({**STAGE1, "variant": "quick"}, select_weights(bench))
+    assert "variant" not in final
     with pytest.raises(ValueError, match="chose arms the experiment does not have"):
         sel = select_weights(bench)
         sel.chosen["bl"] = "bl_9"

@@ -149,4 +149,5 @@ def final_experiment(stage1: Mapping[str, Any], selection: Selection,
         "seeds, scored on test once."
     ).strip()
     out.pop("views", None)
+    out.pop("variant", None)  # bench.yaml records which variant ran; the new file is that variant
     return out
