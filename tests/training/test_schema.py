@@ -193,3 +193,19 @@ def test_loss_map_units_defaults_to_voxel_and_names_the_allowed_values():
     with pytest.raises(ValueError, match=r"config key 'loss.map_units': expected one of "
                                          r"\['voxel', 'physical'\], got 'mm'"):
         load_config(overrides=["loss.map_units=mm"])
+
+
+@pytest.mark.parametrize("config", [{"optimizer": {"name": "adam", "lr": -1.0}},
+                                    {"optimizer": {"name": "adamw", "weight_decay": -0.1}},
+                                    {"evaluation": {"tolerance": -1.0}},
+                                    {"optimizer": {"name": "adam", "betas": [0.9, 1.0]}}])
+def test_the_json_schema_refuses_what_train_refuses(config):
+    # decimal limits were written as "ge": 0.0, which JSON Schema ignores (19 places)
+    from edgewise.training.schema import experiment_json_schema, run_json_schema
+
+    schema = run_json_schema()
+    text = json.dumps(schema) + json.dumps(experiment_json_schema())
+    assert not any(f'"{k}": ' in text for k in ("ge", "le", "gt", "lt"))
+    assert not jsonschema.Draft202012Validator(schema).is_valid(config)
+    with pytest.raises(ValueError):
+        validate_config(config)

@@ -845,12 +845,32 @@ _SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 def run_json_schema() -> dict[str, Any]:
     """JSON Schema of a run configuration file (YAML editors use it for completion)."""
-    return {"$schema": _SCHEMA_DIALECT, **_any_of(RunConfig.model_json_schema())}
+    return {"$schema": _SCHEMA_DIALECT, **_json_limits(_any_of(RunConfig.model_json_schema()))}
 
 
 def experiment_json_schema() -> dict[str, Any]:
     """JSON Schema of a bench experiment file."""
-    return {"$schema": _SCHEMA_DIALECT, **_any_of(Experiment.model_json_schema())}
+    return {"$schema": _SCHEMA_DIALECT, **_json_limits(_any_of(Experiment.model_json_schema()))}
+
+
+_JSON_LIMITS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
+
+
+def _json_limits(schema: Any) -> Any:
+    """pydantic writes the limits of a number it validates through a function (the YAML
+    number coercion) as annotated-types' ``ge``/``lt``, which JSON Schema ignores: an editor
+    then accepted a negative ``lr`` that ``train`` refuses. Rename them to the keywords."""
+    if isinstance(schema, dict):
+        out = {}
+        for key, value in schema.items():
+            if key in _JSON_LIMITS and isinstance(value, (int, float)) and not isinstance(value, bool):
+                out[_JSON_LIMITS[key]] = value
+            else:
+                out[key] = _json_limits(value)
+        return out
+    if isinstance(schema, list):
+        return [_json_limits(v) for v in schema]
+    return schema
 
 
 def _any_of(schema: Any) -> Any:
