@@ -404,3 +404,23 @@ def test_a_gpu_asked_for_without_one_is_a_clear_error_before_anything_is_written
     err = capsys.readouterr().err
     assert "trainer.accelerator: 'gpu' asked for, but torch" in err and "trainer.accelerator=cpu" in err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_ctrl_c_says_how_to_resume(tmp_path):
+    import signal
+
+    run_dir = tmp_path / "a run"  # a space: the printed command must be shell-quoted
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edgewise", "train", "-o", str(run_dir), "trainer.max_epochs=500",
+         "data.options={n: 8, n_val: 2, shape: [16, 16]}", "model.args={base_channels: 4, depth: 2}",
+         "trainer.enable_progress_bar=false"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (run_dir / "checkpoints" / "last.ckpt").is_file():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert f"continue with: edgewise train --resume -o '{run_dir}'" in err

@@ -63,6 +63,10 @@ def lightning_output(info: bool = True) -> Iterator[None]:
             # A resumed run writes into its own checkpoints/ (train() refuses any other
             # non-empty folder), which Lightning reports as if it were a mistake.
             warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+            # A small run with fewer steps per epoch than log_every_n_steps still logs every
+            # epoch's mean (on_epoch=True): the per-step curve is all the warning is about.
+            warnings.filterwarnings("ignore", message=r"The number of training batches .* is smaller than the "
+                                    r"logging interval")
             yield
     finally:
         for lg in loggers:

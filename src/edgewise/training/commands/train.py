@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -26,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from edgewise.training.config import load_config
     from edgewise.training.trainer import saved_run_config, train
 
+    cfg = None
     try:
         config_path = args.config
         if config_path is None and args.resume and args.output and (args.output / "config.yaml").is_file():
@@ -37,10 +39,29 @@ def run(args: argparse.Namespace) -> int:
             cfg = load_config(config_path, args.overrides)
         if args.no_progress:
             cfg["trainer"]["enable_progress_bar"] = False
-        run_dir = train(cfg, output_dir=args.output, resume=args.resume)
+        try:
+            run_dir = train(cfg, output_dir=args.output, resume=args.resume)
+        except SystemExit as exc:
+            # Lightning turns Ctrl-C into a graceful shutdown and exit(1)
+            if isinstance(exc.__context__, KeyboardInterrupt):
+                raise KeyboardInterrupt from exc
+            raise
     except (ValueError, FileNotFoundError, FileExistsError) as exc:
         print(f"edgewise train: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        from edgewise.training.components import run_dir_of
+
+        if cfg is None:
+            return 130
+        folder = run_dir_of(cfg, args.output)
+        if (folder / "checkpoints" / "last.ckpt").is_file():
+            print(f"\nedgewise train: interrupted; continue with: edgewise train --resume -o "
+                  f"{shlex.quote(str(folder))}", file=sys.stderr)
+        else:
+            print("\nedgewise train: interrupted before the first checkpoint; start again with the "
+                  "same command", file=sys.stderr)
+        return 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
     print(f"run folder: {run_dir}")
-    print(f"evaluate with: edgewise eval {run_dir}")
+    print(f"evaluate with: edgewise eval {shlex.quote(str(run_dir))}")
     return 0
