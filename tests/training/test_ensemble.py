@@ -48,7 +48,7 @@ def test_ensemble_is_the_argmax_of_the_mean_softmax(two_runs, tmp_path, capsys):
 
     out = tmp_path / "cli"
     assert main(["eval", *map(str, two_runs), "--overlays", "0", "-o", str(out)]) == 0
-    assert "ensemble of 2 runs (checkpoint epochs 0, 0)" in capsys.readouterr().out
+    assert "ensemble of 2 runs (checkpoints after epochs 1, 1)" in capsys.readouterr().out
     assert json.loads((out / "summary.json").read_text())["metrics"] == summary["metrics"]
 
 

@@ -57,7 +57,8 @@ def test_format_summary_columns_line_up_with_counts():
                            "nsd": {"rv": stats(0.5), "lv": stats(0.6)},
                            "boundary_f1": {"rv": stats(0.4), "lv": stats(0.7)}}}
     lines = format_summary(summary).splitlines()
-    assert lines[0] == "test: 40 cases, checkpoint epoch 5"
+    # summary.json keeps Lightning's 0-based epoch; the line counts from 1, as train prints
+    assert lines[0] == "test: 40 cases, checkpoint after epoch 6"
     assert "4.2100 (11 inf)" in lines[2] and "n/a (40 inf)" in lines[3]
     assert len({len(line) for line in lines[1:]}) == 1  # header and rows equally wide
 

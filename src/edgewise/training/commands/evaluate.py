@@ -60,10 +60,12 @@ def format_summary(summary: dict) -> str:
         rows.append((cname[:12], cells))
     w = max(13, *(len(m) + 2 for m in names), *(len(c) + 2 for _, cells in rows for c in cells))
     # a scored folder of predictions (edgewise score) has no checkpoint
-    source = f", checkpoint epoch {summary['epoch']}" if "epoch" in summary else ""
+    # summary.json keeps Lightning's 0-based epoch; train prints epochs from 1 ("epoch 3/25"),
+    # so the line says which of those the checkpoint followed
+    source = f", checkpoint after epoch {int(summary['epoch']) + 1}" if summary.get("epoch") is not None else ""
     if "ensemble" in summary:
-        epochs = ", ".join(str(m["epoch"]) for m in summary["ensemble"])
-        source = f", ensemble of {len(summary['ensemble'])} runs (checkpoint epochs {epochs})"
+        epochs = ", ".join(str(int(m["epoch"]) + 1) for m in summary["ensemble"])
+        source = f", ensemble of {len(summary['ensemble'])} runs (checkpoints after epochs {epochs})"
     lines = [f"{summary['split']}: {summary['num_cases']} cases{source}", "class        " + "".join(f"{m:>{w}}" for m in names)]
     lines += [f"{cname:<13}" + "".join(f"{c:>{w}}" for c in cells) for cname, cells in rows]
     return "\n".join(lines)
