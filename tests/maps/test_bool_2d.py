@@ -145,3 +145,46 @@ def test_overlapping_one_hot_takes_the_per_class_masks():
     out = signed_distance(both, backend="scipy")
     for c in range(4):
         assert torch.equal(_bits(out[:, c:c + 1]), _bits(signed_distance(both[:, c:c + 1], backend="scipy")))
+
+
+def _signed_before_27(lab: torch.Tensor, num_classes: int, spacing, empty: str, backend: str) -> torch.Tensor:
+    """The CPU signed maps as computed before #27: per (sample, class) the class mask, its
+    boundary complement, one transform (a uint8 view in 2D), copied, then ``0 - d`` inside."""
+    from edgewise.maps._input import empty_value, spacing_table
+
+    onehot = as_one_hot(lab, num_classes).numpy()
+    spatial = onehot.shape[2:]
+    table, per_sample = spacing_table(spacing, len(spatial), onehot.shape[0])
+    table = table if per_sample else table.expand(onehot.shape[0], len(spatial))
+    fill = empty_value(empty, spatial, table).numpy()
+    out = np.empty(onehot.shape, np.float32)
+    for b in range(onehot.shape[0]):
+        for c in range(num_classes):
+            m = onehot[b, c]
+            if not m.any():
+                out[b, c] = fill[b]
+                continue
+            out[b, c] = E.edt_one(D._not_boundary_np(m), table[b].numpy(), backend)
+            np.subtract(0.0, out[b, c], out=out[b, c], where=m)
+    return torch.from_numpy(out)
+
+
+@pytest.mark.parametrize("shape", [(5, 33, 41), (4, 11, 14, 13)])
+@pytest.mark.parametrize("empty", ["zero", "diagonal"])
+@pytest.mark.parametrize("backend", [b for b in CPU_BACKENDS if b != "torch"])
+def test_signed_maps_equal_the_code_before_27(backend, empty, shape, monkeypatch):
+    """Bit for bit against the pre-#27 code (sign by a masked subtraction, per-class masks,
+    uint8 masks): the sign bit set on the inside gives the same +0.0 boundary and -d inside;
+    a one-hot input is left unchanged."""
+    nd = len(shape) - 1
+    lab = _labels(shape, 4, seed=11 + nd)
+    sp = _spacing("per-sample", shape[0], nd)
+    onehot = as_one_hot(lab, 4)
+    kept = onehot.clone()
+    for target, kw in ((lab, {"num_classes": 4}), (onehot, {})):
+        new = signed_distance(target, sp, empty=empty, backend=backend, **kw)
+        with monkeypatch.context() as m:
+            m.setattr(E, "BOOL_2D", False)
+            old = _signed_before_27(lab, 4, sp, empty, backend)
+        assert torch.equal(_bits(new), _bits(old))
+    assert torch.equal(onehot, kept)

@@ -269,6 +269,18 @@ class _Complements:
         return out
 
 
+def _negated_inside(out: np.ndarray, dist: np.ndarray, mask: np.ndarray, complement: np.ndarray) -> None:
+    """``out = dist``, negated on the class's elements off its boundary: ``mask`` (the class)
+    and ``complement`` (its boundary set's complement) hold them, and ``dist`` > 0 there, so
+    setting their float32 sign bit negates them exactly and the boundary keeps +0.0. Integer
+    passes: ``np.subtract(0.0, d, where=mask)`` after a copy gave the same bits 1.5-3x slower
+    (a masked ufunc; scratch timings of #27)."""
+    inside = np.logical_and(mask, complement)
+    bits = out.view(np.uint32)
+    np.left_shift(inside.view(np.uint8), 31, dtype=np.uint32, out=bits)
+    np.bitwise_or(bits, dist.view(np.uint32), out=bits)
+
+
 def _label_map_np(p: Prepared) -> tuple[np.ndarray, list[int]] | None:
     """``(B, *spatial)`` uint8 labels of a CPU :class:`Prepared` and each selected class's
     label, where the selected classes are disjoint and fit in a byte; else None."""
@@ -345,22 +357,17 @@ def _signed_boundary_cpu(p: Prepared, empty: Empty) -> Tensor:
         for i in set(range(n_b * n_cls)).difference(todo):
             out[divmod(i, n_cls)].fill(dg[i // n_cls])
         for i, r in zip(todo, res):
-            o = out[divmod(i, n_cls)]
-            o[...] = r
-            np.subtract(0.0, o, out=o, where=cx.mask(*divmod(i, n_cls)))
+            _negated_inside(out[divmod(i, n_cls)], r, cx.mask(*divmod(i, n_cls)), present[i])
         note_transforms(len(todo))
         return torch.from_numpy(out)
 
     def task(i: int) -> None:
         b, c = divmod(i, n_cls)
-        o = out[b, c]
         comp = cx.complement(b, c)
         if comp is None:
-            o.fill(dg[b])
+            out[b, c].fill(dg[b])
             return
-        o[...] = edt_one(comp, sp[b], p.backend)
-        # 0 - d rather than -d keeps the boundary at +0.0
-        np.subtract(0.0, o, out=o, where=cx.mask(b, c))
+        _negated_inside(out[b, c], edt_one(comp, sp[b], p.backend), cx.mask(b, c), comp)
         done[i] = True
 
     run_tasks(task, n_b * n_cls, p.backend)
