@@ -177,3 +177,35 @@ def test_killed_at_each_write_point_leaves_old_or_new_whole(tmp_path, monkeypatc
         assert _version(target) == "next" and os.listdir(tmp_path) == ["results"], points[k]
         for name in leftovers:
             assert name in caplog.text
+
+
+def test_two_processes_building_one_result_folder_the_second_is_refused(tmp_path):
+    # two evaluations (or reports) into one folder each built a whole result and the last
+    # one won; now the second is refused at once with the holder's PID
+    import subprocess
+    import sys
+    import textwrap
+
+    target = tmp_path / "results"
+    hold = textwrap.dedent(f"""
+        import time
+        from edgewise._io import staged_dir
+        with staged_dir({str(target)!r}, "eval") as out:
+            (out / "a.txt").write_text("first")
+            print("held", flush=True)
+            time.sleep(60)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", hold], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+        with pytest.raises(_io.FolderInUseError, match=f"is being written by another edgewise process "
+                                                         f"\\(PID {proc.pid}\\)"):
+            with staged_dir(target, "eval"):
+                raise AssertionError("must not be reached")
+    finally:
+        proc.kill()  # SIGKILL: the lock goes with it
+        proc.wait()
+    with staged_dir(target, "eval") as out:
+        (out / "a.txt").write_text("second")
+    assert (target / "a.txt").read_text() == "second"
+    assert sorted(os.listdir(tmp_path)) == ["results"]  # the killed holder's leftovers are gone

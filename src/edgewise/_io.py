@@ -279,20 +279,64 @@ def staged_dir(target: str | Path, kind: str, *, what: str = "output folder",
             "output folder as a whole: choose a folder of its own, e.g. -o results"
         )
     target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale(target)
-    partial = target.parent / f".{target.name}.partial-{os.getpid()}"
-    if partial.exists() and _made_here(partial):  # a killed process that had this PID
-        shutil.rmtree(partial)
-    partial.mkdir()
+    with _sibling_lock(target, what):
+        _remove_stale(target)
+        partial = target.parent / f".{target.name}.partial-{os.getpid()}"
+        if partial.exists() and _made_here(partial):  # a killed process that had this PID
+            shutil.rmtree(partial)
+        partial.mkdir()
+        try:
+            atomic_write_text(partial / MARKER, kind + "\n")
+            yield partial
+            # The marker lists what was written, so a file added later (the user's) is seen.
+            atomic_write_text(partial / MARKER, "\n".join([kind, *_manifest(partial)]) + "\n")
+            _swap_in(partial, target)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+
+
+@contextlib.contextmanager
+def _sibling_lock(target: Path, what: str) -> Iterator[None]:
+    """One process at a time builds ``target``: an OS lock on ``.<name>.lock`` beside it.
+
+    Beside, not inside: the folder is replaced as a whole, and a lock file inside would be
+    swapped out with it. The holder removes the file when done (nothing is left beside the
+    result); a process that locked a file just removed sees that the path no longer names
+    its file and reports the folder busy. The OS releases the lock when its holder exits,
+    however it exits.
+    """
+    import fcntl
+
+    path = target.parent / f".{target.name}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     try:
-        atomic_write_text(partial / MARKER, kind + "\n")
-        yield partial
-        # The marker lists what was written, so a file added later (the user's) is seen.
-        atomic_write_text(partial / MARKER, "\n".join([kind, *_manifest(partial)]) + "\n")
-        _swap_in(partial, target)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            try:
+                current = os.stat(path).st_ino
+            except FileNotFoundError:
+                current = -1
+            if current != os.fstat(fd).st_ino:  # its holder finished and removed it meanwhile
+                raise BlockingIOError
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise FolderInUseError(
+                f"{what} {target} is being written by another edgewise process (PID {holder}): "
+                "wait for it to end, or write elsewhere"
+            ) from None
+        before = os.pread(fd, 32, 0).decode(errors="replace").strip()
+        if before:
+            log.warning("edgewise: taking over %s, left by an interrupted write (process %s)", path, before)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()  # still holding the lock: nobody else holds this file
+    finally:
+        os.close(fd)
 
 
 class _StrictLoader(yaml.SafeLoader):
