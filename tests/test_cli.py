@@ -42,3 +42,25 @@ def test_a_closed_pipe_ends_quietly() -> None:
     err = proc.stderr.decode()
     assert proc.returncode == 141, err
     assert "Traceback" not in err and "BrokenPipeError" not in err
+
+
+def test_a_full_or_read_only_disk_is_a_message_not_a_traceback(monkeypatch, capsys):
+    import errno
+
+    import edgewise.training.commands.config as config_command
+
+    def full(args):
+        raise OSError(errno.ENOSPC, "No space left on device", "/data/runs/x/checkpoints/last.ckpt")
+
+    monkeypatch.setattr(config_command, "run", full)
+    assert main(["config", "schema"]) == 2
+    err = capsys.readouterr().err
+    assert "edgewise config: error: cannot write '/data/runs/x/checkpoints/last.ckpt': No space left on device" in err
+    assert "the disk is full" in err
+
+    def other(args):
+        raise OSError(errno.ECONNRESET, "reset")
+
+    monkeypatch.setattr(config_command, "run", other)
+    with pytest.raises(ConnectionResetError):  # not a disk problem: not ours to explain
+        main(["config", "schema"])

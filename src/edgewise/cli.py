@@ -8,6 +8,7 @@ Each subcommand lives in the module of its topic and exposes two functions:
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import sys
@@ -29,6 +30,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
                "choose each term's weight on a validation grid and write the final grid"),
     "overview": ("edgewise.bench.commands.overview",
                  "print one Markdown table across several bench reports (dataset x loss vs baseline)"),
+}
+
+
+_DISK_ERRORS = {
+    errno.EACCES: "choose a folder you may write to (--output)",
+    errno.EPERM: "choose a folder you may write to (--output)",
+    errno.EROFS: "the file system is read-only: choose another folder (--output)",
+    errno.ENOSPC: "the disk is full: free space, or choose a folder on another disk",
+    errno.EDQUOT: "the disk quota is used up: free space, or choose a folder on another disk",
+    errno.EFBIG: "a file-size limit was reached (ulimit -f): raise it, or write less",
 }
 
 
@@ -65,6 +76,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         # stdout at devnull so the interpreter's final flush does not raise again
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, what a shell reports for a command killed by a closed pipe
+    except OSError as exc:
+        if exc.errno not in _DISK_ERRORS:
+            raise
+        # a read-only or full disk, or a file-size limit: the path and what to do, not a
+        # traceback (checkpoints and results are written atomically, so what was there stays)
+        where = f" {exc.filename!r}" if exc.filename else ""
+        print(f"edgewise {args.command}: error: cannot write{where}: {exc.strerror or exc}; "
+              f"{_DISK_ERRORS[exc.errno]}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
