@@ -523,3 +523,16 @@ def test_active_contour_flat_prediction_has_finite_gradient():
     assert torch.isfinite(x.grad).all() and float(x.grad.abs().sum()) > 0
     with pytest.raises(ValueError, match="eps > 0"):
         active_contour_loss(x, t, eps=0.0)
+
+
+@pytest.mark.parametrize("spacing", ["1,1", b"1", [1.0, "a"], {"x": 1}])
+def test_a_spacing_that_is_not_numbers_is_a_type_error_naming_it(spacing):
+    # it was torch's "new(): invalid data type 'str'"
+    from edgewise.losses import BoundaryLoss
+
+    t = torch.zeros(1, 1, 8, 8, dtype=torch.long)
+    t[..., 2:6, 2:6] = 1
+    with pytest.raises(TypeError) as info:
+        BoundaryLoss()(torch.randn(1, 2, 8, 8), t, spacing=spacing)
+    assert str(info.value).startswith("expected spacing as None, a number, a sequence of 2 numbers")
+    assert repr(spacing) in str(info.value)

@@ -164,7 +164,15 @@ def check_spacing(spacing: SpacingLike, batch: int, ndim: int) -> SpacingLike:
     if isinstance(spacing, (int, float)):
         values: tuple[float, ...] = (float(spacing),) * ndim
     else:
-        t = torch.as_tensor(spacing, dtype=torch.float64).detach().cpu()
+        try:
+            if isinstance(spacing, (str, bytes)):
+                raise TypeError
+            t = torch.as_tensor(spacing, dtype=torch.float64).detach().cpu()
+        except (TypeError, ValueError, RuntimeError) as err:
+            raise TypeError(
+                f"expected spacing as None, a number, a sequence of {ndim} numbers (one per spatial "
+                f"axis) or a ({batch}, {ndim}) tensor, got {spacing!r}"
+            ) from err
         if t.dim() == 2:
             if tuple(t.shape) != (batch, ndim):
                 raise ValueError(
