@@ -145,10 +145,11 @@ def test_docs_reference_is_generated_from_the_schema():
     assert "| `trainer.num_threads` | null, an integer >= 1 or 'auto' |" in text
 
 
-def test_cli_config_show_prints_the_resolved_config(capsys):
-    assert main(["config", "show", str(REPO / "configs" / "acdc.yaml"), "loss.terms.1.weight=0.02"]) == 0
+def test_cli_config_show_prints_the_resolved_config(capsys, tmp_path):
+    over = ["loss.terms.1.weight=0.02", f"data.root={tmp_path}"]
+    assert main(["config", "show", str(REPO / "configs" / "acdc.yaml"), *over]) == 0
     shown = yaml.safe_load(capsys.readouterr().out)
-    assert shown == load_config(REPO / "configs" / "acdc.yaml", ["loss.terms.1.weight=0.02"])
+    assert shown == load_config(REPO / "configs" / "acdc.yaml", over)
     assert shown["loss"]["terms"][1]["weight"] == 0.02 and shown["trainer"]["num_nodes"] == 1
     assert main(["config", "show", "-", "trainer.max_epochs=0"]) == 2
     assert "'trainer.max_epochs': expected an integer >= 1, got 0" in capsys.readouterr().err
@@ -209,3 +210,12 @@ def test_the_json_schema_refuses_what_train_refuses(config):
     assert not jsonschema.Draft202012Validator(schema).is_valid(config)
     with pytest.raises(ValueError):
         validate_config(config)
+
+
+def test_cli_config_show_checks_the_data_folder_as_train_does(capsys, tmp_path):
+    # it printed the config and exited 0 on a config that train refuses
+    assert main(["config", "show", str(REPO / "configs" / "acdc.yaml")]) == 2
+    assert "data.root: dataset 'acdc' needs the folder of its files" in capsys.readouterr().err
+    assert main(["config", "show", str(REPO / "configs" / "acdc.yaml"), f"data.root={tmp_path / 'no'}"]) == 2
+    captured = capsys.readouterr()
+    assert "does not exist" in captured.err and captured.out == ""

@@ -29,6 +29,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the schema of bench experiment files instead of run configs")
 
 
+def _check_data_root(data: dict) -> None:
+    """What `train` checks first about the data without reading it: a reader's folder."""
+    if data["name"] == "synthetic":
+        return
+    root = data.get("root")
+    if root is None:
+        raise ValueError(f"data.root: dataset {data['name']!r} needs the folder of its files "
+                         "(e.g. data.root=/path/to/data), got null")
+    if not Path(root).expanduser().is_dir():
+        what = "is a file" if Path(root).expanduser().exists() else "does not exist"
+        raise FileNotFoundError(f"data.root: expected the folder of dataset {data['name']!r}, but {root} {what}")
+
+
 def run(args: argparse.Namespace) -> int:
     from edgewise.training.config import dump_config, load_config
     from edgewise.training.schema import experiment_json_schema, run_json_schema
@@ -36,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "show":
         try:
             cfg = load_config(None if args.config == "-" else args.config, args.overrides)
+            _check_data_root(cfg["data"])
         except (ValueError, FileNotFoundError) as exc:
             print(f"edgewise config show: error: {exc}", file=sys.stderr)
             return 2
