@@ -32,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    print(f"edgewise report: reading {args.bench_dir} (runs, statistics, figures)...", file=sys.stderr,
+          flush=True)
     from edgewise.bench.report import write_report
 
     references = {}

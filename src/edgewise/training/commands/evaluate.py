@@ -72,6 +72,9 @@ def format_summary(summary: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    # the imports and the first case take a while: say what is happening first
+    print(f"edgewise eval: scoring {', '.join(str(r) for r in args.run_dir)} (loading the model and the "
+          "data)...", file=sys.stderr, flush=True)
     from edgewise.training.evaluation import eval_dir, evaluate
 
     if args.threads is not None and args.threads < 1:

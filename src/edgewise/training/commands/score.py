@@ -73,6 +73,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    print(f"edgewise score: scoring {args.predictions} (reading the reference data)...", file=sys.stderr,
+          flush=True)
     from edgewise.training.commands.evaluate import format_summary
     from edgewise.training.scoring import score
 
