@@ -174,3 +174,13 @@ def test_an_experiment_key_written_twice_is_an_error(tmp_path):
                     "  ce: {terms: [{name: dice}]}\n")
     with pytest.raises(ValueError, match=r"key 'ce' is written twice in one mapping \(lines 3 and 4\)"):
         load_experiment(path)
+
+
+def test_a_label_map_keeps_integer_keys_in_the_saved_config(tmp_path):
+    # config show and config.yaml wrote {'0': 0, '255': 1}
+    from edgewise.training.config import dump_config
+
+    cfg = load_config(overrides=["data.options={label_map: {0: 0, 255: 1}}"])
+    text = dump_config(cfg)
+    assert "label_map: {0: 0, 255: 1}" in text
+    assert yaml.safe_load(text)["data"]["options"]["label_map"] == {0: 0, 255: 1}

@@ -256,7 +256,8 @@ def dump_config(config: Mapping[str, Any]) -> str:
 
 def _plain(x: Any) -> Any:
     if isinstance(x, Mapping):
-        return {str(k): _plain(v) for k, v in x.items()}
+        # integer keys stay integers (a label_map's raw values); anything else is written as text
+        return {k if isinstance(k, int) and not isinstance(k, bool) else str(k): _plain(v) for k, v in x.items()}
     if isinstance(x, list | tuple):
         return [_plain(v) for v in x]
     return x
