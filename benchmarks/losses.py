@@ -2,10 +2,15 @@
 
 Not a test. Prints a Markdown table with medians (ms) and ratios measured in the same run:
 
-    python benchmarks/losses.py            # 3 repeats
-    python benchmarks/losses.py --quick    # 1 repeat, 2D only
+    python benchmarks/losses.py --threads 1    # 3 repeats, one torch thread (the default)
+    python benchmarks/losses.py --threads 2    # two: the UNet step, MONAI and edgewise alike
+    python benchmarks/losses.py --quick        # 1 repeat, 2D only
     python benchmarks/losses.py --only skeleton cldice   # rows whose name contains a word
     python benchmarks/losses.py --prediction trained     # logits near the target
+    python benchmarks/losses.py --transforms   # + time inside the `edt` package per row
+
+Every row runs at the same thread count (``--threads``: torch's, which edgewise's ``edt``
+calls take as ``parallel``), and its share of the UNet step is measured in the same run.
 
 The prediction is random logits by default (a network's first steps: HD-DT then transforms
 speckle, its most expensive input); ``--prediction trained`` uses the target's one-hot scaled
@@ -20,6 +25,7 @@ The "skeleton tube only" row times the CPU skeletonisation Skeleton Recall does 
 from __future__ import annotations
 
 import argparse
+import datetime
 import statistics
 import time
 from collections.abc import Callable
@@ -45,6 +51,51 @@ def map_losses() -> dict[str, torch.nn.Module]:
     }
 
 
+class EdtClock:
+    """Time and calls inside the ``edt`` package (edgewise's CPU transforms), while active."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.calls = 0
+        self._real: Callable[..., object] | None = None
+
+    def __enter__(self) -> EdtClock:
+        import edt
+
+        real = self._real = edt.edt
+
+        def timed(*args: object, **kwargs: object) -> object:
+            t0 = time.perf_counter()
+            try:
+                return real(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - t0
+                self.calls += 1
+
+        edt.edt = timed
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import edt
+
+        edt.edt = self._real
+
+
+def _timed_edt(fn: Callable[[], None], repeats: int) -> tuple[float, float, int]:
+    """Median ms of ``fn``, median ms inside ``edt`` in the same calls, and ``edt`` calls per call."""
+    fn()  # warm-up
+    whole, inner, calls = [], [], 0
+    with EdtClock() as clock:
+        for _ in range(repeats):
+            clock.seconds, clock.calls = 0.0, 0
+            t0 = time.perf_counter()
+            fn()
+            whole.append(time.perf_counter() - t0)
+            inner.append(clock.seconds)
+            calls = clock.calls
+    return statistics.median(whole) * 1e3, statistics.median(inner) * 1e3, calls
+
+
 def _timed(fn: Callable[[], None], repeats: int) -> float:
     fn()  # warm-up
     times = []
@@ -64,7 +115,7 @@ FLOOR_MODEL: dict[str, tuple[str, int]] = {
     "boundary": ("C", 6),                       # one per class; p * phi, mean, backward
     "region_wise (RRW)": ("1", 6),              # one multi-label transform per sample
     "penalized_ce": ("1", 9),                   # one multi-label transform; CE, weight, backward
-    "hausdorff_dt (boundary)": ("2C+2", 10),    # target and prediction: inside + outside
+    "hausdorff_dt (boundary)": ("2C", 10),      # target and prediction: one two-label map per class
     "hausdorff_dt (inside)": ("2", 10),         # target and prediction: one multi-label each
     "hausdorff_er": ("0", 0),                   # 10 erosions, see _er_passes
     "perimeter": ("0", 16),                     # 4 pools (min and max, p and t) + backward
@@ -75,7 +126,7 @@ FLOOR_MODEL: dict[str, tuple[str, int]] = {
 
 
 def _transforms(rule: str, b: int, c: int) -> int:
-    per_sample = {"C": c, "1": 1, "2": 2, "2C+2": 2 * c + 2, "0": 0, "C+1": c + 1}[rule]
+    per_sample = {"C": c, "1": 1, "2": 2, "2C": 2 * c, "0": 0, "C+1": c + 1}[rule]
     return b * per_sample
 
 
@@ -159,12 +210,14 @@ def _unet_step(x: torch.Tensor, t: torch.Tensor, channels: tuple[int, ...]) -> C
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="1 repeat, 2D only")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads of every row and the UNet step")
     ap.add_argument("--only", nargs="+", default=None, metavar="WORD",
                     help="only the loss rows whose name contains one of these words")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--prediction", choices=["random", "trained"], default="random",
                     help="the losses' input logits: random (default) or near the target")
+    ap.add_argument("--transforms", action="store_true",
+                    help="add the time inside the `edt` package (edgewise's transforms) per row")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     repeats = 1 if args.quick else args.repeats
@@ -193,19 +246,23 @@ def main() -> None:
                                                                 include_background=True),
     }
     bandwidth = copy_bandwidth()
-    print(f"torch {torch.__version__}, monai {monai.__version__}, threads {args.threads}, repeats {repeats}, "
-          f"copy bandwidth {bandwidth / 1e9:.1f} GB/s, prediction {args.prediction}")
+    print(f"{datetime.date.today()}, torch {torch.__version__}, monai {monai.__version__}, threads {args.threads} "
+          f"(every row and the UNet step), repeats {repeats}, copy bandwidth {bandwidth / 1e9:.1f} GB/s, "
+          f"prediction {args.prediction}")
     for label, b, c, shape, channels in configs:
         x, t = _batch(b, c, shape)
         step = _timed(_unet_step(x, t, channels), repeats)
         if args.prediction == "trained":
             x = trained_like(x, t)
         print(f"\n### {label}: UNet{channels} CE training step {step:.0f} ms\n")
-        print("| loss | edgewise ms | % of UNet step | floor ms | edgewise / floor | MONAI ms | MONAI / edgewise |")
-        print("|---|---|---|---|---|---|---|")
+        extra = " in `edt` ms (calls) | share in `edt` |" if args.transforms else ""
+        print("| loss | edgewise ms | % of UNet step | floor ms | edgewise / floor | MONAI ms | MONAI / edgewise |"
+              + extra)
+        print("|---|---|---|---|---|---|---|" + ("---|---|" if args.transforms else ""))
         for name, loss in ours.items():
             if args.only and not any(w in name for w in args.only):
                 continue
+            in_edt, calls = 0.0, 0
             if loss == "tube":
                 ms = _timed(lambda: skeleton_tube(t, num_classes=c, classes=range(1, c)), repeats)
             elif loss == "cached":
@@ -213,7 +270,7 @@ def main() -> None:
                 cached = L.SkeletonRecallLoss(include_background=False)
                 ms = _timed(_fwd_bwd(lambda xr, tt: cached(xr, tt, dist_map=tube), x, t), repeats)
             else:
-                ms = _timed(_fwd_bwd(loss, x, t), repeats)
+                ms, in_edt, calls = _timed_edt(_fwd_bwd(loss, x, t), repeats)
             ref = ""
             ratio = ""
             if name in theirs:
@@ -221,7 +278,11 @@ def main() -> None:
                 ref, ratio = f"{mono:.0f}", f"{mono / ms:.1f}x"
             fl = floor_ms(name, b, c, shape, bandwidth)
             floor = f"{fl:.1f} | {ms / fl:.0f}x" if fl else " | "
-            print(f"| {name} | {ms:.0f} | {100 * ms / step:.1f}% | {floor} | {ref} | {ratio} |", flush=True)
+            cells = f"| {name} | {ms:.0f} | {100 * ms / step:.1f}% | {floor} | {ref} | {ratio} |"
+            if args.transforms:
+                cells += (f" {in_edt:.0f} ({calls}) | {100 * in_edt / ms:.0f}% |" if isinstance(loss, torch.nn.Module)
+                          else "  |  |")
+            print(cells, flush=True)
 
 
 if __name__ == "__main__":
