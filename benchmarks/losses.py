@@ -8,6 +8,7 @@ Not a test. Prints a Markdown table with medians (ms) and ratios measured in the
     python benchmarks/losses.py --only skeleton cldice   # rows whose name contains a word
     python benchmarks/losses.py --prediction trained     # logits near the target
     python benchmarks/losses.py --transforms   # + time inside the `edt` package per row
+    python benchmarks/losses.py --paired       # shares from a UNet step right after each call
 
 Every row runs at the same thread count (``--threads``: torch's, which edgewise's ``edt``
 calls take as ``parallel``), and its share of the UNet step is measured in the same run.
@@ -81,10 +82,13 @@ class EdtClock:
         edt.edt = self._real
 
 
-def _timed_edt(fn: Callable[[], None], repeats: int) -> tuple[float, float, int]:
-    """Median ms of ``fn``, median ms inside ``edt`` in the same calls, and ``edt`` calls per call."""
+def _timed_edt(fn: Callable[[], None], repeats: int,
+               step: Callable[[], None] | None = None) -> tuple[float, float, int, float | None]:
+    """Median ms of ``fn``, median ms inside ``edt`` in the same calls, ``edt`` calls per call,
+    and, with ``step``, the median over repeats of ``fn``'s time over a ``step`` call made
+    right after it (a share of the UNet step that load changes between rows do not move)."""
     fn()  # warm-up
-    whole, inner, calls = [], [], 0
+    whole, inner, shares, calls = [], [], [], 0
     with EdtClock() as clock:
         for _ in range(repeats):
             clock.seconds, clock.calls = 0.0, 0
@@ -93,7 +97,12 @@ def _timed_edt(fn: Callable[[], None], repeats: int) -> tuple[float, float, int]
             whole.append(time.perf_counter() - t0)
             inner.append(clock.seconds)
             calls = clock.calls
-    return statistics.median(whole) * 1e3, statistics.median(inner) * 1e3, calls
+            if step is not None:
+                t1 = time.perf_counter()
+                step()
+                shares.append(whole[-1] / (time.perf_counter() - t1))
+    share = statistics.median(shares) if shares else None
+    return statistics.median(whole) * 1e3, statistics.median(inner) * 1e3, calls, share
 
 
 def _timed(fn: Callable[[], None], repeats: int) -> float:
@@ -216,6 +225,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--prediction", choices=["random", "trained"], default="random",
                     help="the losses' input logits: random (default) or near the target")
+    ap.add_argument("--paired", action="store_true",
+                    help="time a UNet step right after each call of a loss row: its share is the median "
+                         "of the per-call ratios (the skeleton tube rows keep the step's median)")
     ap.add_argument("--transforms", action="store_true",
                     help="add the time inside the `edt` package (edgewise's transforms) per row")
     args = ap.parse_args()
@@ -251,7 +263,8 @@ def main() -> None:
           f"prediction {args.prediction}")
     for label, b, c, shape, channels in configs:
         x, t = _batch(b, c, shape)
-        step = _timed(_unet_step(x, t, channels), repeats)
+        unet = _unet_step(x, t, channels)
+        step = _timed(unet, repeats)
         if args.prediction == "trained":
             x = trained_like(x, t)
         print(f"\n### {label}: UNet{channels} CE training step {step:.0f} ms\n")
@@ -262,7 +275,7 @@ def main() -> None:
         for name, loss in ours.items():
             if args.only and not any(w in name for w in args.only):
                 continue
-            in_edt, calls = 0.0, 0
+            in_edt, calls, share = 0.0, 0, None
             if loss == "tube":
                 ms = _timed(lambda: skeleton_tube(t, num_classes=c, classes=range(1, c)), repeats)
             elif loss == "cached":
@@ -270,7 +283,8 @@ def main() -> None:
                 cached = L.SkeletonRecallLoss(include_background=False)
                 ms = _timed(_fwd_bwd(lambda xr, tt: cached(xr, tt, dist_map=tube), x, t), repeats)
             else:
-                ms, in_edt, calls = _timed_edt(_fwd_bwd(loss, x, t), repeats)
+                ms, in_edt, calls, share = _timed_edt(_fwd_bwd(loss, x, t), repeats,
+                                                      unet if args.paired else None)
             ref = ""
             ratio = ""
             if name in theirs:
@@ -278,7 +292,8 @@ def main() -> None:
                 ref, ratio = f"{mono:.0f}", f"{mono / ms:.1f}x"
             fl = floor_ms(name, b, c, shape, bandwidth)
             floor = f"{fl:.1f} | {ms / fl:.0f}x" if fl else " | "
-            cells = f"| {name} | {ms:.0f} | {100 * ms / step:.1f}% | {floor} | {ref} | {ratio} |"
+            pct = 100 * (share if share is not None else ms / step)
+            cells = f"| {name} | {ms:.0f} | {pct:.1f}% | {floor} | {ref} | {ratio} |"
             if args.transforms:
                 cells += (f" {in_edt:.0f} ({calls}) | {100 * in_edt / ms:.0f}% |" if isinstance(loss, torch.nn.Module)
                           else "  |  |")
