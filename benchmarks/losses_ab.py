@@ -1,8 +1,9 @@
 """Interleaved before/after timing of the loss rows of ``benchmarks/losses.py``.
 
 Not a test. On a loaded machine single benchmark runs of the same code move by up to 2x, so
-this alternates two versions of edgewise (each in its own process, one torch thread) row set
-by row set, for several rounds, and prints medians over rounds as a Markdown table:
+this alternates two versions of edgewise (each in its own process, ``--threads`` torch
+threads, default one) row set by row set, for several rounds, and prints medians over
+rounds as a Markdown table:
 
     python benchmarks/losses_ab.py --before <old checkout>/src --rounds 3           # 3D rows
     python benchmarks/losses_ab.py --before <old checkout>/src --rounds 3 --2d      # 2D rows
@@ -33,7 +34,7 @@ def _rows(only: list[str] | None) -> list[str]:
     return [r for r in ROWS if only is None or any(w in r for w in only)]
 
 
-def _child(two_d: bool, repeats: int, only: list[str] | None, classes: int | None) -> None:
+def _child(two_d: bool, repeats: int, only: list[str] | None, classes: int | None, threads: int) -> None:
     import torch
 
     sys.path.insert(0, str(HERE))
@@ -41,7 +42,7 @@ def _child(two_d: bool, repeats: int, only: list[str] | None, classes: int | Non
 
     import edgewise.losses as L
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     x, t = B._batch(8, classes or 4, (256, 256)) if two_d else B._batch(2, classes or 3, (96, 96, 96))
     rows = {**B.map_losses(), ROWS[-1]: L.CompoundLoss(
         {"boundary": L.BoundaryLoss(), "penalized_ce": L.DistancePenalizedCELoss(),
@@ -62,15 +63,16 @@ def main() -> None:
     ap.add_argument("--only", nargs="+", default=None, metavar="WORD", help="rows whose name contains a word")
     ap.add_argument("--classes", type=int, default=None,
                     help="classes of the batch, background included (default 4 in 2D, 3 in 3D)")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads of both versions (default 1)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        _child(args.two_d, args.repeats, args.only, args.classes)
+        _child(args.two_d, args.repeats, args.only, args.classes, args.threads)
         return
     if not args.before:
         ap.error("--before is required")
     runs: dict[str, list[dict[str, float]]] = {"before": [], "after": []}
-    cmd = [sys.executable, __file__, "--child", "--repeats", str(args.repeats)] + (["--2d"] if args.two_d else []) + (
+    cmd = [sys.executable, __file__, "--child", "--repeats", str(args.repeats), "--threads", str(args.threads)] + (["--2d"] if args.two_d else []) + (
         ["--only", *args.only] if args.only else []) + (["--classes", str(args.classes)] if args.classes else [])
     for r in range(args.rounds):
         for version in ("before", "after"):
@@ -82,7 +84,8 @@ def main() -> None:
             print(f"round {r + 1} {version}: UNet step {runs[version][-1]['unet']:.0f} ms", file=sys.stderr)
     med = {v: {k: statistics.median(run[k] for run in runs[v]) for k in runs[v][0]} for v in runs}
     ub, ua = med["before"]["unet"], med["after"]["unet"]
-    print(f"\nUNet step: before {ub:.0f} ms, after {ua:.0f} ms (medians of {args.rounds} rounds)\n")
+    print(f"\n{args.threads} torch thread(s). UNet step: before {ub:.0f} ms, after {ua:.0f} ms "
+          f"(medians of {args.rounds} rounds)\n")
     print("| loss | before ms | before: % of step | after ms | after: % of step | speed-up |")
     print("|---|---|---|---|---|---|")
     for name in _rows(args.only):
