@@ -75,7 +75,8 @@ def main() -> None:
     cmd = [sys.executable, __file__, "--child", "--repeats", str(args.repeats), "--threads", str(args.threads)] + (["--2d"] if args.two_d else []) + (
         ["--only", *args.only] if args.only else []) + (["--classes", str(args.classes)] if args.classes else [])
     for r in range(args.rounds):
-        for version in ("before", "after"):
+        # before first in even rounds, after first in odd ones: neither always runs second
+        for version in ("before", "after") if r % 2 == 0 else ("after", "before"):
             env = dict(os.environ)
             if version == "before":
                 env["PYTHONPATH"] = os.pathsep.join(filter(None, [args.before, env.get("PYTHONPATH")]))
