@@ -283,6 +283,8 @@ class SegmentationDataset(Dataset):
             raise ValueError(f"expected mode in ('whole', 'slices', 'patches'), got {mode!r}")
         if normalize not in ("zscore", "minmax", "percentile", "none"):
             raise ValueError(f"expected normalize in ('zscore', 'minmax', 'percentile', 'none'), got {normalize!r}")
+        if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
+            raise ValueError(f"expected num_classes to be an integer >= 1 (background included), got {num_classes!r}")
         if len(class_names) != num_classes:
             raise ValueError(f"expected {num_classes} class names, got {list(class_names)}")
         if mode == "slices" and volume_dims != 3:
@@ -300,6 +302,10 @@ class SegmentationDataset(Dataset):
             patch_size = tuple(int(s) for s in patch_size)
             if len(patch_size) != volume_dims:
                 raise ValueError(f"expected patch_size with {volume_dims} entries, got {patch_size}")
+        not_int = isinstance(samples_per_volume, bool) or not isinstance(samples_per_volume, (int, np.integer))
+        if mode == "patches" and (not_int or samples_per_volume < 1):
+            # 0 gave an empty dataset: nothing trained, or a sampler's unclear error later
+            raise ValueError(f"expected samples_per_volume to be an integer >= 1, got {samples_per_volume!r}")
         if not 0.0 <= foreground_oversample <= 1.0:
             raise ValueError(f"expected foreground_oversample in [0, 1], got {foreground_oversample}")
         self.cases = list(cases)
@@ -500,6 +506,13 @@ class SegmentationDataset(Dataset):
             raise ValueError(
                 f"mask/label size mismatch for case {case.case_id}: mask {case.mask} has shape "
                 f"{vol.mask.shape}, label has {vol.label.shape}"
+            )
+        if vol.mask is not None and not vol.mask.any():
+            # metrics inside an empty mask compare two empty sets: a perfect score whatever
+            # the prediction, which would raise the mean silently
+            raise ValueError(
+                f"evaluation mask {case.mask} of case {case.case_id} is all zero: expected a "
+                "mask with at least one pixel inside (non-zero), as nothing could be scored"
             )
         if vol.image.shape[0] != self.in_channels:
             raise ValueError(

@@ -7,7 +7,7 @@ from typing import Any, cast
 from edgewise.data.augment import Augment
 from edgewise.data.base import SegmentationDataset, Split
 
-__all__ = ["build_dataset", "DATASET_NAMES", "subject_of"]
+__all__ = ["build_dataset", "DATASET_NAMES", "make_augment", "subject_of"]
 
 DATASET_NAMES = ("synthetic", "drive", "acdc", "decathlon", "folder")
 
@@ -36,12 +36,14 @@ def build_dataset(name: str, split: str, **options: Any) -> SegmentationDataset:
         raise ValueError(f"expected dataset name in {DATASET_NAMES}, got {name!r}")
     options = dict(options)
     augment = options.pop("augment", None)
-    if augment and split == "train":
+    if augment not in (None, False, True) and not isinstance(augment, dict):
+        raise ValueError(f"expected augment to be a bool or a dict of Augment options, got {augment!r}")
+    # built on every split, so that a typo in its options fails on val and test too
+    transform = make_augment(augment)
+    if transform is not None and split == "train":
         if "transform" in options:
             raise ValueError("give either augment= or transform=, not both")
-        options["transform"] = Augment(**augment) if isinstance(augment, dict) else Augment()
-    elif augment not in (None, False, True) and not isinstance(augment, dict):
-        raise ValueError(f"expected augment to be a bool or a dict of Augment options, got {augment!r}")
+        options["transform"] = transform
     for k in ("size", "shape", "patch_size"):
         if k in options and options[k] is not None:
             options[k] = _positive_sizes(k, options[k])
@@ -52,6 +54,8 @@ def build_dataset(name: str, split: str, **options: Any) -> SegmentationDataset:
 
         n = int(options.pop("n", 64))
         n_val = options.pop("n_val", None)
+        if n_val is not None and (isinstance(n_val, bool) or not isinstance(n_val, int) or n_val < 1):
+            raise ValueError(f"dataset option n_val: expected an integer >= 1 (the val/test count), got {n_val!r}")
         if split != "train":
             n = int(n_val) if n_val is not None else max(8, n // 4)
         return SyntheticDataset(n=n, split=split, **options)
@@ -74,6 +78,24 @@ def build_dataset(name: str, split: str, **options: Any) -> SegmentationDataset:
     from edgewise.data.readers import FolderDataset
 
     return FolderDataset(split=reader_split, **options)
+
+
+def make_augment(augment: Any) -> Augment | None:
+    """The :class:`Augment` of a dataset's ``augment`` option (``True``: the defaults, a
+    mapping: its arguments; ``None``/``False``: none), or a ``ValueError`` naming a bad one."""
+    if augment is None or augment is False:
+        return None
+    if augment is True:
+        return Augment()
+    if not isinstance(augment, dict):
+        raise ValueError(f"expected augment to be a bool or a dict of Augment options, got {augment!r}")
+    import inspect
+
+    accepted = [n for n in inspect.signature(Augment.__init__).parameters if n != "self"]
+    unknown = sorted(set(augment) - set(accepted))
+    if unknown:
+        raise ValueError(f"unknown augment option(s) {unknown}; expected some of {accepted}")
+    return Augment(**augment)
 
 
 def subject_of(name: str | None, case_id: str) -> str:

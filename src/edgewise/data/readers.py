@@ -7,6 +7,7 @@ any folder of image/label pairs. All return items following the schema of
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -376,20 +377,37 @@ class DecathlonDataset(_NiftiPairs):
         labels = meta.get("labels")
         if not isinstance(labels, dict) or not labels:
             raise ValueError(f"expected a 'labels' mapping in {meta_path}, got {labels!r}")
-        if all(isinstance(v, int) for v in labels.values()):  # nnU-Net v2 style name -> id
-            by_id = {int(v): str(k) for k, v in labels.items()}
-        else:
-            by_id = {int(k): str(v) for k, v in labels.items()}
+        try:
+            if all(isinstance(v, int) for v in labels.values()):  # nnU-Net v2 style name -> id
+                by_id = {int(v): str(k) for k, v in labels.items()}
+            else:
+                by_id = {int(k): str(v) for k, v in labels.items()}
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"expected 'labels' in {meta_path} as integer id -> name ({{\"0\": \"background\"}}) or "
+                f"name -> integer id ({{\"background\": 0}}), got {labels!r}"
+            ) from None
         num_classes = max(by_id) + 1
         if sorted(by_id) != list(range(num_classes)):
             raise ValueError(f"expected consecutive label ids 0..{num_classes - 1} in {meta_path}, got {sorted(by_id)}")
         modality = meta.get("modality") or meta.get("channel_names") or {"0": "image"}
-        self.modalities = [str(modality[k]) for k in sorted(modality, key=int)]
+        try:
+            self.modalities = [str(modality[k]) for k in sorted(modality, key=int)]
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"expected 'modality' (or 'channel_names') in {meta_path} as channel index -> name "
+                f"({{\"0\": \"CT\"}}), got {modality!r}"
+            ) from None
         entries = meta.get("training")
         if not isinstance(entries, list) or not entries:
             raise ValueError(f"expected a non-empty 'training' list in {meta_path}")
         cases = []
-        for e in entries:
+        for i, e in enumerate(entries):
+            if not (isinstance(e, dict) and isinstance(e.get("image"), str) and isinstance(e.get("label"), str)):
+                raise ValueError(
+                    f"expected each 'training' entry of {meta_path} to be {{\"image\": PATH, \"label\": PATH}}, "
+                    f"got entry {i}: {e!r}"
+                )
             img, lab = root / e["image"], root / e["label"]
             for f, what in ((img, "image"), (lab, "label")):
                 if not f.is_file():
@@ -473,8 +491,18 @@ class FolderDataset(SegmentationDataset):
         self.label_map = check_label_map(label_map)
 
         def by_case(pattern: str, what: str) -> dict[str, Path]:
-            files = sorted(p for p in root.glob(pattern) if p.is_file() and not p.name.startswith("._"))
-            files = [p for p in files if p.name.lower().endswith(NIFTI_SUFFIXES + IMAGE_2D_SUFFIXES)]
+            option = {"image": "images", "label": "labels", "mask": "masks"}[what]
+            pattern = os.fspath(pattern) if isinstance(pattern, os.PathLike) else pattern
+            if not isinstance(pattern, str) or not pattern or Path(pattern).is_absolute():
+                raise ValueError(f"option {option}: expected a glob relative to root {root} (e.g. "
+                                 f"'{option}/*.png'), got {pattern!r}")
+            found = [p for p in sorted(root.glob(pattern)) if not p.name.startswith("._")
+                     and p.name.lower().endswith(NIFTI_SUFFIXES + IMAGE_2D_SUFFIXES)]
+            broken = [p for p in found if p.is_symlink() and not p.exists()]
+            if broken:  # its case would be left out silently
+                raise FileNotFoundError(f"{what} file {broken[0]} is a broken symbolic link (to "
+                                        f"{os.readlink(broken[0])}; {len(broken)} such under {root})")
+            files = [p for p in found if p.is_file()]
             if not files:
                 raise FileNotFoundError(f"no {what} files match {pattern!r} under {root}: {_listing(root)}")
             out: dict[str, Path] = {}

@@ -57,12 +57,14 @@ def build_split(data_cfg: Mapping[str, Any], split: str, *, role: str | None = N
     """Dataset of one split from the ``data`` section of a run configuration.
 
     ``role`` (``"train"``, ``"val"`` or ``"test"``) selects extra options from
-    ``data.split_options``. Augmentation is the dataset's ``augment`` option, which
-    :func:`edgewise.data.build_dataset` applies to the ``"train"`` split only. With
+    ``data.split_options``. Augmentation is the dataset's ``augment`` option, applied to
+    the training role only, whatever its split is called (``train_split: all`` is
+    augmented; ``val_split: train``, or ``edgewise eval --split train``, is not). With
     ``whole_cases`` a patch split is read as whole volumes (see
     :func:`edgewise.training.inference.whole_case_options`).
     """
     from edgewise.data import build_dataset
+    from edgewise.data.factory import make_augment
     from edgewise.training.inference import whole_case_options
 
     options = dict(data_cfg.get("options") or {})
@@ -71,6 +73,12 @@ def build_split(data_cfg: Mapping[str, Any], split: str, *, role: str | None = N
         options = whole_case_options(options)[0]
     if data_cfg.get("root") is not None:
         options["root"] = data_cfg["root"]
+    # build_dataset augments the split named "train"; a run augments what it trains on
+    transform = make_augment(options.pop("augment", None))
+    if role == "train" and transform is not None:
+        if "transform" in options:
+            raise ValueError("give either augment= or transform=, not both")
+        options["transform"] = transform
     return build_dataset(data_cfg["name"], split, **options)
 
 

@@ -121,7 +121,7 @@ class DataConfig(_Section):
     options: Options = Field(
         default_factory=dict,
         description="keyword arguments of `edgewise.data.build_dataset` for every split: `size`, "
-        "`mode` (`whole`/`slices`/`patches`), `patch_size`, `augment` (train split only), "
+        "`mode` (`whole`/`slices`/`patches`), `patch_size`, `augment` (applied to `train_split` only), "
         "`val_fraction`, `channels`, `normalize`, `max_cases` (first N cases of each split: "
         "quick trials), ...",
     )
