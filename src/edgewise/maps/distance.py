@@ -287,13 +287,29 @@ def _label_map_np(p: Prepared) -> tuple[np.ndarray, list[int]] | None:
     if p.labels is not None:
         if p.num_classes > 256:
             return None
-        return p.labels.to(torch.uint8).numpy(), list(p.classes)
+        return p.labels.numpy().astype(np.uint8), list(p.classes)
     if len(p.classes) >= 255:
         return None
-    lab = _disjoint_labels(p.selected)
+    lab = _disjoint_labels_np(p.selected.numpy())
     if lab is None:
         return None
-    return lab.numpy(), [i + 1 for i in range(len(p.classes))]
+    return lab, [i + 1 for i in range(len(p.classes))]
+
+
+def _disjoint_labels_np(sel: np.ndarray) -> np.ndarray | None:
+    """numpy twin of :func:`_disjoint_labels` for fewer than 255 masks, uint8 (numpy on one
+    thread: see :func:`~edgewise.maps._input.cpu_integer_array`)."""
+    m = sel.view(np.uint8)
+    counts = m[:, 0].copy()
+    labels = counts.copy()
+    step = np.empty_like(labels)
+    for k in range(1, sel.shape[1]):
+        counts += m[:, k]
+        np.multiply(m[:, k], k + 1, out=step)
+        labels += step
+    if counts.size and int(counts.max()) > 1:
+        return None
+    return labels
 
 
 def _same_label_np(lab: np.ndarray) -> np.ndarray:
