@@ -10,6 +10,9 @@ from edgewise.data.base import SegmentationDataset, Split
 __all__ = ["build_dataset", "DATASET_NAMES", "make_augment", "subject_of"]
 
 DATASET_NAMES = ("synthetic", "drive", "acdc", "decathlon", "folder")
+# the folder each reader expects, as its errors name it
+_LAYOUTS = {"drive": "DRIVE", "acdc": "ACDC", "decathlon": "Medical Segmentation Decathlon task",
+            "folder": "image/label"}
 
 
 def build_dataset(name: str, split: str, **options: Any) -> SegmentationDataset:
@@ -47,6 +50,13 @@ def build_dataset(name: str, split: str, **options: Any) -> SegmentationDataset:
     for k in ("size", "shape", "patch_size"):
         if k in options and options[k] is not None:
             options[k] = _positive_sizes(k, options[k])
+    if key != "synthetic":
+        if "root" not in options:
+            raise ValueError(f"dataset {name!r} needs root= (the folder you downloaded)")
+        # a missing folder is the first thing to say, before the options of a reader
+        from edgewise.data.readers import _require_dir
+
+        _require_dir(options["root"], _LAYOUTS[key])
     _check_options(key, options)
 
     if key == "synthetic":
@@ -59,8 +69,6 @@ def build_dataset(name: str, split: str, **options: Any) -> SegmentationDataset:
         if split != "train":
             n = int(n_val) if n_val is not None else max(8, n // 4)
         return SyntheticDataset(n=n, split=split, **options)
-    if "root" not in options:
-        raise ValueError(f"dataset {name!r} needs root= (the folder you downloaded)")
     # a reader takes a Split and checks it itself (ValueError naming the splits)
     reader_split = cast(Split, split)
     if key == "drive":
