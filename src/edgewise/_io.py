@@ -350,16 +350,20 @@ class _StrictLoader(yaml.SafeLoader):
 def _strict_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue  # `<<: *defaults`: keys written beside it override the merged ones
         key = loader.construct_object(key_node, deep=True)
         line = key_node.start_mark.line + 1
         try:
-            first = seen.setdefault(key, line)
+            first = seen.get(key)
+            seen.setdefault(key, line)
         except TypeError:  # an unhashable key: SafeLoader reports it below
             continue
-        if first != line:
+        if first is not None:  # on one line too: `{max_epochs: 1, max_epochs: 7}`
+            where = f"lines {first} and {line}" if first != line else f"both on line {line}"
             raise yaml.constructor.ConstructorError(
-                None, None, f"key {key!r} is written twice in one mapping (lines {first} and "
-                f"{line}); keep one", key_node.start_mark)
+                None, None, f"key {key!r} is written twice in one mapping ({where}); keep one",
+                key_node.start_mark)
     return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
 
 
@@ -379,7 +383,41 @@ def read_yaml(text: str) -> Any:
         yaml.constructor.ConstructorError: key 'max_epochs' is written twice in one mapping (lines 2 and 3); keep one
         ...
     """
-    return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    loader = _StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        size = _expanded_size(node, {})
+        if size > MAX_YAML_VALUES:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"the document expands to {size:,} values through its aliases (*name), "
+                f"more than the {MAX_YAML_VALUES:,} a config may hold; write the values out",
+                node.start_mark)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+#: Most values (scalars, lists and mappings, aliases expanded) a YAML config may hold: nine
+#: nested aliases of ten items each (a "billion laughs") made `config show` and `train`
+#: spin for hours in the schema's checks.
+MAX_YAML_VALUES = 1_000_000
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """Values of ``node`` with every alias expanded, counted once per node (linear time)."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    memo[key] = 1  # a recursive alias counts once
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(child, memo) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size += sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    memo[key] = size
+    return size
 
 
 # ------------------------------------------------------------------ one writer per folder

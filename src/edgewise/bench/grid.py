@@ -122,8 +122,14 @@ def load_experiment(
         assignments: ``dotted.key=value`` strings, see :func:`set_values`.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"experiment file {path} is a folder: expected a YAML file such as "
+                         "configs/experiments/drive.yaml (to report a bench folder: edgewise report FOLDER)")
     try:
         raw = read_yaml(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"experiment file {path} is not a YAML text file: byte 0x{exc.object[exc.start]:02x} "
+                         f"at offset {exc.start} is not UTF-8 text") from None
     except yaml.YAMLError as exc:
         raise ValueError(f"cannot parse YAML experiment {path}: {exc}") from exc
     if not isinstance(raw, Mapping):

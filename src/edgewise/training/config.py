@@ -227,7 +227,7 @@ def load_config(
         if not path.is_file():
             raise FileNotFoundError(f"config file not found: {path}")
         try:
-            raw = read_yaml(path.read_text(encoding="utf-8")) or {}
+            raw = read_yaml(path.read_text(encoding="utf-8"))
         except UnicodeDecodeError as exc:
             raise ValueError(
                 f"config file {path} is not a YAML text file: byte 0x{exc.object[exc.start]:02x} "
@@ -235,7 +235,14 @@ def load_config(
                 "configs/demo.yaml)"
             ) from None
         except yaml.YAMLError as exc:
-            raise ValueError(f"cannot parse YAML config {path}: {exc}") from exc
+            hint = ("; indent YAML with spaces, not tabs" if "'\\t'" in str(exc) else "")
+            raise ValueError(f"cannot parse YAML config {path}{hint}: {exc}") from exc
+        if raw is None:
+            # an empty file (unsaved, truncated): training the built-in defaults instead of the
+            # run meant, silently, is worse than stopping here
+            raise ValueError(
+                f"config file {path} is empty (no YAML document): expected a mapping such as "
+                "configs/demo.yaml; for the built-in defaults give no --config (`config show -`)")
         if not isinstance(raw, Mapping):
             raise ValueError(f"expected a mapping at the top of {path}, got {type(raw).__name__}")
     return validate_config(apply_overrides(_with_defaults(raw), overrides))
