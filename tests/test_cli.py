@@ -64,3 +64,46 @@ def test_a_full_or_read_only_disk_is_a_message_not_a_traceback(monkeypatch, caps
     monkeypatch.setattr(config_command, "run", other)
     with pytest.raises(ConnectionResetError):  # not a disk problem: not ours to explain
         main(["config", "schema"])
+
+
+# ------------------------------------------------------- careless inputs (#25, second round)
+def test_config_schema_output_into_a_folder_or_a_new_folder(tmp_path, capsys):
+    """A folder was an IsADirectoryError traceback, a missing parent a FileNotFoundError one."""
+    assert main(["config", "schema", "-o", str(tmp_path)]) == 2
+    assert f"{tmp_path} is a folder: expected a file path such as" in capsys.readouterr().err
+    out = tmp_path / "new" / "folder" / "edgewise.schema.json"
+    assert main(["config", "schema", "-o", str(out)]) == 0
+    assert out.read_text().startswith("{")
+
+
+def test_demo_refuses_a_negative_seed_by_its_flag(capsys):
+    """Was the run config's ValueError as a traceback (exit 1)."""
+    assert main(["demo", "--fast", "--seed", "-1"]) == 2
+    assert "edgewise demo: error: expected --seed >= 0, got -1" in capsys.readouterr().err
+
+
+def test_train_resume_of_a_folder_without_a_run_says_so(tmp_path, capsys):
+    """Was "config file not found: FOLDER/config.yaml"."""
+    assert main(["train", "--resume", "-o", str(tmp_path / "nothere")]) == 2
+    assert "cannot resume: no run in" in capsys.readouterr().err
+    assert not (tmp_path / "nothere").exists()
+
+
+def test_eval_refuses_negative_overlays(tmp_path, capsys):
+    """Was accepted without a word (score refused it)."""
+    assert main(["eval", str(tmp_path), "--overlays", "-3"]) == 2
+    assert "edgewise eval: error: expected --overlays >= 0, got -3" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", [b"garbage\n", b"PK\x03\x04" + bytes(200)])
+def test_eval_names_a_corrupt_or_truncated_checkpoint(tmp_path, capsys, content):
+    """Were "invalid literal for int() with base 10: 'arbage\\n'" (exit 2, no file named) and an
+    OSError traceback "[Errno 22] Invalid argument" (a truncated zip)."""
+    (tmp_path / "config.yaml").write_text(
+        "name: t\ndata: {name: synthetic, options: {n: 2, n_val: 2, shape: [16, 16]}}\n")
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "best.ckpt").write_bytes(content)
+    assert main(["eval", str(tmp_path), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot read checkpoint {tmp_path / 'checkpoints' / 'best.ckpt'}: " in err
+    assert "(truncated, or not a checkpoint)" in err and "Traceback" not in err

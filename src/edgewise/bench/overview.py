@@ -53,13 +53,17 @@ def summary_path(folder: str | Path) -> Path:
 
 def read_summary(path: str | Path) -> list[dict[str, str]]:
     """Rows of a report's ``summary.csv``, checked for the columns the overview needs."""
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in _COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ValueError(f"{path}: expected the columns of `edgewise report`'s summary.csv, "
-                             f"missing {missing}")
-        return list(reader)
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            missing = [c for c in _COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise ValueError(f"{path}: expected the columns of `edgewise report`'s summary.csv, "
+                                 f"missing {missing}")
+            return list(reader)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: expected the CSV text of `edgewise report`'s summary.csv, but byte "
+                         f"0x{exc.object[exc.start]:02x} at offset {exc.start} is not UTF-8 text") from None
 
 
 def _float(text: str | None) -> float:
@@ -166,7 +170,7 @@ def overview_table(
     for m in metrics:
         try:
             label, higher = metric_info(m)
-        except KeyError:
+        except (KeyError, ValueError):
             raise ValueError(f"expected metric names of a report's summary.csv (dice, hd95, assd, "
                              f"nsd, boundary_f1, nsd@2, ...), got {m!r}") from None
         head += [f"{label} {'↑' if higher else '↓'}", f"Δ {label} (p)"]

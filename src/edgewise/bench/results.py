@@ -93,6 +93,9 @@ def metric_info(metric: str) -> tuple[str, bool]:
     if metric in EXTRA_METRICS:
         return EXTRA_METRICS[metric]
     base, _, tol = metric.partition("@")
+    if base not in METRICS:
+        raise ValueError(f"expected a metric among {[*METRICS, *EXTRA_METRICS]} (or "
+                         f"{'@T, '.join(SWEEP_METRICS)}@T at a tolerance T), got {metric!r}")
     label, higher = METRICS[base]
     return f"{label}@{tol}", higher
 

@@ -412,6 +412,21 @@ def device_config(device: str, bound: bool = True) -> dict[str, Any]:
     raise ValueError(f"expected a device 'cpu', 'cuda' or 'cuda:<index>', got {device!r}")
 
 
+def check_run_options(backend: str, jobs: int, devices: Sequence[str] | None) -> list[str]:
+    """The devices of :func:`run_grid` (default ``["cpu"]``), or a ``ValueError`` naming a
+    bad ``backend``, ``jobs`` or device; ``edgewise bench`` checks them before writing."""
+    if backend not in ("local", "ray"):
+        raise ValueError(f"expected backend 'local' or 'ray', got {backend!r}")
+    devices = list(devices or ["cpu"])
+    for d in devices:
+        device_config(d)
+    if len({d.startswith("cuda") for d in devices}) > 1:
+        raise ValueError(f"expected devices of one kind (all CPU or all CUDA), got {devices}")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"expected jobs >= 1, got {jobs}")
+    return devices
+
+
 def run_grid(
     cells: Sequence[Cell],
     bench_dir: str | Path,
@@ -437,15 +452,7 @@ def run_grid(
     Raises:
         ValueError: for a bad ``backend``, ``jobs`` or device name.
     """
-    if backend not in ("local", "ray"):
-        raise ValueError(f"expected backend 'local' or 'ray', got {backend!r}")
-    devices = list(devices or ["cpu"])
-    for d in devices:
-        device_config(d)
-    if len({d.startswith("cuda") for d in devices}) > 1:
-        raise ValueError(f"expected devices of one kind (all CPU or all CUDA), got {devices}")
-    if jobs < 1:
-        raise ValueError(f"expected jobs >= 1, got {jobs}")
+    devices = check_run_options(backend, jobs, devices)
     jobs = max(jobs, len(devices))
     bench_dir = claim_bench_dir(bench_dir)
     with _bench_lock(bench_dir):

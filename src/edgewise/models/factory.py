@@ -37,12 +37,14 @@ def build_model(name: str, *, in_channels: int, out_channels: int, spatial_dims:
     if key == "unet":
         from edgewise.models.unet import UNet
 
+        _check_kwargs(UNet, key, kwargs)
         return UNet(in_channels, out_channels, spatial_dims, **kwargs)
     if key == "enet":
         from edgewise.models.enet import ENet
 
         if spatial_dims != 2:
             raise ValueError(f"ENet is 2D only, got spatial_dims={spatial_dims}")
+        _check_kwargs(ENet, key, kwargs)
         return ENet(in_channels, out_channels, **kwargs)
     if key == "monai_unet":
         from monai.networks.nets import UNet as MonaiUNet
@@ -59,3 +61,15 @@ def build_model(name: str, *, in_channels: int, out_channels: int, spatial_dims:
             **kwargs,
         )
     raise ValueError(f"expected model name in {MODEL_NAMES}, got {name!r}")
+
+
+def _check_kwargs(cls: type, name: str, kwargs: dict[str, Any]) -> None:
+    """Name an unknown argument (model.args) rather than let ``__init__``'s TypeError do it."""
+    import inspect
+
+    fixed = {"self", "in_channels", "out_channels", "spatial_dims"}
+    accepted = [n for n in inspect.signature(cls.__init__).parameters if n not in fixed]
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        raise ValueError(f"unknown argument(s) {unknown} for model {name!r} (model.args); "
+                         f"expected some of {accepted}")

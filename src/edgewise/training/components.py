@@ -17,7 +17,7 @@ from edgewise.training.config import (
     require_data_root,
 )
 
-__all__ = ["lightning_output", "run_dir_of", "build_components", "build_loss"]
+__all__ = ["lightning_output", "run_dir_of", "build_components", "build_loss", "load_checkpoint"]
 
 log = logging.getLogger("edgewise")
 
@@ -92,6 +92,25 @@ def _is_terminal(stream: Any) -> bool:
         return bool(stream.isatty())
     except (AttributeError, ValueError):
         return False
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """A run's Lightning checkpoint, or a ``ValueError`` naming a file that is not one
+    (truncated by a full disk or an interrupted copy: torch said "invalid literal for int()"
+    or "PytorchStreamReader failed", without the file)."""
+    import pickle
+
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=False)
+    except FileNotFoundError:
+        raise
+    except (RuntimeError, EOFError, ValueError, OSError, KeyError, pickle.UnpicklingError) as exc:
+        raise ValueError(f"cannot read checkpoint {path}: {exc} (truncated, or not a checkpoint); "
+                         "use the other checkpoint (best or last) or train again") from None
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        raise ValueError(f"expected a Lightning checkpoint with a state_dict in {path}, got "
+                         f"{type(ckpt).__name__}")
+    return ckpt
 
 
 def run_dir_of(config: Mapping[str, Any], output_dir: str | os.PathLike | None) -> Path:

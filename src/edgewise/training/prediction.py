@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from edgewise.training.components import build_components
+from edgewise.training.components import build_components, load_checkpoint
 from edgewise.training.config import (
     load_config,
 )
@@ -34,7 +34,7 @@ def load_run(
     ckpt_file = run_dir / "checkpoints" / f"{checkpoint}.ckpt"
     if not ckpt_file.is_file():
         raise FileNotFoundError(f"no checkpoint {ckpt_file}; did the run finish an epoch?")
-    ckpt = torch.load(ckpt_file, map_location=map_location, weights_only=False)
+    ckpt = load_checkpoint(ckpt_file, map_location)
     if data_root is not None:
         cfg["data"]["root"] = str(data_root)
     parts = build_components(cfg)

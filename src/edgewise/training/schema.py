@@ -447,6 +447,8 @@ def _seeds(value: Any) -> Any:
         raise ValueError(f"expected 'seeds' to be a non-empty list of integers, got {value!r}")
     if any(isinstance(s, bool) or not isinstance(s, int) for s in value):
         raise ValueError(f"expected 'seeds' to be integers, got {list(value)!r}")
+    if any(s < 0 for s in value):  # a run's seed is >= 0: every cell failed on its own
+        raise ValueError(f"expected 'seeds' to be integers >= 0, got {list(value)!r}")
     if len(set(value)) != len(value):
         raise ValueError(f"expected distinct seeds, got {list(value)!r}")
     return list(value)

@@ -26,6 +26,7 @@ from edgewise.training.components import (
     _is_terminal,
     _torch_threads,
     build_components,
+    load_checkpoint,
     lightning_output,
     run_dir_of,
 )
@@ -268,7 +269,7 @@ def _train(cfg: dict[str, Any], run_dir: Path, resume: bool, callbacks: Sequence
     csv_logger = ResumableCSVLogger(run_dir, resume=resume)
     cbs: list[Any] = [best, last, *callbacks]
     if resume:
-        ckpt_epoch = int(torch.load(ckpt_path, map_location="cpu", weights_only=False)["epoch"])
+        ckpt_epoch = int(load_checkpoint(ckpt_path)["epoch"])
         cbs.append(PruneResumedEpochs(csv_logger, ckpt_epoch))
     if cfg["scheduler"]["name"] != "none":
         cbs.append(LearningRateMonitor(logging_interval="epoch"))

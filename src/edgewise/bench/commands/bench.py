@@ -33,7 +33,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from edgewise.bench.grid import expand_grid, load_experiment, resolve_roots
-    from edgewise.bench.runner import cell_status, run_grid, write_bench_file
+    from edgewise.bench.runner import cell_status, check_run_options, run_grid, write_bench_file
+
+    try:  # before anything is written (a refused --jobs 0 left a bench folder behind)
+        check_run_options(args.backend, args.jobs, args.devices)
+    except ValueError as exc:
+        flag = "--jobs" if "jobs" in str(exc) else "--devices"
+        print(f"edgewise bench: error: {flag}: {exc}", file=sys.stderr)
+        return 2
 
     # relative data roots are taken from the current directory, as any path on the command line
     try:

@@ -36,6 +36,9 @@ def run(args: argparse.Namespace) -> int:
           flush=True)
     from edgewise.bench.report import write_report
 
+    if args.overlays < 0:
+        print(f"edgewise report: error: expected --overlays >= 0, got {args.overlays}", file=sys.stderr)
+        return 2
     references = {}
     for item in args.reference:
         key, sep, folder = item.partition("=")

@@ -25,6 +25,11 @@ def run(args: argparse.Namespace) -> int:
     from edgewise._io import atomic_write_text
     from edgewise.bench.selection import final_experiment, select_weights
 
+    seeds = list(args.seeds)
+    if any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+        # the final grid was written with them, and every run of it failed later
+        print(f"edgewise select: error: --seeds: expected distinct integers >= 0, got {seeds}", file=sys.stderr)
+        return 2
     try:
         if args.output is not None and args.output.exists():
             raise FileExistsError(f"{args.output} exists: edgewise never overwrites it; choose a new file")

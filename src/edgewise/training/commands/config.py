@@ -59,7 +59,13 @@ def run(args: argparse.Namespace) -> int:
     text = json.dumps(schema, indent=2) + "\n"
     if args.output is None:
         sys.stdout.write(text)
+    elif args.output.is_dir():
+        print(f"edgewise config schema: error: {args.output} is a folder: expected a file path "
+              f"such as {args.output / 'edgewise.schema.json'}", file=sys.stderr)
+        return 2
     else:
-        args.output.write_text(text)
+        from edgewise._io import atomic_write_text
+
+        atomic_write_text(args.output, text)  # its folder made if missing (was a traceback)
         print(f"wrote {args.output}")
     return 0

@@ -26,9 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from edgewise.training.demo import format_table, run_demo
 
-    for flag, value in (("--epochs", args.epochs), ("--threads", args.threads)):
-        if value is not None and value < 1:
-            print(f"edgewise demo: error: expected {flag} >= 1, got {value}", file=sys.stderr)
+    for flag, value, low in (("--epochs", args.epochs, 1), ("--threads", args.threads, 1), ("--seed", args.seed, 0)):
+        if value is not None and value < low:
+            print(f"edgewise demo: error: expected {flag} >= {low}, got {value}", file=sys.stderr)
             return 2
     try:
         report_dir, summaries = run_demo(args.output, fast=args.fast, epochs=args.epochs,

@@ -80,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
     if args.threads is not None and args.threads < 1:
         print(f"edgewise eval: error: expected --threads >= 1, got {args.threads}", file=sys.stderr)
         return 2
+    if args.overlays is not None and args.overlays < 0:  # as score: it drew none, without a word
+        print(f"edgewise eval: error: expected --overlays >= 0, got {args.overlays}", file=sys.stderr)
+        return 2
     split = args.split or ("all" if args.data_root is not None else "test")
     try:
         runs = args.run_dir[0] if len(args.run_dir) == 1 else args.run_dir

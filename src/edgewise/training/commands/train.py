@@ -35,6 +35,10 @@ def run(args: argparse.Namespace) -> int:
             cfg = load_config(base=saved_run_config(args.output / "config.yaml"), overrides=args.overrides)
         else:
             if config_path is None and args.resume and args.output:
+                if not (args.output / "config.yaml").exists():  # was "config file not found"
+                    raise FileNotFoundError(
+                        f"cannot resume: no run in {args.output} (no config.yaml); expected the "
+                        "folder of an earlier `edgewise train`")
                 config_path = args.output / "config.yaml"
             cfg = load_config(config_path, args.overrides)
         if args.no_progress:
