@@ -58,3 +58,10 @@ def test_a_tab_indent_says_so(tmp_path):
     path.write_text("data:\n\tname: synthetic\n")
     with pytest.raises(ValueError, match=r"tabs.yaml; indent YAML with spaces, not tabs: "):
         load_config(path)
+
+
+def test_a_negative_loss_term_weight_is_refused():
+    """`loss.terms.0.weight=-1` trained the network to make its term worse, silently."""
+    with pytest.raises(ValueError, match=r"config key 'loss.terms.0.weight': expected a finite number >= 0.0, got -1"):
+        load_config(overrides=["loss.terms.0.weight=-1"])
+    assert load_config(overrides=["loss.terms.0.weight=0"])["loss"]["terms"][0]["weight"] == 0.0

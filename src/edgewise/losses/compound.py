@@ -118,6 +118,11 @@ class CompoundLoss(nn.Module):
             raise ValueError(
                 f"expected finite term weights, got {list(w)} at epoch {self._epoch} for terms {self.names}"
             )
+        # a negative one trains the network to make its term worse
+        if any(float(x) < 0 for x in w):
+            raise ValueError(
+                f"expected term weights >= 0, got {list(w)} at epoch {self._epoch} for terms {self.names}"
+            )
         return w
 
     def step(self) -> None:

@@ -8,8 +8,9 @@ to every term.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -339,6 +340,7 @@ def focal_loss(
     check_reduction(reduction)
     if gamma < 0:
         raise ValueError(f"expected gamma >= 0, got {gamma}")
+    _check_focal_alpha(alpha)
     prep = prepare(input, target, spacing=spacing, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
                    ignore_index=ignore_index, activate=False)
     input = as_plain(input)
@@ -380,6 +382,25 @@ def focal_loss(
         return per.sum() / count_t.clamp_min(1)
 
 
+def _check_focal_alpha(alpha: Any) -> None:
+    """Outside [0, 1] a weight (alpha or 1 - alpha) is negative: the loss rewarded those
+    pixels' errors and went below 0, silently."""
+    if alpha is None:
+        return
+    if isinstance(alpha, (int, float)) and not isinstance(alpha, bool):
+        if not 0.0 <= float(alpha) <= 1.0:
+            raise ValueError(f"expected a float alpha in [0, 1] (the foreground's weight; 1 - alpha "
+                             f"weighs the background), got {alpha!r}")
+        return
+    try:
+        values = torch.as_tensor(alpha, dtype=torch.float64).flatten()
+    except (TypeError, ValueError, RuntimeError):
+        values = None
+    if values is None or isinstance(alpha, bool) or not bool(torch.isfinite(values).all()) \
+            or bool((values < 0).any()):
+        raise ValueError(f"expected alpha as a float in [0, 1] or one finite weight >= 0 per class, got {alpha!r}")
+
+
 def tversky_loss(
     input: Tensor,
     target: Tensor,
@@ -412,6 +433,10 @@ def tversky_loss(
         0.5
     """
     check_reduction(reduction)
+    for name, value in (("alpha", alpha), ("beta", beta)):
+        # a negative weight rewards false positives (negatives): the loss left [0, 1] silently
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+            raise ValueError(f"expected {name} to be a finite number >= 0, got {value!r}")
     prep = prepare(input, target, spacing=spacing, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
                    include_background=include_background, classes=classes,
                    ignore_index=ignore_index)

@@ -101,8 +101,10 @@ def _spacing_array(spacing: SpacingLike) -> np.ndarray:
     return arr
 
 
-def spacing_table(spacing: SpacingLike, ndim: int, batch: int | None) -> tuple[Tensor, bool]:
-    """``(rows, ndim)`` float64 CPU table and whether it is per-sample (rows = ``batch``)."""
+def spacing_table(spacing: SpacingLike, ndim: int, batch: int | None,
+                  spatial: Sequence[int] | None = None) -> tuple[Tensor, bool]:
+    """``(rows, ndim)`` float64 CPU table and whether it is per-sample (rows = ``batch``).
+    With ``spatial``, a spacing whose image diagonal squared overflows float32 is refused."""
     if spacing is None:
         return torch.ones(1, ndim, dtype=torch.float64), False
     arr = _spacing_array(spacing)
@@ -125,6 +127,15 @@ def spacing_table(spacing: SpacingLike, ndim: int, batch: int | None) -> tuple[T
             )
     if not (np.isfinite(arr).all() and (arr > 0).all()):
         raise ValueError(f"expected finite positive spacing, got {arr.tolist()}")
+    if spatial is not None:
+        # squared distances are float32: past ~1.8e19 per image they were inf, and the maps
+        # inf or nan, silently
+        diagonal = float(np.sqrt((((arr * np.asarray(spatial, dtype=np.float64)) ** 2).sum(1)).max()))
+        if not diagonal ** 2 < float(np.finfo(np.float32).max):
+            raise ValueError(
+                f"expected a spacing that keeps distances in float32, got {arr.tolist()} (an image "
+                f"diagonal of {diagonal:.3g}, whose square overflows): give the spacing in mm"
+            )
     return torch.from_numpy(np.array(arr, dtype=np.float64)), per_sample
 
 
@@ -364,7 +375,7 @@ def prepare(
         bad = [c for c in cls if not 0 <= c < c_all]
         if bad or not cls:
             raise ValueError(f"expected classes in [0, {c_all}), non-empty, got {list(classes)}")
-    table, per_sample = spacing_table(spacing, nd, ref.shape[0])
+    table, per_sample = spacing_table(spacing, nd, ref.shape[0], tuple(ref.shape[-nd:]))
     if not per_sample:
         table = table.expand(ref.shape[0], nd)
     return Prepared(

@@ -140,7 +140,7 @@ def edt(
     check_not_empty(tuple(m.shape), "mask", nd, spatial_only=True)
     batch = tuple(m.shape[: m.ndim - nd])
     spatial = tuple(m.shape[m.ndim - nd :])
-    table, per_sample = spacing_table(spacing, nd, batch[0] if batch else None)
+    table, per_sample = spacing_table(spacing, nd, batch[0] if batch else None, spatial)
     flat = m.reshape(-1, *spatial)
     n = flat.shape[0]
     if per_sample:
@@ -413,6 +413,16 @@ def _device(p: Prepared) -> torch.device:
     return p.labels.device if p.labels is not None else p.onehot.device
 
 
+def no_samples(p: Prepared) -> bool:
+    """A batch of 0 samples: nothing in, nothing out (as :func:`edt`); the label-map paths
+    raised torch's "max(): Expected reduction dim" on it."""
+    return p.spacing.shape[0] == 0
+
+
+def empty_maps(p: Prepared, channels: int, dtype: torch.dtype = torch.float32) -> Tensor:
+    return torch.zeros((0, channels, *p.spatial), dtype=dtype, device=_device(p))
+
+
 def _stack_edt(masks: Tensor, spacing: Tensor, todo: Tensor, backend: str) -> Tensor:
     """EDT of ``masks`` ``(B, C, *spatial)`` where ``todo`` ``(B, C)``; zeros elsewhere."""
     b, c = masks.shape[:2]
@@ -568,6 +578,8 @@ def signed_distance(
     check_empty(empty)
     check_float_dtype(dtype)
     p = prepare(target, spacing, num_classes, classes, spatial_dims, backend)
+    if no_samples(p):
+        return empty_maps(p, len(p.classes), dtype)
     if (convention == "boundary" and p.backend in ("edt", "scipy") and _device(p).type == "cpu"
             and active_context() is None):
         return _signed_boundary_cpu(p, empty).to(dtype)
@@ -662,6 +674,8 @@ def inside_distance(
     check_empty(empty)
     check_float_dtype(dtype)
     p = prepare(target, spacing, num_classes, classes, spatial_dims, backend)
+    if no_samples(p):
+        return empty_maps(p, len(p.classes), dtype)
     sel = p.selected
     present = p.present()
     d = _inside(p, sel, present)

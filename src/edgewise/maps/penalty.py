@@ -10,7 +10,7 @@ from torch import Tensor
 from ._edt import Backend, edt_multilabel
 from ._input import Prepared, SpacingLike, TensorLike, any_spatial, as_float, keep, prepare
 from .context import all_cached
-from .distance import _boundary_distance, _inside
+from .distance import _boundary_distance, _inside, empty_maps, no_samples
 
 __all__ = ["rrw_map", "penalty_map"]
 
@@ -56,6 +56,8 @@ def rrw_map(
         tensor([ 1.0000, -0.5000, -1.0000, -0.5000,  1.0000])
     """
     p = prepare(target, spacing, num_classes, classes, spatial_dims, backend)
+    if no_samples(p):
+        return empty_maps(p, len(p.classes))
     sel = p.selected
     present = p.present()
     r = _inside(p, sel, present)
@@ -158,6 +160,8 @@ def penalty_map(
         tensor([1.0000, 1.0000, 0.5000, 0.0000, 0.5000, 1.0000, 1.0000])
     """
     p = prepare(target, spacing, num_classes, None, spatial_dims, backend)
+    if no_samples(p):
+        return empty_maps(p, 1)
     if p.partition_labels() is None:
         raise ValueError(
             "penalty_map needs every element in exactly one class: got a one-hot target where "

@@ -112,10 +112,15 @@ def spacing_tensor(spacing: SpacingLike, batch: int, ndim: int, *like: object) -
 
 def tolerance_tensor(tolerance: Tolerance, channels: int) -> Tensor:
     """``(C,)`` float64 tolerances in mm from a scalar or one value per (selected) class."""
-    tol = torch.as_tensor(
-        tolerance.detach().cpu() if isinstance(tolerance, Tensor) else tolerance,
-        dtype=torch.float64,
-    )
+    try:
+        if isinstance(tolerance, (str, bytes)):
+            raise TypeError
+        tol = torch.as_tensor(
+            tolerance.detach().cpu() if isinstance(tolerance, Tensor) else tolerance,
+            dtype=torch.float64,
+        )
+    except (TypeError, ValueError, RuntimeError):  # was torch's "new(): invalid data type 'str'"
+        raise TypeError(f"expected tolerance as a number (mm) or one number per class, got {tolerance!r}") from None
     if tol.dim() == 0:
         tol = tol.expand(channels)
     if tol.shape != (channels,):

@@ -68,7 +68,7 @@ def _check_kwargs(cls: type, name: str, kwargs: dict[str, Any]) -> None:
     import inspect
 
     fixed = {"self", "in_channels", "out_channels", "spatial_dims"}
-    accepted = [n for n in inspect.signature(cls.__init__).parameters if n not in fixed]
+    accepted = [n for n in inspect.signature(cls).parameters if n not in fixed]
     unknown = sorted(set(kwargs) - set(accepted))
     if unknown:
         raise ValueError(f"unknown argument(s) {unknown} for model {name!r} (model.args); "

@@ -164,7 +164,7 @@ class LossTerm(_Section):
     """One term of the compound loss."""
 
     name: Name = Field(description="a loss of `edgewise.losses` (`ce`, `dice`, `gdl`, `boundary`, ...)")
-    weight: Number = Field(1.0, description="initial weight of the term (the schedule may change it)")
+    weight: NonNegNumber = Field(1.0, description="initial weight of the term (the schedule may change it)")
     args: Options = Field(default_factory=dict, description="keyword arguments of the loss")
     maps: Literal["on_the_fly", "cached"] = Field(
         "on_the_fly",
