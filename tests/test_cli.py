@@ -107,3 +107,16 @@ def test_eval_names_a_corrupt_or_truncated_checkpoint(tmp_path, capsys, content)
     err = capsys.readouterr().err
     assert f"cannot read checkpoint {tmp_path / 'checkpoints' / 'best.ckpt'}: " in err
     assert "(truncated, or not a checkpoint)" in err and "Traceback" not in err
+
+
+def test_score_refuses_a_raw_value_mapped_twice(tmp_path, capsys):
+    """`--label-map 0:0 0:1 1:1` kept 0:1 and scored everything as class 1 (exit 0); a
+    --data-option's YAML mapping did the same."""
+    common = ["score", str(tmp_path), "--data", "folder", "--data-root", str(tmp_path), "-o", str(tmp_path / "out")]
+    assert main([*common, "--label-map", "0:0", "0:1", "1:1"]) == 2
+    assert "--label-map: raw value 0 is given twice (0:0 and 0:1)" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:  # argparse: usage, then the error
+        main([*common, "--data-option", "label_map={0: 0, 0: 1, 1: 1}"])
+    assert exit_info.value.code == 2
+    assert "cannot read the value of 'label_map': key 0 is written twice" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -65,3 +65,22 @@ def test_a_negative_loss_term_weight_is_refused():
     with pytest.raises(ValueError, match=r"config key 'loss.terms.0.weight': expected a finite number >= 0.0, got -1"):
         load_config(overrides=["loss.terms.0.weight=-1"])
     assert load_config(overrides=["loss.terms.0.weight=0"])["loss"]["terms"][0]["weight"] == 0.0
+
+
+@pytest.mark.parametrize("key", ["trainer.limit_train_batches", "trainer.limit_val_batches"])
+def test_a_batch_limit_of_zero_is_refused(key):
+    """`trainer.limit_train_batches=0` trained nothing, wrote no checkpoint, and `train`
+    printed "run folder: ..." with exit 0 (its eval then found no checkpoint)."""
+    for value in ("0", "0.0"):
+        with pytest.raises(ValueError, match=rf"config key '{key}': expected null, an integer >= 1 or a finite "
+                                             r"number in \(0.0, 1.0\], got 0"):
+            load_config(overrides=[f"{key}={value}"])
+    assert load_config(overrides=[f"{key}=0.5"])["trainer"][key.split(".")[1]] == 0.5
+
+
+def test_an_override_value_with_a_key_written_twice_is_refused():
+    """`data.options.label_map={0: 0, 0: 1}` kept the last class silently."""
+    with pytest.raises(ValueError, match=r"config key 'data.options.label_map': key 0 is written twice in one "
+                                         r"mapping \(both on line 1\); keep one, in the value '\{0: 0, 0: 1\}'"):
+        load_config(overrides=["data.options.label_map={0: 0, 0: 1}"])
+    assert load_config(overrides=["name=[unclosed"])["name"] == "[unclosed"  # not YAML: the text

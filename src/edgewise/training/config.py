@@ -101,7 +101,11 @@ def parse_value(text: str) -> Any:
         (0.001, [0.9, 0.99], None)
     """
     try:
-        value = yaml.safe_load(text)
+        value = read_yaml(text)  # `{0: 0, 0: 1}` kept the last value silently
+    except yaml.constructor.ConstructorError as exc:
+        if exc.problem and ("written twice" in exc.problem or "through its aliases" in exc.problem):
+            raise ValueError(f"{exc.problem}, in the value {text!r}") from None
+        return text
     except yaml.YAMLError:
         return text
     if isinstance(value, str):
@@ -134,7 +138,11 @@ def apply_overrides(config: Mapping[str, Any], overrides: Iterable[str]) -> dict
         node: Any = out
         for i, part in enumerate(parts[:-1]):
             node = _child(node, part, ".".join(parts[: i + 1]), create=True)
-        _set(node, parts[-1], key, parse_value(raw))
+        try:
+            value = parse_value(raw)
+        except ValueError as exc:
+            raise ValueError(f"config key '{key}': {exc}") from None
+        _set(node, parts[-1], key, value)
     return out
 
 

@@ -99,6 +99,9 @@ EXTRA_METRICS: tuple[str, ...] = get_args(ExtraMetric)
 Number = Annotated[float, Strict(), AllowInfNan(False), BeforeValidator(_yaml_number)]
 NonNegNumber = Annotated[Number, Ge(0.0)]
 Fraction = Annotated[Number, Ge(0.0), Le(1.0)]
+#: a batch limit's fraction: 0 (what `limit_train_batches=0` became) trained nothing and
+#: wrote no checkpoint, and `train` said it had finished
+LimitFraction = Annotated[Number, Gt(0.0), Le(1.0)]
 Beta = Annotated[Number, Ge(0.0), Lt(1.0)]
 Name = Annotated[str, Strict(), MinLen(1)]
 Bool = Annotated[bool, Strict()]
@@ -308,10 +311,10 @@ class TrainerConfig(_Section):
     accumulate_grad_batches: PosInt = Field(1, description="as in Lightning")
     log_every_n_steps: PosInt = Field(10, description="as in Lightning")
     check_val_every_n_epoch: PosInt = Field(1, description="as in Lightning")
-    limit_train_batches: PosInt | Fraction | None = Field(
+    limit_train_batches: PosInt | LimitFraction | None = Field(
         None, description="as in Lightning: a batch count or a fraction (null: all)"
     )
-    limit_val_batches: PosInt | Fraction | None = Field(
+    limit_val_batches: PosInt | LimitFraction | None = Field(
         None, description="as in Lightning: a batch count or a fraction (null: all)"
     )
     enable_progress_bar: Bool = Field(True, description="as in Lightning")

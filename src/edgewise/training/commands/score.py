@@ -14,8 +14,10 @@ def _data_option(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE (e.g. masks='fov/*.png'), got {text!r}")
+    from edgewise._io import read_yaml
+
     try:
-        return key.strip(), yaml.safe_load(value)
+        return key.strip(), read_yaml(value)  # `label_map={0: 0, 0: 1}`: kept the last silently
     except yaml.YAMLError as exc:
         raise argparse.ArgumentTypeError(f"cannot read the value of {key.strip()!r}: {exc}") from None
 
@@ -84,6 +86,13 @@ def run(args: argparse.Namespace) -> int:
             print(f"edgewise score: error: expected --{name} >= {1 if name == 'threads' else 0}, "
                   f"got {value}", file=sys.stderr)
             return 2
+    if args.label_map:
+        first: dict[int, int] = {}
+        for raw, cls in args.label_map:  # a dict kept the last pair silently
+            if first.setdefault(raw, cls) != cls:
+                print(f"edgewise score: error: --label-map: raw value {raw} is given twice ({raw}:{first[raw]} "
+                      f"and {raw}:{cls}); expected one class per value", file=sys.stderr)
+                return 2
     options = dict(args.data_options)
     try:
         summary = score(args.predictions, args.output, data=args.data, data_root=args.data_root,
