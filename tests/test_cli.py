@@ -120,3 +120,24 @@ def test_score_refuses_a_raw_value_mapped_twice(tmp_path, capsys):
     assert exit_info.value.code == 2
     assert "cannot read the value of 'label_map': key 0 is written twice" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_results_are_never_written_into_the_dataset_folder(tmp_path, capsys):
+    """`score -o DATA_ROOT/out` wrote per_case.csv, summary.json and overlays into the user's
+    dataset (a folder dataset globbing `**/*.png` would read the overlays as images)."""
+    data = tmp_path / "data"
+    (data / "img").mkdir(parents=True)
+    (tmp_path / "preds").mkdir()
+    for out in (data / "results", data):
+        assert main(["score", str(tmp_path / "preds"), "--data", "folder", "--data-root", str(data),
+                     "-o", str(out)]) == 2
+        assert f"is inside the dataset folder {data}: choose an output folder outside it" in capsys.readouterr().err
+    assert sorted(p.name for p in data.iterdir()) == ["img"]
+    # eval -o: inside the run's own data.root
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text(f"name: r\ndata: {{name: folder, root: {data}, options: "
+                                     "{images: 'img/*.png', labels: 'img/*.png'}}\n")
+    assert main(["eval", str(run), "-o", str(data / "eval")]) == 2
+    assert "is inside the dataset folder" in capsys.readouterr().err
+    assert sorted(p.name for p in data.iterdir()) == ["img"]

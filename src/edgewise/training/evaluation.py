@@ -152,6 +152,18 @@ def eval_dir(run_dir: str | os.PathLike, split: str = "test",
     return run_dir / f"eval_{split}"
 
 
+def check_outside_data(out_dir: Path, data_root: str | os.PathLike | None) -> None:
+    """Results are never written into a dataset's folder: it is the user's data, and a reader
+    globbing it (a folder dataset's ``**/*.png``) would later read the overlays as images."""
+    if data_root is None:
+        return
+    root = Path(data_root).expanduser().resolve()
+    out = Path(out_dir).expanduser().resolve()
+    if out == root or root in out.parents:
+        raise ValueError(f"the results folder {out_dir} is inside the dataset folder {root}: choose "
+                         "an output folder outside it (edgewise writes nothing into a dataset)")
+
+
 def _check_external_output(run_dir: Path, out_dir: Path, data_root: Path) -> None:
     """Results on other data never replace the run's own nor another folder's results."""
     if out_dir.resolve() == run_dir.resolve():
@@ -267,6 +279,8 @@ def evaluate(
     out_dir = Path(output_dir) if output_dir is not None else eval_dir(run_dir, split, data_root)
     if data_root is not None:
         _check_external_output(run_dir, out_dir, data_root)
+    if output_dir is not None:  # the default is inside the run folder, wherever train put it
+        check_outside_data(out_dir, data_root if data_root is not None else cfg["data"].get("root"))
     check_dir(out_dir, "eval", what="evaluation folder")  # before minutes of work
     if tolerances is None:
         tolerances = ev["tolerances"] or []

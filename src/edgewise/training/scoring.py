@@ -202,7 +202,7 @@ def score(
     """
     from edgewise.training.components import _torch_threads
     from edgewise.training.config import evaluation_option, resolve_num_threads
-    from edgewise.training.evaluation import _case_metrics, _relative, _summarize, metric_names
+    from edgewise.training.evaluation import _case_metrics, _relative, _summarize, check_outside_data, metric_names
 
     folder = Path(predictions).resolve()
     if not folder.is_dir():
@@ -211,6 +211,7 @@ def score(
     if out_dir.resolve() == folder:
         raise ValueError(f"the results would replace the predictions in {folder}; choose another "
                          "output folder")
+    check_outside_data(out_dir, data_root)
     check_dir(out_dir, "score", what="score folder")  # before any reading
     if isinstance(tolerance, bool) or not isinstance(tolerance, int | float) \
             or not math.isfinite(tolerance) or tolerance < 0:
