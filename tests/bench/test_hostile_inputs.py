@@ -87,3 +87,11 @@ def test_overview_names_a_binary_summary(tmp_path, capsys):
     assert main(["overview", str(report)]) == 2
     err = capsys.readouterr().err
     assert "summary.csv: expected the CSV text of `edgewise report`'s summary.csv, but byte 0x89" in err
+
+
+def test_bench_set_with_a_key_written_twice_is_refused(tmp_path, capsys):
+    """`--set 'base.trainer={max_epochs: 1, max_epochs: 7}'` kept 7 silently."""
+    (tmp_path / "exp.yaml").write_text(EXPERIMENT)
+    assert main(["bench", str(tmp_path / "exp.yaml"), "--set", "base.trainer={max_epochs: 1, max_epochs: 7}",
+                 "--list"]) == 2
+    assert "key 'max_epochs' is written twice in one mapping (both on line 1)" in capsys.readouterr().err

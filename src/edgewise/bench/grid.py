@@ -227,7 +227,7 @@ def set_values(experiment: Mapping[str, Any], assignments: Sequence[str]) -> dic
             if not isinstance(node[part], dict):
                 raise ValueError(f"cannot set {key!r}: {part!r} holds {node[part]!r}, not a mapping")
             node = node[part]
-        value = yaml.safe_load(raw)
+        value = read_yaml(raw)  # `{a: 1, a: 2}` kept the last silently
         if value is None:
             if parts[-1] not in node:
                 raise ValueError(f"cannot remove {key!r}: there is no such key")
