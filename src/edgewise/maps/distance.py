@@ -250,32 +250,32 @@ class _Complements:
             self.lab, self.values = found
             self.same = _same_label_np(self.lab)
 
-    def mask(self, b: int, i: int) -> np.ndarray:
-        """Bool mask of selected class ``i`` in sample ``b``."""
-        if self.lab is None:
-            return self.p.class_mask_np(b, i)
-        return self.lab[b] == self.values[i]
-
     def complement(self, b: int, i: int) -> np.ndarray | None:
         """Complement of class ``i``'s boundary set in sample ``b``; None where it is absent."""
         if self.lab is None or self.same is None:
             m = self.p.class_mask_np(b, i)
             return _not_boundary_np(m) if m.any() else None
         lab, v = self.lab[b], self.values[i]
-        out = np.not_equal(lab, v)
-        out |= self.same[b]
-        if out.all():  # no boundary element: the class is absent or fills the sample
+        comp = np.not_equal(lab, v)
+        comp |= self.same[b]
+        if comp.all():  # no boundary element: the class is absent or fills the sample
             return _not_boundary_np(np.ones(lab.shape, dtype=bool)) if lab.flat[0] == v else None
-        return out
+        return comp
+
+    def inside(self, b: int, i: int, complement: np.ndarray) -> np.ndarray:
+        """Elements of class ``i`` off its boundary set in sample ``b`` (``complement`` from
+        :meth:`complement`), where its signed map is negative."""
+        if self.lab is None:
+            return np.logical_and(self.p.class_mask_np(b, i), complement)
+        mask = np.equal(self.lab[b], self.values[i])
+        return np.logical_and(mask, complement, out=mask)
 
 
-def _negated_inside(out: np.ndarray, dist: np.ndarray, mask: np.ndarray, complement: np.ndarray) -> None:
-    """``out = dist``, negated on the class's elements off its boundary: ``mask`` (the class)
-    and ``complement`` (its boundary set's complement) hold them, and ``dist`` > 0 there, so
-    setting their float32 sign bit negates them exactly and the boundary keeps +0.0. Integer
-    passes: ``np.subtract(0.0, d, where=mask)`` after a copy gave the same bits 1.5-3x slower
-    (a masked ufunc; scratch timings of #27)."""
-    inside = np.logical_and(mask, complement)
+def _negated_inside(out: np.ndarray, dist: np.ndarray, inside: np.ndarray) -> None:
+    """``out = dist``, negated where ``inside`` (a class's elements off its boundary, where
+    ``dist`` > 0): setting their float32 sign bit negates them exactly, and the boundary keeps
+    +0.0. Integer passes: ``np.subtract(0.0, d, where=mask)`` after a copy gave the same bits
+    1.5-3x slower (a masked ufunc; scratch timings of #27)."""
     bits = out.view(np.uint32)
     np.left_shift(inside.view(np.uint8), 31, dtype=np.uint32, out=bits)
     np.bitwise_or(bits, dist.view(np.uint32), out=bits)
@@ -373,7 +373,7 @@ def _signed_boundary_cpu(p: Prepared, empty: Empty) -> Tensor:
         for i in set(range(n_b * n_cls)).difference(todo):
             out[divmod(i, n_cls)].fill(dg[i // n_cls])
         for i, r in zip(todo, res):
-            _negated_inside(out[divmod(i, n_cls)], r, cx.mask(*divmod(i, n_cls)), present[i])
+            _negated_inside(out[divmod(i, n_cls)], r, cx.inside(*divmod(i, n_cls), present[i]))
         note_transforms(len(todo))
         return torch.from_numpy(out)
 
@@ -383,7 +383,8 @@ def _signed_boundary_cpu(p: Prepared, empty: Empty) -> Tensor:
         if comp is None:
             out[b, c].fill(dg[b])
             return
-        _negated_inside(out[b, c], edt_one(comp, sp[b], p.backend), cx.mask(b, c), comp)
+        res = edt_one(comp, sp[b], p.backend)
+        _negated_inside(out[b, c], res, cx.inside(b, c, comp))
         done[i] = True
 
     run_tasks(task, n_b * n_cls, p.backend)
