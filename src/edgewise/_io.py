@@ -296,6 +296,33 @@ def staged_dir(target: str | Path, kind: str, *, what: str = "output folder",
             raise
 
 
+def _claim_lock(fd: int, path: Path, busy: Callable[[str], str]) -> str:
+    """Lock the open lock file ``fd`` (at ``path``) for this process, or raise
+    :class:`FolderInUseError` with ``busy(holder's PID)``; write this PID into it and return
+    what it held before (a dead holder's PID, or "").
+
+    A lock taken on a file its holder has just removed (the path names another file, or
+    none) counts as busy: the holder was still at work a moment ago.
+    """
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        try:
+            current = os.stat(path).st_ino
+        except FileNotFoundError:
+            current = -1
+        if current != os.fstat(fd).st_ino:
+            raise BlockingIOError
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+        raise FolderInUseError(busy(holder)) from None
+    before = os.pread(fd, 32, 0).decode(errors="replace").strip()
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return before
+
+
 @contextlib.contextmanager
 def _sibling_lock(target: Path, what: str) -> Iterator[None]:
     """One process at a time builds ``target``: an OS lock on ``.<name>.lock`` beside it.
@@ -306,30 +333,15 @@ def _sibling_lock(target: Path, what: str) -> Iterator[None]:
     its file and reports the folder busy. The OS releases the lock when its holder exits,
     however it exits.
     """
-    import fcntl
 
     path = target.parent / f".{target.name}.lock"
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            try:
-                current = os.stat(path).st_ino
-            except FileNotFoundError:
-                current = -1
-            if current != os.fstat(fd).st_ino:  # its holder finished and removed it meanwhile
-                raise BlockingIOError
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-            raise FolderInUseError(
-                f"{what} {target} is being written by another edgewise process (PID {holder}): "
-                "wait for it to end, or write elsewhere"
-            ) from None
-        before = os.pread(fd, 32, 0).decode(errors="replace").strip()
+        before = _claim_lock(fd, path, lambda holder: (
+            f"{what} {target} is being written by another edgewise process (PID {holder}): "
+            "wait for it to end, or write elsewhere"))
         if before:
             log.warning("edgewise: taking over %s, left by an interrupted write (process %s)", path, before)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         try:
             yield
         finally:
@@ -441,7 +453,6 @@ def folder_lock(folder: str | Path, what: str = "folder") -> Iterator[Path]:
         FolderInUseError: another process holds the lock.
         FileExistsError: ``folder`` is a file.
     """
-    import fcntl
 
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
@@ -455,16 +466,9 @@ def folder_lock(folder: str | Path, what: str = "folder") -> Iterator[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-            raise FolderInUseError(
-                f"{what} {folder} is in use by another edgewise process (PID {holder}): wait "
-                "for it to end or stop it; two processes writing one folder would corrupt it"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        _claim_lock(fd, folder / LOCK, lambda holder: (
+            f"{what} {folder} is in use by another edgewise process (PID {holder}): wait "
+            "for it to end or stop it; two processes writing one folder would corrupt it"))
         yield folder
     finally:
         if made and {p.name for p in folder.iterdir()} <= {LOCK}:
