@@ -242,9 +242,10 @@ def edt_input(mask: np.ndarray) -> np.ndarray:
 
 #: stack a batch's 2D transforms into one ``edt`` call (:func:`edt_stack_2d`) with two or
 #: more threads. Off since #27: on the shared 2-core machine beside the training grid the
-#: stack was 1.7-2.5x slower than one call per image at one and at two threads alike (its
-#: 3D pass over a buffer larger than the cache, interleaved timings of 2026-12-07), where a
-#: quiet run (grid paused) of 2026-12-02 had it 1.5x faster at two threads.
+#: stack was 1.4-2.6x slower than one call per image at one and at two threads alike
+#: (interleaved timings of 2026-12-07; probably its pass along the stack, over a buffer
+#: larger than the cache), where a quiet run (grid paused) of 2026-12-02 had it 1.5x faster
+#: at two threads.
 STACK_2D = False
 
 
@@ -262,12 +263,12 @@ def edt_stack_2d(images: Sequence[np.ndarray], spacing: np.ndarray) -> np.ndarra
     distance within an image, so every voxel's nearest seed is in its own slice and the
     result is each image's own transform, exactly (the same values as one call per image).
     Each image must hold a seed (a zero; for labels, a zero or two labels), which the callers
-    guarantee. Why: ``edt`` holds the GIL and threads within one call, and a 256^2 image is
-    too small for its threads (a loop of calls with ``parallel=2`` was no faster than with 1);
-    over a stack they split the work (1.5x on 32 images of 256^2, two threads, quiet machine,
-    2026-12-02). With one thread, and with two on the loaded machine (2026-12-07), the stack
-    is slower than the loop (its copy and the pass along the stack): :func:`stack_2d` decides,
-    off by default.
+    guarantee. Why: ``edt`` holds the GIL and threads within one call, and a 256^2 image was
+    too small for its threads on the quiet machine of 2026-12-02 (a loop of calls with
+    ``parallel=2`` was no faster than with 1); over a stack they split the work (1.5x on 32
+    images of 256^2, two threads, then). With one thread, and with two beside the training
+    grid (2026-12-07: a loop with ``parallel=2`` 1.3x faster than with 1), the stack is
+    slower than the loop: :func:`stack_2d` decides, off by default.
     """
     import edt as edt_pkg
 
