@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, cast
 
 from edgewise.data.augment import Augment
@@ -54,9 +55,7 @@ def build_dataset(name: str, split: str, **options: Any) -> SegmentationDataset:
         if "root" not in options:
             raise ValueError(f"dataset {name!r} needs root= (the folder you downloaded)")
         # a missing folder is the first thing to say, before the options of a reader
-        from edgewise.data.readers import _require_dir
-
-        _require_dir(options["root"], _LAYOUTS[key])
+        check_root(key, options["root"])
     _check_options(key, options)
 
     if key == "synthetic":
@@ -123,6 +122,16 @@ def subject_of(name: str | None, case_id: str) -> str:
 
         return ACDCDataset.subject_of(case_id)
     return SegmentationDataset.subject_of(case_id)
+
+
+def check_root(name: str, root: str | Path) -> None:
+    """Raise ``FileNotFoundError`` unless ``root`` is a folder, worded as reader ``name``'s
+    own check (``"expected a DRIVE folder at ..., but it does not exist"``)."""
+    from edgewise.data.readers import _require_dir
+
+    if name.lower() not in _LAYOUTS:
+        raise ValueError(f"expected dataset name in {DATASET_NAMES}, got {name!r}")
+    _require_dir(root, _LAYOUTS[name.lower()])
 
 
 def _positive_sizes(key: str, value: Any) -> tuple[int, ...]:

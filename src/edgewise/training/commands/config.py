@@ -37,9 +37,12 @@ def _check_data_root(data: dict) -> None:
     if root is None:
         raise ValueError(f"data.root: dataset {data['name']!r} needs the folder of its files "
                          "(e.g. data.root=/path/to/data), got null")
-    if not Path(root).expanduser().is_dir():
-        what = "is a file" if Path(root).expanduser().exists() else "does not exist"
-        raise FileNotFoundError(f"data.root: expected the folder of dataset {data['name']!r}, but {root} {what}")
+    from edgewise.data.factory import check_root
+
+    try:
+        check_root(data["name"], root)
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"data.root: {exc}") from None
 
 
 def run(args: argparse.Namespace) -> int:
