@@ -1,0 +1,93 @@
+"""tools/keep-grid: a grid's finished cells survive a fresh checkout as numbers only."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from importlib.machinery import SourceFileLoader
+from pathlib import Path
+
+import pytest
+
+from edgewise.bench.runner import cell_status
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "tools" / "keep-grid"
+
+
+def _script():
+    if "keep_grid" not in sys.modules:
+        loader = SourceFileLoader("keep_grid", str(SCRIPT))
+        module = importlib.util.module_from_spec(importlib.util.spec_from_loader("keep_grid", loader))
+        sys.modules["keep_grid"] = module
+        loader.exec_module(module)
+    return sys.modules["keep_grid"]
+
+
+def _write(path: Path, text: str = "x") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+@pytest.fixture
+def bench(tmp_path: Path) -> Path:
+    b = tmp_path / "bench"
+    _write(b / ".edgewise", "bench\n")
+    _write(b / "bench.yaml", "cells: [a, b]\n")
+    # a finished cell of a validation grid
+    _write(b / "a" / ".edgewise", "run\n")
+    _write(b / "a" / ".edgewise.lock", "")
+    _write(b / "a" / "config.yaml", "seed: 0\n")
+    _write(b / "a" / "metrics.csv", "epoch,val_dice\n0,0.5\n")
+    _write(b / "a" / "provenance.json", '{"runs": []}')
+    _write(b / "a" / "checkpoints" / "best.ckpt", "weights")
+    _write(b / "a" / "tensorboard" / "events.csv", "1")
+    _write(b / "a" / "learning_curves.png", "png")
+    _write(b / "a" / "eval_val" / "summary.json", json.dumps({"dice": 0.87}))
+    _write(b / "a" / "eval_val" / "per_case.csv", "case,dice\nc1,0.87\n")
+    _write(b / "a" / "eval_val" / "case1.nii.gz", "volume")
+    _write(b / "a" / "big.log", "y" * 5000)
+    _write(b / ".bench" / "a.yaml", "seed: 0\n")
+    _write(b / ".bench" / "a.log", "trained\n")
+    # an interrupted cell: not kept
+    _write(b / "b" / "checkpoints" / "last.ckpt", "weights")
+    _write(b / "b" / "metrics.csv", "epoch\n0\n")
+    _write(b / ".bench" / "b.yaml", "seed: 0\n")
+    return b
+
+
+def _tree(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+
+def test_save_keeps_numbers_of_finished_cells_only(bench: Path, tmp_path: Path) -> None:
+    keep = tmp_path / "keep"
+    assert _script().save(bench, keep, max_bytes=1000) == (1, 10)
+    assert _tree(keep) == {
+        ".edgewise", "bench.yaml", "a/.edgewise", "a/config.yaml", "a/metrics.csv", "a/provenance.json",
+        "a/eval_val/summary.json", "a/eval_val/per_case.csv", ".bench/a.yaml", ".bench/a.log",
+    }
+
+
+def test_restored_cell_is_done_for_the_bench_and_nothing_is_overwritten(bench: Path, tmp_path: Path) -> None:
+    keep = tmp_path / "keep"
+    _script().save(bench, keep, max_bytes=1000)
+    fresh = tmp_path / "fresh"
+    assert cell_status(fresh / "a") == "pending"
+    assert _script().restore(keep, fresh) == (1, 10)
+    assert cell_status(fresh / "a") == "done"
+    assert json.loads((fresh / "a" / "eval_val" / "summary.json").read_text()) == {"dice": 0.87}
+    # a newer file already there is left as it is
+    (fresh / "a" / "metrics.csv").write_text("newer\n")
+    assert _script().restore(keep, fresh) == (1, 0)
+    assert (fresh / "a" / "metrics.csv").read_text() == "newer\n"
+
+
+def test_cli_refuses_a_missing_folder(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, str(SCRIPT), "save", str(tmp_path / "nope"), str(tmp_path / "k")],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert "expected an existing folder" in out.stderr and "nope" in out.stderr
+    assert not (tmp_path / "k").exists()
