@@ -37,24 +37,24 @@ def bench(tmp_path: Path) -> Path:
     _write(b / ".edgewise", "bench\n")
     _write(b / "bench.yaml", "cells: [a, b]\n")
     # a finished cell of a validation grid
-    _write(b / "a" / ".edgewise", "run\n")
-    _write(b / "a" / ".edgewise.lock", "")
-    _write(b / "a" / "config.yaml", "seed: 0\n")
-    _write(b / "a" / "metrics.csv", "epoch,val_dice\n0,0.5\n")
-    _write(b / "a" / "provenance.json", '{"runs": []}')
-    _write(b / "a" / "checkpoints" / "best.ckpt", "weights")
-    _write(b / "a" / "tensorboard" / "events.csv", "1")
-    _write(b / "a" / "learning_curves.png", "png")
-    _write(b / "a" / "eval_val" / "summary.json", json.dumps({"dice": 0.87}))
-    _write(b / "a" / "eval_val" / "per_case.csv", "case,dice\nc1,0.87\n")
-    _write(b / "a" / "eval_val" / "case1.nii.gz", "volume")
-    _write(b / "a" / "big.log", "y" * 5000)
-    _write(b / ".bench" / "a.yaml", "seed: 0\n")
-    _write(b / ".bench" / "a.log", "trained\n")
+    _write(b / "ds" / "a" / "seed0" / ".edgewise", "run\n")
+    _write(b / "ds" / "a" / "seed0" / ".edgewise.lock", "")
+    _write(b / "ds" / "a" / "seed0" / "config.yaml", "seed: 0\n")
+    _write(b / "ds" / "a" / "seed0" / "metrics.csv", "epoch,val_dice\n0,0.5\n")
+    _write(b / "ds" / "a" / "seed0" / "provenance.json", '{"runs": []}')
+    _write(b / "ds" / "a" / "seed0" / "checkpoints" / "best.ckpt", "weights")
+    _write(b / "ds" / "a" / "seed0" / "tensorboard" / "events.csv", "1")
+    _write(b / "ds" / "a" / "seed0" / "learning_curves.png", "png")
+    _write(b / "ds" / "a" / "seed0" / "eval_val" / "summary.json", json.dumps({"dice": 0.87}))
+    _write(b / "ds" / "a" / "seed0" / "eval_val" / "per_case.csv", "case,dice\nc1,0.87\n")
+    _write(b / "ds" / "a" / "seed0" / "eval_val" / "case1.nii.gz", "volume")
+    _write(b / "ds" / "a" / "seed0" / "big.log", "y" * 5000)
+    _write(b / ".bench" / "ds" / "a" / "seed0.yaml", "seed: 0\n")
+    _write(b / ".bench" / "ds" / "a" / "seed0.log", "trained\n")
     # an interrupted cell: not kept
-    _write(b / "b" / "checkpoints" / "last.ckpt", "weights")
-    _write(b / "b" / "metrics.csv", "epoch\n0\n")
-    _write(b / ".bench" / "b.yaml", "seed: 0\n")
+    _write(b / "ds" / "b" / "seed0" / "checkpoints" / "last.ckpt", "weights")
+    _write(b / "ds" / "b" / "seed0" / "metrics.csv", "epoch\n0\n")
+    _write(b / ".bench" / "ds" / "b" / "seed0.yaml", "seed: 0\n")
     return b
 
 
@@ -66,8 +66,9 @@ def test_save_keeps_numbers_of_finished_cells_only(bench: Path, tmp_path: Path) 
     keep = tmp_path / "keep"
     assert _script().save(bench, keep, max_bytes=1000) == (1, 10)
     assert _tree(keep) == {
-        ".edgewise", "bench.yaml", "a/.edgewise", "a/config.yaml", "a/metrics.csv", "a/provenance.json",
-        "a/eval_val/summary.json", "a/eval_val/per_case.csv", ".bench/a.yaml", ".bench/a.log",
+        ".edgewise", "bench.yaml", ".bench/ds/a/seed0.yaml", ".bench/ds/a/seed0.log",
+        *(f"ds/a/seed0/{f}" for f in (".edgewise", "config.yaml", "metrics.csv", "provenance.json",
+                                       "eval_val/summary.json", "eval_val/per_case.csv")),
     }
 
 
@@ -75,14 +76,14 @@ def test_restored_cell_is_done_for_the_bench_and_nothing_is_overwritten(bench: P
     keep = tmp_path / "keep"
     _script().save(bench, keep, max_bytes=1000)
     fresh = tmp_path / "fresh"
-    assert cell_status(fresh / "a") == "pending"
+    assert cell_status(fresh / "ds" / "a" / "seed0") == "pending"
     assert _script().restore(keep, fresh) == (1, 10)
-    assert cell_status(fresh / "a") == "done"
-    assert json.loads((fresh / "a" / "eval_val" / "summary.json").read_text()) == {"dice": 0.87}
+    assert cell_status(fresh / "ds" / "a" / "seed0") == "done"
+    assert json.loads((fresh / "ds" / "a" / "seed0" / "eval_val" / "summary.json").read_text()) == {"dice": 0.87}
     # a newer file already there is left as it is
-    (fresh / "a" / "metrics.csv").write_text("newer\n")
+    (fresh / "ds" / "a" / "seed0" / "metrics.csv").write_text("newer\n")
     assert _script().restore(keep, fresh) == (1, 0)
-    assert (fresh / "a" / "metrics.csv").read_text() == "newer\n"
+    assert (fresh / "ds" / "a" / "seed0" / "metrics.csv").read_text() == "newer\n"
 
 
 def test_cli_refuses_a_missing_folder(tmp_path: Path) -> None:
