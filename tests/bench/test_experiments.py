@@ -10,7 +10,7 @@ import yaml
 from edgewise.bench.grid import expand_grid, load_experiment
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "configs" / "experiments"
-NAMES = ["acdc", "acdc_grid", "acdc_terms", "caliva", "drive", "drive_terms", "eljurdi", "hippocampus", "hippocampus_terms", "karimi", "kervadec", "valverde"]
+NAMES = ["acdc", "acdc_conventions", "acdc_grid", "acdc_terms", "caliva", "drive", "drive_terms", "eljurdi", "hippocampus", "hippocampus_terms", "karimi", "kervadec", "valverde"]
 
 
 def test_every_paper_has_an_experiment():
@@ -71,3 +71,22 @@ def test_caliva_sweeps_tolerances_1_to_4():
     for variant in ("quick", "full"):
         for cell in expand_grid(load_experiment(EXPERIMENTS / "caliva.yaml", variant)):
             assert cell.config["evaluation"]["tolerances"] == [1, 2, 3, 4]
+
+
+def test_acdc_conventions_arms_differ_only_in_the_conventions():
+    cells = {c.loss: c.config for c in expand_grid(load_experiment(EXPERIMENTS / "acdc_conventions.yaml", "full"))
+             if c.seed == 0}
+    assert sorted(cells) == ["bl_diag", "bl_mm", "bl_old", "bl_ref"]
+    expected = {"bl_ref": ("zero", "voxel"), "bl_old": ("diagonal", "physical"),
+                "bl_diag": ("diagonal", "voxel"), "bl_mm": ("zero", "physical")}
+    for arm, (empty, units) in expected.items():
+        loss = cells[arm]["loss"]
+        assert loss["terms"][1]["args"].get("empty", "zero") == empty and loss["map_units"] == units
+    strip = {arm: ({**cfg, "loss": None, "name": None}, [{**t, "args": {k: v for k, v in t.get("args", {}).items() if k != "empty"}}
+                                          for t in cfg["loss"]["terms"]], cfg["loss"]["schedule"])
+             for arm, cfg in cells.items()}
+    assert all(v == strip["bl_ref"] for v in strip.values())
+    # the same arm as the selection grid's bl_1e-2, so both grids measure one thing
+    terms = {c.loss: c.config for c in expand_grid(load_experiment(EXPERIMENTS / "acdc_terms.yaml", "full"))}
+    assert terms["bl_1e-2"]["loss"]["terms"] == cells["bl_ref"]["loss"]["terms"]
+    assert terms["bl_1e-2"]["data"] == cells["bl_ref"]["data"] and terms["bl_1e-2"]["model"] == cells["bl_ref"]["model"]
