@@ -150,12 +150,12 @@ def test_overlapping_one_hot_takes_the_per_class_masks():
 def _signed_before_27(lab: torch.Tensor, num_classes: int, spacing, empty: str, backend: str) -> torch.Tensor:
     """The CPU signed maps as computed before #27: per (sample, class) the class mask, its
     boundary complement, one transform (a uint8 view in 2D), copied, then ``0 - d`` inside."""
-    from edgewise.maps._input import empty_value, spacing_table
+    from edgewise._core.spacing import spacing_table
+    from edgewise.maps._input import empty_value
 
     onehot = as_one_hot(lab, num_classes).numpy()
     spatial = onehot.shape[2:]
-    table, per_sample = spacing_table(spacing, len(spatial), onehot.shape[0])
-    table = table if per_sample else table.expand(onehot.shape[0], len(spatial))
+    table = spacing_table(spacing, onehot.shape[0], len(spatial))  # (B, ndim)
     fill = empty_value(empty, spatial, table).numpy()
     out = np.empty(onehot.shape, np.float32)
     for b in range(onehot.shape[0]):

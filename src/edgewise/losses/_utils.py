@@ -18,7 +18,6 @@ One behaviour for all losses (see ``docs/losses.md``):
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
@@ -27,11 +26,11 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from edgewise._spacing import spacing_or_meta
-from ..maps._input import as_float, check_not_empty, greater
+from edgewise._core.elementwise import as_float, greater
+from edgewise._core.spacing import SpacingLike, is_metatensor, spacing_or_meta, spacing_table
+from edgewise._core.tensors import check_not_empty
 
 Reduction = Literal["none", "mean", "sum"]
-SpacingLike = float | Sequence[float] | Tensor | None
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -155,75 +154,44 @@ def check_input(input: Tensor, name: str = "input") -> None:
 
 
 def check_spacing(spacing: SpacingLike, batch: int, ndim: int) -> SpacingLike:
-    """Validate ``spacing``: None, a scalar, one value per spatial axis, or a ``(B, ndim)`` tensor.
+    """Validate ``spacing`` (:func:`edgewise._core.spacing.spacing_table`) in the form the
+    losses pass on to the maps: None, a tuple of ``ndim`` floats, or a ``(B, ndim)`` float64
+    CPU tensor.
 
-    Returns None, a tuple of ``ndim`` floats, or a ``(B, ndim)`` float64 CPU tensor.
+    Why not always the table: what the losses pass on (to the maps, and to a user's
+    ``map_fn(onehot, spacing)``) stays the plain per-axis tuple whenever every sample has the
+    same spacing, a ``(B, ndim)`` table of equal rows included; only spacing that differs
+    between samples goes on as a table.
     """
     if spacing is None:
         return None
-    if isinstance(spacing, (int, float)):
-        values: tuple[float, ...] = (float(spacing),) * ndim
-    else:
-        try:
-            if isinstance(spacing, (str, bytes)):
-                raise TypeError
-            t = torch.as_tensor(spacing, dtype=torch.float64).detach().cpu()
-        except (TypeError, ValueError, RuntimeError) as err:
-            raise TypeError(
-                f"expected spacing as None, a number, a sequence of {ndim} numbers (one per spatial "
-                f"axis) or a ({batch}, {ndim}) tensor, got {spacing!r}"
-            ) from err
-        if t.dim() == 2:
-            if tuple(t.shape) != (batch, ndim):
-                raise ValueError(
-                    f"expected per-sample spacing of shape (B, ndim) = ({batch}, {ndim}), "
-                    f"got {tuple(t.shape)}"
-                )
-            if not bool(torch.isfinite(t).all()) or bool((t <= 0).any()):
-                raise ValueError(f"expected positive finite spacing, got {t.tolist()}")
-            if bool((t == t[:1]).all()):
-                return tuple(float(v) for v in t[0])
-            return t
-        if t.dim() == 0:
-            values = (float(t),) * ndim
-        elif t.dim() == 1 and t.numel() == ndim:
-            values = tuple(float(v) for v in t)
-        else:
-            raise ValueError(
-                f"expected spacing with {ndim} values (one per spatial axis, numpy order) "
-                f"or shape ({batch}, {ndim}), got shape {tuple(t.shape)}"
-            )
-    if any(not math.isfinite(v) or v <= 0 for v in values):
-        raise ValueError(f"expected positive finite spacing, got {values}")
-    return values
-
-
-def _is_metatensor(x: object) -> bool:
-    # Matched by class name: a MetaTensor exists only once MONAI is loaded, and this module
-    # must never import MONAI itself.
-    return isinstance(x, Tensor) and any(k.__name__ == "MetaTensor" for k in type(x).__mro__)
+    table = spacing_table(spacing, batch, ndim)
+    if bool((table == table[:1]).all()):
+        return tuple(float(v) for v in table[0])
+    return table
 
 
 def as_plain(x: Tensor) -> Tensor:
     """A MONAI ``MetaTensor`` as a plain tensor (same data and autograd graph); others unchanged."""
-    return x.as_tensor() if _is_metatensor(x) else x  # type: ignore[attr-defined]
+    return x.as_tensor() if is_metatensor(x) else x  # type: ignore[attr-defined]
 
 
 def resolve_spacing(spacing: SpacingLike, input: Tensor, target: Tensor) -> SpacingLike:
     """The spacing a distance-map loss uses: ``spacing`` when given, else the per-sample
     spacing of a MONAI ``MetaTensor`` target (or input) read from its affine, else None.
 
-    The one place where losses read ``MetaTensor`` metadata; MONAI is imported only when such
-    an object was passed (``edgewise._spacing`` does the reading).
+    The one place where losses read ``MetaTensor`` metadata; MONAI is never imported
+    (:mod:`edgewise._core.spacing` does the reading).
     """
-    if spacing is not None or not (_is_metatensor(target) or _is_metatensor(input)):
-        return spacing
-    return spacing_or_meta(None, target, input, spatial_dims=input.dim() - 2)
+    return spacing_or_meta(spacing, target, input, spatial_dims=input.dim() - 2)
 
 
 @dataclass
 class Prepared:
-    """Activated prediction and one-hot target, both ``(B, C, *spatial)`` in the compute dtype."""
+    """Activated prediction and one-hot target, both ``(B, C, *spatial)`` in the compute dtype.
+
+    (The maps' ``Prepared`` is another thing: one target, validated for per-class maps.)
+    """
 
     probs: Tensor
     onehot: Tensor
@@ -264,9 +232,15 @@ def shared_inputs(store: dict[tuple[Any, ...], Any] | None = None) -> Iterator[N
         _SHARED_INPUTS.reset(token)
 
 
-def select_channels(
+def channel_indices(
     num_channels: int, include_background: bool, classes: Sequence[int] | None
 ) -> list[int]:
+    """Indices of the channels a loss reads: ``classes``, else all channels or all but the
+    background, and always the only channel of a single-channel (binary) input.
+
+    (The metrics' ``drop_background`` slices tensors instead, and refuses one channel
+    without the background: a metric of no class is no metric.)
+    """
     if classes is not None:
         chosen = [int(c) for c in classes]
         bad = [c for c in chosen if c < 0 or c >= num_channels]
@@ -311,7 +285,7 @@ def prepare(
         if hit is not None and hit[0] is input and hit[1] is target:
             if read_meta:
                 spacing = resolve_spacing(spacing, input, target)
-            return replace(hit[2], channels=select_channels(input.shape[1], include_background, classes),
+            return replace(hit[2], channels=channel_indices(input.shape[1], include_background, classes),
                            spacing=check_spacing(spacing, input.shape[0], input.dim() - 2))
     check_input(input)
     if not isinstance(target, Tensor):
@@ -398,7 +372,7 @@ def prepare(
         onehot = target.detach().to(dtype)
         if not all_finite(onehot) or bool((onehot < 0).any()) or bool((onehot > 1).any()):
             raise ValueError("expected one-hot target values in [0, 1], got values outside or nan")
-    channels = select_channels(c, include_background, classes)
+    channels = channel_indices(c, include_background, classes)
     prepared = Prepared(probs=x, onehot=onehot, softmax=softmax, sigmoid=sigmoid, channels=channels, valid=valid,
                         spacing=spacing)
     if shared is not None and key is not None:

@@ -8,10 +8,11 @@ from types import EllipsisType
 import torch
 from torch import Tensor
 
+from edgewise._core.spacing import SpacingLike
+
 from ._utils import (
     LossBase,
     Reduction,
-    SpacingLike,
     check_image_dims,
     check_reduction,
     no_autocast,

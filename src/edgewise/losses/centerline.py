@@ -18,11 +18,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from edgewise._core.spacing import SpacingLike
+
 from ..maps.contour import axis_max_pools, binary_cube, cube_max_pool, is_binary_constant
 from ._utils import (
     LossBase,
     Reduction,
-    SpacingLike,
     binary_masks,
     check_image_dims,
     check_map,

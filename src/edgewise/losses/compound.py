@@ -8,11 +8,12 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from edgewise._core.spacing import SpacingLike
+from edgewise._core.tensors import check_not_empty
 from edgewise.maps import MapContext, shared_maps
-from edgewise.maps._input import check_not_empty
 from edgewise.maps.cache import MAP_UNITS, MapUnits
 
-from ._utils import SpacingLike, shared_inputs
+from ._utils import shared_inputs
 from .schedules import Constant, Schedule, as_schedule
 
 __all__ = ["CompoundLoss"]

@@ -8,11 +8,12 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from ..maps._input import any_spatial, as_float, greater
+from edgewise._core.elementwise import any_spatial, as_float, greater
+from edgewise._core.spacing import SpacingLike
+
 from ._utils import (
     LossBase,
     Reduction,
-    SpacingLike,
     binary_masks,
     check_map,
     check_image_dims,

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 
 from torch import Tensor
 
+from edgewise._core.spacing import SpacingLike
+
 from ._utils import (
     LossBase,
     Reduction,
-    SpacingLike,
     all_finite,
     check_map_dims,
     class_argmax,

@@ -7,12 +7,13 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from edgewise._core.spacing import SpacingLike
+
 from ..maps.contour import is_binary_constant, label_perimeters, partition_labels
 from ._utils import (
     LossBase,
     Prepared,
     Reduction,
-    SpacingLike,
     as_plain,
     check_image_dims,
     check_reduction,

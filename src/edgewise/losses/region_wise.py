@@ -9,11 +9,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..maps._input import greater
+from edgewise._core.elementwise import greater
+from edgewise._core.spacing import SpacingLike
+
 from ._utils import (
     LossBase,
     Reduction,
-    SpacingLike,
     check_map,
     check_map_dims,
     check_reduction,

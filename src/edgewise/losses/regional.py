@@ -16,12 +16,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from edgewise._core.spacing import SpacingLike
+
 from ._utils import (
     LossBase,
     as_plain,
     Prepared,
     Reduction,
-    SpacingLike,
     check_reduction,
     no_autocast,
     prepare,

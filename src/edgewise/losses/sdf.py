@@ -7,11 +7,12 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from ..maps._input import Empty, check_empty
+from edgewise._core.spacing import SpacingLike
+from edgewise._core.tensors import Empty, check_empty
+
 from ._utils import (
     LossBase,
     Reduction,
-    SpacingLike,
     binary_masks,
     check_map,
     check_map_dims,

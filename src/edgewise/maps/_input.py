@@ -1,55 +1,24 @@
-"""Input validation shared by the distance-map functions: masks, label maps, spacing."""
+"""Input handling of the distance-map functions: one target to per-class maps.
+
+The conventions maps share with losses and metrics (spacing, masks, empty axes, the ``empty``
+fill) live in :mod:`edgewise._core`; what is here only the maps do: index maps parsed to
+labels, the validated :class:`Prepared` target, float32 range of distances, fills.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from edgewise._core.elementwise import any_spatial
+from edgewise._core.spacing import SpacingLike, spacing_ndim, spacing_table
+from edgewise._core.tensors import TensorLike, as_mask, as_tensor, check_empty, check_not_empty
+
 from ._edt import resolve_backend
-
-SpacingLike = float | Sequence[float] | Tensor | np.ndarray | None
-TensorLike = Tensor | np.ndarray
-
-
-def to_tensor(x: TensorLike, name: str) -> Tensor:
-    if isinstance(x, Tensor):
-        return x
-    if isinstance(x, np.ndarray):
-        return torch.from_numpy(np.ascontiguousarray(x))
-    raise TypeError(f"expected {name} as a torch.Tensor or numpy.ndarray, got {type(x).__name__}")
-
-
-def check_not_empty(
-    shape: Sequence[int],
-    name: str,
-    spatial_dims: int,
-    *,
-    leading: Sequence[str] = ("batch", "channel"),
-    spatial_only: bool = False,
-) -> None:
-    """Refuse a zero-size axis: losses of it are nan or 0, metrics empty or 1, maps crash.
-
-    The last ``spatial_dims`` axes are spatial; ``leading`` names the others in the message.
-    ``spatial_only=True`` lets leading axes be empty (a map of no samples is no samples).
-    """
-    n_lead = len(shape) - spatial_dims
-    names = [
-        (leading[i] if len(leading) == n_lead else f"batch axis {i}") if i < n_lead
-        else f"spatial axis {i - n_lead}"
-        for i in range(len(shape))
-    ]
-    empty = [names[i] for i, n in enumerate(shape) if n == 0 and not (spatial_only and i < n_lead)]
-    if empty:
-        raise ValueError(
-            f"expected {name} with at least one element along every "
-            f"{'spatial ' if spatial_only else ''}axis, got shape {tuple(shape)} "
-            f"(size 0 along: {', '.join(empty)})"
-        )
 
 
 def check_float_dtype(dtype: torch.dtype) -> None:
@@ -63,85 +32,24 @@ def check_float_dtype(dtype: torch.dtype) -> None:
         )
 
 
-def as_bool_mask(x: TensorLike, name: str) -> Tensor:
-    """Bool tensor from a bool or 0/1-valued tensor; anything else is a ValueError."""
-    t = to_tensor(x, name)
-    if t.dtype == torch.bool:
-        return t
-    if t.is_complex():
-        raise TypeError(f"expected {name} of bool or real dtype, got {t.dtype}")
-    if not bool(((t == 0) | (t == 1)).all()):
-        raise ValueError(f"expected {name} with values in {{0, 1}} (bool or 0/1), got other values")
-    return t != 0
-
-
-def spacing_ndim(spacing: SpacingLike) -> int | None:
-    """Number of spatial dims implied by ``spacing`` (None for None or a scalar)."""
-    if spacing is None or isinstance(spacing, (int, float)):
-        return None
-    arr = _spacing_array(spacing)
-    if arr.ndim == 0:
-        return None
-    return int(arr.shape[-1])
-
-
-def _spacing_array(spacing: SpacingLike) -> np.ndarray:
-    if isinstance(spacing, Tensor):
-        arr = spacing.detach().cpu().double().numpy()
-    else:
-        try:
-            arr = np.asarray(spacing, dtype=np.float64)
-        except (TypeError, ValueError) as err:
-            raise TypeError(
-                f"expected spacing as None, a float, a sequence of floats or a (B, ndim) tensor, "
-                f"got {spacing!r}"
-            ) from err
-    if arr.ndim > 2:
-        raise ValueError(f"expected spacing of at most 2 dims (B, ndim), got shape {arr.shape}")
-    return arr
-
-
-def spacing_table(spacing: SpacingLike, ndim: int, batch: int | None,
-                  spatial: Sequence[int] | None = None) -> tuple[Tensor, bool]:
-    """``(rows, ndim)`` float64 CPU table and whether it is per-sample (rows = ``batch``).
-    With ``spatial``, a spacing whose image diagonal squared overflows float32 is refused."""
-    if spacing is None:
-        return torch.ones(1, ndim, dtype=torch.float64), False
-    arr = _spacing_array(spacing)
-    per_sample = arr.ndim == 2
-    if arr.ndim == 0:
-        arr = np.full((1, ndim), float(arr))
-    elif arr.ndim == 1:
-        if arr.shape[0] != ndim:
-            raise ValueError(
-                f"expected spacing of length {ndim} (one per spatial axis), got {arr.shape[0]}"
-            )
-        arr = arr[None]
-    else:
-        if arr.shape[1] != ndim:
-            raise ValueError(f"expected per-sample spacing of shape (B, {ndim}), got {arr.shape}")
-        if batch is None or arr.shape[0] != batch:
-            raise ValueError(
-                f"per-sample spacing of shape {arr.shape} needs a leading batch dim of size "
-                f"{arr.shape[0]}, got batch size {batch}"
-            )
-    if not (np.isfinite(arr).all() and (arr > 0).all()):
-        raise ValueError(f"expected finite positive spacing, got {arr.tolist()}")
-    if spatial is not None:
-        # squared distances are float32: past ~1.8e19 per image they were inf, and the maps
-        # inf or nan, silently
-        diagonal = float(np.sqrt((((arr * np.asarray(spatial, dtype=np.float64)) ** 2).sum(1)).max()))
-        if not diagonal ** 2 < float(np.finfo(np.float32).max):
-            raise ValueError(
-                f"expected a spacing that keeps distances in float32, got {arr.tolist()} (an image "
-                f"diagonal of {diagonal:.3g}, whose square overflows): give the spacing in mm"
-            )
-    return torch.from_numpy(np.array(arr, dtype=np.float64)), per_sample
-
-
 def check_spatial_dims(spatial_dims: int | None) -> None:
     if spatial_dims is not None and spatial_dims not in (2, 3):
         raise ValueError(f"expected spatial_dims 2 or 3, got {spatial_dims}")
+
+
+def check_distance_range(spacing: Tensor, spatial: Sequence[int]) -> None:
+    """Refuse a ``(B, ndim)`` spacing whose image diagonal squared overflows float32.
+
+    Why: the transforms work on squared distances in float32; past ~1.8e19 per image they
+    were inf, and the maps inf or nan, silently.
+    """
+    diag = float(diagonal(spatial, spacing).max()) if spacing.shape[0] else 0.0
+    if not diag ** 2 < float(np.finfo(np.float32).max):
+        shown = spacing[:1] if bool((spacing == spacing[:1]).all()) else spacing
+        raise ValueError(
+            f"expected a spacing that keeps distances in float32, got {shown.tolist()} (an image "
+            f"diagonal of {diag:.3g}, whose square overflows): give the spacing in mm"
+        )
 
 
 def diagonal(shape: Sequence[int], spacing: Tensor) -> Tensor:
@@ -150,53 +58,12 @@ def diagonal(shape: Sequence[int], spacing: Tensor) -> Tensor:
     return (spacing * sizes).square().sum(-1).sqrt()
 
 
-#: what a class absent from a sample gets: ``"zero"`` (the references': no boundary, no
-#: distance) or ``"diagonal"`` (the image extent's diagonal, edgewise before #28)
-Empty = Literal["zero", "diagonal"]
-EMPTY_FILLS: tuple[str, ...] = ("zero", "diagonal")
-
-
-def check_empty(empty: str) -> None:
-    if empty not in EMPTY_FILLS:
-        raise ValueError(f"expected empty in {EMPTY_FILLS}, got {empty!r}")
-
-
 def empty_value(empty: str, shape: Sequence[int], spacing: Tensor) -> Tensor:
     """Per-sample ``(B,)`` fill of an absent class's map: 0, or :func:`diagonal`."""
     check_empty(empty)
     if empty == "zero":
         return torch.zeros(spacing.shape[0], dtype=torch.float64)
     return diagonal(shape, spacing)
-
-
-# Full-size elementwise helpers.  On CPU several plain spellings take slow generic paths in
-# torch: torch.where (and masked_fill) runs ~6x slower than a product, a comparison with a
-# Python number ~3x slower than with a 0-dim tensor of the same dtype, bool.any() over an
-# axis ~40x slower than uint8 amax, and bool -> float ~3x slower than uint8 -> float.  Each
-# helper gives the same values as the plain spelling.
-
-
-def as_float(mask: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
-    """``mask.to(dtype)`` of a bool tensor (1.0 / 0.0)."""
-    return mask.view(torch.uint8).to(dtype)
-
-
-def keep(values: Tensor, mask: Tensor) -> Tensor:
-    """``torch.where(mask, values, 0.0)`` for finite, non-negative ``values`` (exact:
-    ``x * 1 = x`` and ``x * 0 = +0`` for such ``x``); broadcasts as ``where`` does."""
-    return values * as_float(mask, values.dtype)
-
-
-def greater(x: Tensor, value: float) -> Tensor:
-    """``x > value`` (bool), on CPU through a 0-dim tensor of ``x``'s dtype."""
-    if x.device.type != "cpu":
-        return x > value
-    return x > torch.tensor(value, dtype=x.dtype)
-
-
-def any_spatial(mask: Tensor) -> Tensor:
-    """``mask.flatten(2).any(-1)`` of a bool ``(B, C, *spatial)`` tensor: ``(B, C)``."""
-    return mask.view(torch.uint8).flatten(2).amax(-1).view(torch.bool)
 
 
 def onehot_from_labels(labels: Tensor, num_classes: int) -> Tensor:
@@ -210,7 +77,7 @@ def parse_labels(
 ) -> tuple[Tensor, int]:
     """Validate an index map and return ``(labels (B, *spatial) int64, spatial_dims)``."""
     check_spatial_dims(spatial_dims)
-    t = to_tensor(target, "target")
+    t = as_tensor(target, "target")
     if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
         raise ValueError(f"expected num_classes a positive int, got {num_classes!r}")
     if spatial_dims is None:
@@ -268,7 +135,10 @@ def cpu_integer_array(t: Tensor) -> np.ndarray | None:
 
 @dataclass
 class Prepared:
-    """Validated inputs of a per-class map function; the one-hot is built only if needed."""
+    """One validated target of a per-class map function; the one-hot is built only if needed.
+
+    (The losses' ``Prepared`` is another thing: a prediction and its target, activated.)
+    """
 
     classes: list[int]
     num_classes: int
@@ -350,7 +220,7 @@ def prepare(
         ref = labels
         c_all = num_classes
     else:
-        t = to_tensor(target, "target")
+        t = as_tensor(target, "target")
         nd = spatial_dims if spatial_dims is not None else t.ndim - 2
         if nd not in (2, 3) or t.ndim != nd + 2:
             raise ValueError(
@@ -358,7 +228,7 @@ def prepare(
                 f"(B, C, D, H, W), got {tuple(t.shape)} (pass num_classes for an index map)"
             )
         try:
-            onehot = as_bool_mask(t, "one-hot target")
+            onehot = as_mask(t, "one-hot target")
         except ValueError as err:
             raise ValueError(f"{err}{_num_classes_hint(t)}") from None
         ref = onehot
@@ -375,9 +245,8 @@ def prepare(
         bad = [c for c in cls if not 0 <= c < c_all]
         if bad or not cls:
             raise ValueError(f"expected classes in [0, {c_all}), non-empty, got {list(classes)}")
-    table, per_sample = spacing_table(spacing, nd, ref.shape[0], tuple(ref.shape[-nd:]))
-    if not per_sample:
-        table = table.expand(ref.shape[0], nd)
+    table = spacing_table(spacing, ref.shape[0], nd)
+    check_distance_range(table, tuple(ref.shape[-nd:]))
     return Prepared(
         classes=cls,
         num_classes=c_all,

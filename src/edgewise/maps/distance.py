@@ -34,6 +34,10 @@ from torch import Tensor
 
 import numpy as np
 
+from edgewise._core.elementwise import as_float, keep
+from edgewise._core.spacing import SpacingLike, spacing_ndim, spacing_table
+from edgewise._core.tensors import Empty, TensorLike, as_mask, check_empty, check_not_empty
+
 from ._edt import (
     Backend,
     edt_multilabel,
@@ -47,22 +51,13 @@ from ._edt import (
 )
 from ._input import (
     Prepared,
-    SpacingLike,
-    TensorLike,
-    as_bool_mask,
-    as_float,
+    check_distance_range,
     check_float_dtype,
-    check_not_empty,
     check_spatial_dims,
-    Empty,
-    check_empty,
     empty_value,
-    keep,
     onehot_from_labels,
     parse_labels,
     prepare,
-    spacing_ndim,
-    spacing_table,
 )
 from .context import active_context, all_cached, note_transforms, per_class_cached
 
@@ -120,7 +115,7 @@ def edt(
         >>> edt(m, spatial_dims=2)[0, 2]
         tensor([0., 1., 2., 1., 0.])
     """
-    m = as_bool_mask(mask, "mask")
+    m = as_mask(mask, "mask")
     check_spatial_dims(spatial_dims)
     snd = spacing_ndim(spacing)
     if spatial_dims is not None and snd is not None and snd != spatial_dims:
@@ -140,13 +135,12 @@ def edt(
     check_not_empty(tuple(m.shape), "mask", nd, spatial_only=True)
     batch = tuple(m.shape[: m.ndim - nd])
     spatial = tuple(m.shape[m.ndim - nd :])
-    table, per_sample = spacing_table(spacing, nd, batch[0] if batch else None, spatial)
+    table = spacing_table(spacing, batch[0] if batch else None, nd)
+    check_distance_range(table, spatial)
     flat = m.reshape(-1, *spatial)
     n = flat.shape[0]
-    if per_sample:
-        table = table.repeat_interleave(n // table.shape[0] if table.shape[0] else 0, dim=0)
-    else:
-        table = table.expand(n, nd)
+    # row b of the table serves every sample under batch index b (further batch dims share it)
+    table = table.repeat_interleave(n // table.shape[0] if table.shape[0] else 0, dim=0)
     out = edt_samples(flat, table, resolve_backend(backend, m.device))
     return out.reshape(m.shape)
 
@@ -186,7 +180,7 @@ def boundary_set(one_hot: TensorLike) -> Tensor:
                 [1, 1, 1, 0],
                 [0, 0, 0, 0]], dtype=torch.int32)
     """
-    m = as_bool_mask(one_hot, "one_hot")
+    m = as_mask(one_hot, "one_hot")
     if m.ndim not in (4, 5):
         raise ValueError(
             f"expected a one-hot of shape (B, C, H, W) or (B, C, D, H, W), got {tuple(m.shape)}"

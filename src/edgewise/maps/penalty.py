@@ -7,8 +7,12 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from edgewise._core.elementwise import any_spatial, as_float, keep
+from edgewise._core.spacing import SpacingLike
+from edgewise._core.tensors import TensorLike
+
 from ._edt import Backend, edt_multilabel
-from ._input import Prepared, SpacingLike, TensorLike, any_spatial, as_float, keep, prepare
+from ._input import Prepared, prepare
 from .context import all_cached
 from .distance import _boundary_distance, _inside, empty_maps, no_samples
 

@@ -15,7 +15,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ._input import Prepared, SpacingLike, TensorLike, prepare
+from edgewise._core.spacing import SpacingLike
+from edgewise._core.tensors import TensorLike
+
+from ._input import Prepared, prepare
 
 __all__ = ["skeleton", "skeleton_tube"]
 

@@ -15,10 +15,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from edgewise._core.spacing import SpacingLike
+from edgewise._core.tensors import as_mask, as_tensor, check_not_empty
 from edgewise._io import atomic_write_text
-from edgewise.maps._input import check_not_empty
 
-from ._validate import ArrayLike, SpacingLike, Tolerance, as_mask, as_tensor, check_choice
+from ._validate import ArrayLike, Tolerance, check_choice
 from .convert import one_hot_from_labels
 from .distance import (
     EmptyPolicy,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ._validate import ArrayLike, as_tensor
+from edgewise._core.tensors import as_tensor
+
+from ._validate import ArrayLike
 
 __all__ = ["one_hot_from_labels", "one_hot_from_logits"]
 

@@ -25,14 +25,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from edgewise._core.spacing import SpacingLike, spacing_or_meta, spacing_table
+
 from ._validate import (
     ArrayLike,
-    SpacingLike,
     Tolerance,
     check_choice,
     check_pair,
-    select_channels,
-    spacing_tensor,
+    drop_background,
     tolerance_tensor,
 )
 from .surface import (
@@ -550,11 +550,11 @@ def surface_distances(
         (2.0, 2.0)
     """
     p, t = check_pair(pred, target)
-    p, t = select_channels(p, t, include_background)
+    p, t = drop_background(p, t, include_background)
     check_choice(surface, "surface", ("corner", "voxel"))
     batch, channels = p.shape[:2]
     ndim = p.dim() - 2
-    spacing_b = spacing_tensor(spacing, batch, ndim, target, pred)
+    spacing_b = spacing_table(spacing_or_meta(spacing, target, pred, spatial_dims=ndim), batch, ndim)
     boxes = [box for row in _bounding_boxes(p | t) for box in row]
     empty_f = torch.zeros(0, dtype=torch.float64, device=p.device)
     empty_r = torch.zeros(0, dtype=torch.long, device=p.device)
@@ -877,10 +877,11 @@ def perimeter_error(
     """
     check_choice(empty, "empty", ("worst", "nan"))
     p, t = check_pair(pred, target)
-    p, t = select_channels(p, t, include_background)
+    p, t = drop_background(p, t, include_background)
     batch, channels = p.shape[:2]
     ndim = p.dim() - 2
-    table = surfel_measure_table(spacing_tensor(spacing, batch, ndim, target, pred).to(p.device))  # (B, codes)
+    spacing_b = spacing_table(spacing_or_meta(spacing, target, pred, spatial_dims=ndim), batch, ndim)
+    table = surfel_measure_table(spacing_b.to(p.device))  # (B, codes)
     n_codes = table.shape[-1]
     lengths = torch.empty(2, batch, channels, dtype=torch.float64, device=p.device)
     for b in range(batch):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ._validate import ArrayLike, check_choice, check_pair, select_channels
+from ._validate import ArrayLike, check_choice, check_pair, drop_background
 from .distance import EmptyPolicy
 
 __all__ = ["dice", "iou"]
@@ -15,7 +15,7 @@ def _counts(
     pred: ArrayLike, target: ArrayLike, include_background: bool
 ) -> tuple[Tensor, Tensor, Tensor]:
     p, t = check_pair(pred, target)
-    p, t = select_channels(p, t, include_background)
+    p, t = drop_background(p, t, include_background)
     intersection = (p & t).flatten(2).sum(-1)
     return intersection, p.flatten(2).sum(-1), t.flatten(2).sum(-1)
 

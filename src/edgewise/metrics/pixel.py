@@ -13,7 +13,9 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from ._validate import ArrayLike, as_mask, as_tensor, check_choice, check_pair, select_channels
+from edgewise._core.tensors import as_mask, as_tensor
+
+from ._validate import ONE_HOT_HINT, ArrayLike, check_choice, check_pair, drop_background
 from .distance import EmptyPolicy
 
 __all__ = ["accuracy", "confusion", "f1", "roc_auc", "scores_from_counts", "sensitivity", "specificity"]
@@ -23,7 +25,7 @@ def _mask(mask: ArrayLike | None, like: Tensor) -> Tensor | None:
     """``(B, 1, *spatial)`` bool on ``like``'s device, from ``(B, 1, *sp)`` or ``(B, *sp)``."""
     if mask is None:
         return None
-    m = as_mask(mask, "mask")
+    m = as_mask(mask, "mask", hint=ONE_HOT_HINT)
     b, spatial = like.shape[0], tuple(like.shape[2:])
     if tuple(m.shape) == (b, *spatial):
         m = m.unsqueeze(1)
@@ -61,7 +63,7 @@ def confusion(
     """
     p, t = check_pair(pred, target)
     m = _mask(mask, p)
-    p, t = select_channels(p, t, include_background)
+    p, t = drop_background(p, t, include_background)
     if m is not None:
         p, t = p & m, t & m
     n = p.flatten(2).shape[-1] if m is None else m.flatten(2).sum(-1)
@@ -236,14 +238,14 @@ def roc_auc(
     s = as_tensor(probs, "probs")
     if not (s.is_floating_point() or s.dtype == torch.bool):
         raise TypeError(f"expected floating-point probs, got dtype {s.dtype}")
-    t = as_mask(target, "target").to(s.device)
+    t = as_mask(target, "target", hint=ONE_HOT_HINT).to(s.device)
     if s.dim() not in (4, 5) or t.shape != s.shape:
         raise ValueError(
             f"expected probs (B, C, H, W) or (B, C, D, H, W) and a one-hot target of the same "
             f"shape, got {tuple(s.shape)} and {tuple(t.shape)}"
         )
     m = _mask(mask, s)
-    s, t = select_channels(s.double(), t, include_background)
+    s, t = drop_background(s.double(), t, include_background)
     out = torch.full(s.shape[:2], float("nan"), dtype=torch.float64, device=s.device)
     for b in range(s.shape[0]):
         keep = None if m is None else m[b, 0].flatten()

@@ -14,7 +14,9 @@ import torch
 from scipy import ndimage
 from torch import Tensor
 
-from ._validate import ArrayLike, as_mask, check_choice, check_pair, select_channels
+from edgewise._core.tensors import as_mask
+
+from ._validate import ONE_HOT_HINT, ArrayLike, check_choice, check_pair, drop_background
 from .distance import EmptyPolicy
 
 __all__ = [
@@ -91,7 +93,7 @@ def centerline_counts(
     from edgewise.maps import skeleton
 
     p, t = check_pair(pred, target)
-    p, t = select_channels(p, t, include_background)
+    p, t = drop_background(p, t, include_background)
     device = p.device
     p, t = p.cpu(), t.cpu()
     sp = skeleton(p, dtype=torch.bool)
@@ -198,7 +200,7 @@ def betti_numbers(
         >>> betti_numbers(ring)[0, 0].tolist()
         [1, 1]
     """
-    m = as_mask(masks, "masks")
+    m = as_mask(masks, "masks", hint=ONE_HOT_HINT)
     if m.dim() not in (4, 5):
         raise ValueError(f"expected masks of shape (B, C, H, W) or (B, C, D, H, W), got {tuple(m.shape)}")
     ndim = m.dim() - 2
@@ -250,7 +252,7 @@ def betti_error(
     check_choice(dim, "dim", (0, 1))
     check_choice(empty, "empty", ("worst", "nan"))
     p, t = check_pair(pred, target)
-    p, t = select_channels(p, t, include_background)
+    p, t = drop_background(p, t, include_background)
     if dim == 1 and p.dim() != 4:
         raise ValueError(f"Betti 1 (holes) is computed for 2D masks (B, C, H, W), got shape {tuple(p.shape)}")
     bp = betti_numbers(p, connectivity=connectivity)[..., dim]
