@@ -4,36 +4,49 @@ Functional metrics take one-hot prediction and target ``(B, C, *spatial)`` (2D o
 0/1, tensors or numpy arrays) and return ``(B, C)`` float32 tensors on the input's device.
 The default surface model is google-deepmind/surface-distance's; options reproduce MONAI and
 medpy. Definitions, options and the empty-mask policy: ``docs/metrics.md``.
+
+Every metric's name, report label and direction of better is in
+:mod:`edgewise.metrics.registry` (:data:`METRIC_SPECS`). The metric functions and
+:class:`SegmentationMetrics` are imported on first use, so that the run schema and the bench
+reports, which read the registry, load without torch.
 """
 
 from __future__ import annotations
 
-from .collection import METRIC_NAMES, SegmentationMetrics
-from .convert import one_hot_from_labels, one_hot_from_logits
-from .distance import (
-    SurfaceDistances,
-    average_surface_distance,
-    boundary_f1,
-    hausdorff_distance,
-    perimeter_error,
-    surface_dice,
-    surface_distances,
-)
-from .overlap import dice, iou
-from .pixel import accuracy, confusion, f1, roc_auc, sensitivity, specificity
-from .topology import (
-    CenterlineCounts,
-    betti_error,
-    betti_numbers,
-    centerline_counts,
-    cldice,
-    topology_precision,
-    topology_sensitivity,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .registry import METRIC_NAMES, METRIC_SPECS, MetricSpec, metric_spec
+
+if TYPE_CHECKING:
+    from .collection import SegmentationMetrics
+    from .convert import one_hot_from_labels, one_hot_from_logits
+    from .distance import (
+        SurfaceDistances,
+        average_surface_distance,
+        boundary_f1,
+        hausdorff_distance,
+        perimeter_error,
+        surface_dice,
+        surface_distances,
+    )
+    from .overlap import dice, iou
+    from .pixel import accuracy, confusion, f1, roc_auc, sensitivity, specificity
+    from .topology import (
+        CenterlineCounts,
+        betti_error,
+        betti_numbers,
+        centerline_counts,
+        cldice,
+        topology_precision,
+        topology_sensitivity,
+    )
 
 __all__ = [
     "METRIC_NAMES",
+    "METRIC_SPECS",
     "CenterlineCounts",
+    "MetricSpec",
     "SegmentationMetrics",
     "SurfaceDistances",
     "accuracy",
@@ -48,6 +61,7 @@ __all__ = [
     "f1",
     "hausdorff_distance",
     "iou",
+    "metric_spec",
     "one_hot_from_labels",
     "one_hot_from_logits",
     "perimeter_error",
@@ -59,3 +73,44 @@ __all__ = [
     "topology_precision",
     "topology_sensitivity",
 ]
+
+# public name -> the module of this package that defines it (imported on first use)
+_WHERE = {
+    "SegmentationMetrics": "collection",
+    "one_hot_from_labels": "convert",
+    "one_hot_from_logits": "convert",
+    "SurfaceDistances": "distance",
+    "average_surface_distance": "distance",
+    "boundary_f1": "distance",
+    "hausdorff_distance": "distance",
+    "perimeter_error": "distance",
+    "surface_dice": "distance",
+    "surface_distances": "distance",
+    "dice": "overlap",
+    "iou": "overlap",
+    "accuracy": "pixel",
+    "confusion": "pixel",
+    "f1": "pixel",
+    "roc_auc": "pixel",
+    "sensitivity": "pixel",
+    "specificity": "pixel",
+    "CenterlineCounts": "topology",
+    "betti_error": "topology",
+    "betti_numbers": "topology",
+    "centerline_counts": "topology",
+    "cldice": "topology",
+    "topology_precision": "topology",
+    "topology_sensitivity": "topology",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

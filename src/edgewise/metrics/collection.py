@@ -9,7 +9,7 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,42 +30,17 @@ from .distance import (
 )
 from .overlap import dice, iou
 from .pixel import _mask, confusion, roc_auc, scores_from_counts
+from .registry import HIGHER_IS_BETTER, METRIC_NAMES, METRIC_SPECS, MetricName
 from .surface import SurfaceModel
 from .topology import betti_error, centerline_counts
 
 __all__ = ["SegmentationMetrics", "METRIC_NAMES"]
 
-MetricName = Literal[
-    "dice", "iou", "hd", "hd95", "assd", "masd", "nsd", "boundary_f1", "perimeter_error",
-    "cldice", "topology_precision", "topology_sensitivity", "betti0_error", "betti1_error",
-    "sensitivity", "specificity", "accuracy", "f1", "auc",
-]
-METRIC_NAMES: tuple[str, ...] = (
-    "dice",
-    "iou",
-    "hd",
-    "hd95",
-    "assd",
-    "masd",
-    "nsd",
-    "boundary_f1",
-    "perimeter_error",
-    "cldice",
-    "topology_precision",
-    "topology_sensitivity",
-    "betti0_error",
-    "betti1_error",
-    "sensitivity",
-    "specificity",
-    "accuracy",
-    "f1",
-    "auc",
-)
-_HIGHER_IS_BETTER = {"dice", "iou", "nsd", "boundary_f1", "cldice", "topology_precision",
-                     "topology_sensitivity", "sensitivity", "specificity", "accuracy", "f1", "auc"}
-_DISTANCE = {"hd", "hd95", "assd", "masd", "nsd", "boundary_f1"}
-_CENTERLINE = {"cldice", "topology_precision", "topology_sensitivity"}
-_PIXEL = {"sensitivity", "specificity", "accuracy", "f1"}
+# what update() computes together: one surface-distance pass, one skeletonisation, one
+# confusion count (the registry's kinds)
+_DISTANCE = {n for n, s in METRIC_SPECS.items() if s.kind == "distance"}
+_CENTERLINE = {n for n, s in METRIC_SPECS.items() if s.kind == "centerline"}
+_PIXEL = {n for n, s in METRIC_SPECS.items() if s.kind == "pixel"}
 
 
 def _distributed() -> tuple[int, int]:
@@ -408,7 +383,7 @@ class SegmentationMetrics:
                             for k in ("mean", "std", "median", "q1", "q3", "min", "max")
                         }
                     )
-                higher = name in _HIGHER_IS_BETTER
+                higher = name in HIGHER_IS_BETTER
                 rows = [r for r in range(len(col)) if valid[r]]
                 rows.sort(key=lambda r: col[r], reverse=not higher)
                 stats["worst"] = [
