@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from edgewise._io import atomic_write_text, staged_dir
+from edgewise.metrics.registry import EVALUATED_METRICS, METRIC_SPECS
 from edgewise.training.config import validate_config
 
 __all__ = ["DEMO_CONFIG", "DEMO_VARIANTS", "demo_configs", "run_demo", "format_table"]
@@ -91,8 +92,9 @@ def demo_configs(fast: bool = False, epochs: int | None = None, seed: int = 0) -
     return out
 
 
-_COLUMNS = (("dice", "Dice"), ("hd95", "HD95"), ("assd", "ASSD"), ("nsd", "NSD@1"),
-            ("boundary_f1", "BF1@1"))
+# the evaluated metrics with their report labels, at the demo's evaluation.tolerance of 1 mm
+_COLUMNS = tuple((m, METRIC_SPECS[m].label + ("@1" if METRIC_SPECS[m].needs_tolerance else ""))
+                 for m in EVALUATED_METRICS)
 
 #: what each demo run is, for the printed progress and the report.
 DEMO_DESCRIPTIONS = {

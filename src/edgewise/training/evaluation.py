@@ -20,6 +20,8 @@ from edgewise._io import (
     check_dir,
     staged_dir,
 )
+from edgewise.metrics.registry import EVALUATED_METRICS
+from edgewise.metrics.registry import SWEEP_METRICS as _SWEEP_METRICS
 from edgewise.training.components import _torch_threads
 from edgewise.training.config import (
     evaluation_option,
@@ -29,16 +31,17 @@ from edgewise.training.config import (
 from edgewise.training.prediction import _predict_ensemble, _predict_run
 
 if TYPE_CHECKING:
-    from edgewise.metrics.collection import MetricName
+    from edgewise.metrics.registry import MetricName
 
 __all__ = ["METRIC_NAMES", "SWEEP_METRICS", "tolerance_label", "metric_names", "eval_dir", "evaluate"]
 
-#: metrics written by :func:`evaluate`, in column order.
-METRIC_NAMES = ("dice", "hd95", "assd", "nsd", "boundary_f1")
+#: metrics written by :func:`evaluate`, in column order (the registry's evaluated metrics).
+METRIC_NAMES: tuple[str, ...] = EVALUATED_METRICS
 
 
-#: metrics also written per tolerance of ``evaluation.tolerances``, as ``<metric>@<t>``.
-SWEEP_METRICS = ("nsd", "boundary_f1")
+#: metrics also written per tolerance of ``evaluation.tolerances``, as ``<metric>@<t>``
+#: (the registry's sweep metrics).
+SWEEP_METRICS: tuple[str, ...] = _SWEEP_METRICS
 
 
 def tolerance_label(tolerance: float) -> str:
@@ -79,9 +82,10 @@ def _case_metrics(case: Mapping[str, Any], num_classes: int, tolerance: float,
         "nsd": sd.surface_dice(tolerance),
         "boundary_f1": sd.boundary_f1(tolerance),
     }
+    at_tolerance = {"nsd": sd.surface_dice, "boundary_f1": sd.boundary_f1}  # SWEEP_METRICS
     for tol in tolerances:
-        out[f"nsd@{tolerance_label(tol)}"] = sd.surface_dice(float(tol))
-        out[f"boundary_f1@{tolerance_label(tol)}"] = sd.boundary_f1(float(tol))
+        for name in SWEEP_METRICS:
+            out[f"{name}@{tolerance_label(tol)}"] = at_tolerance[name](float(tol))
     if extra:
         from edgewise.metrics import SegmentationMetrics
 

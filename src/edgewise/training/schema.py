@@ -32,7 +32,7 @@ import sys
 import types
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
 
 from annotated_types import Ge, Gt, Le, Lt, MaxLen, MinLen
 from pydantic import (
@@ -51,6 +51,9 @@ from pydantic import (
     model_validator,
 )
 from pydantic.fields import FieldInfo
+
+from edgewise.metrics.registry import EXTRA_METRICS as _EXTRA_METRICS
+from edgewise.metrics.registry import METRIC_SPECS, SWEEP_METRICS, MetricName
 
 __all__ = [
     "Experiment",
@@ -88,13 +91,25 @@ def _empty_if_null(value: dict[str, Any] | None) -> dict[str, Any]:
     return {} if value is None else value
 
 
+def _extra_of(*kinds: str) -> tuple[str, ...]:
+    """The metrics of these kinds that ``evaluation.metrics`` accepts, in the registry's order."""
+    return tuple(m for m in _EXTRA_METRICS if METRIC_SPECS[m].kind in kinds)
+
+
+def _listed(names: Sequence[str], suffix: str = "") -> str:
+    """``["a", "b"]`` -> ```a`, `b```, for a field's description."""
+    return ", ".join(f"`{n}{suffix}`" for n in names)
+
+
 PosInt = Annotated[int, Strict(), Ge(1)]
 NonNegInt = Annotated[int, Strict(), Ge(0)]
-#: metrics written on request (``evaluation.metrics``): topology ones skeletonise or label
-#: every case on the CPU; the pixel ones count inside the evaluation mask; ``auc`` keeps the
-#: predicted probabilities.
-ExtraMetric = Literal["cldice", "topology_precision", "topology_sensitivity", "betti0_error",
-                      "betti1_error", "sensitivity", "specificity", "accuracy", "f1", "auc"]
+#: metrics written on request (``evaluation.metrics``), the registry's extra metrics:
+#: topology ones skeletonise or label every case on the CPU; the pixel ones count inside the
+#: evaluation mask; ``auc`` keeps the predicted probabilities.
+if TYPE_CHECKING:  # a Literal built at run time is no type to mypy: any metric name
+    ExtraMetric = MetricName
+else:
+    ExtraMetric = Literal[_EXTRA_METRICS]
 EXTRA_METRICS: tuple[str, ...] = get_args(ExtraMetric)
 Number = Annotated[float, Strict(), AllowInfNan(False), BeforeValidator(_yaml_number)]
 NonNegNumber = Annotated[Number, Ge(0.0)]
@@ -342,12 +357,13 @@ class EvaluationConfig(_Section):
         "for a grid that chooses weights or recipes on validation and must never score the test set",
     )
     tolerance: NonNegNumber = Field(
-        1.0, description="NSD / boundary-F1 tolerance in mm (columns `nsd`, `boundary_f1`)"
+        1.0, description="NSD / boundary-F1 tolerance in mm (columns "
+        f"{_listed(SWEEP_METRICS)})"
     )
     tolerances: Annotated[list[NonNegNumber], MinLen(1), AfterValidator(_distinct)] | None = Field(
         None,
         description="a sweep of distinct tolerances, e.g. `[1, 2, 3, 4]` (mm): extra columns "
-        "`nsd@<t>`, `boundary_f1@<t>`",
+        f"{_listed(SWEEP_METRICS, '@<t>')}",
     )
     overlays: NonNegInt = Field(4, description="PNG overlays written by `edgewise eval`")
     mirror_axes: Annotated[list[NonNegInt], AfterValidator(_distinct)] | None = Field(
@@ -358,9 +374,9 @@ class EvaluationConfig(_Section):
     )
     metrics: Annotated[list[ExtraMetric], AfterValidator(_distinct)] | None = Field(
         None,
-        description="metrics written on request beside the fixed ones: topology (`cldice`, "
-        "`topology_precision`, `topology_sensitivity`, `betti0_error`, `betti1_error`) and pixel "
-        "counts in the evaluation mask (`sensitivity`, `specificity`, `accuracy`, `f1`, `auc`)",
+        description="metrics written on request beside the fixed ones: topology ("
+        f"{_listed(_extra_of('centerline', 'betti'))}) and pixel counts in the evaluation mask "
+        f"({_listed(_extra_of('pixel', 'ranking'))})",
     )
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from edgewise._io import atomic_write_json, atomic_write_text, check_dir, staged_dir
+from edgewise.metrics.registry import METRIC_SPECS
 
 __all__ = ["DEFAULT_CASE_REGEX", "match_predictions", "score"]
 
@@ -218,9 +219,10 @@ def score(
         raise ValueError(f"expected tolerance to be a finite number >= 0 (mm), got {tolerance!r}")
     sweep = [float(t) for t in evaluation_option("tolerances", list(tolerances))] if tolerances else []
     extra = evaluation_option("metrics", list(metrics)) if metrics else []
-    if "auc" in extra:
-        raise ValueError("expected metrics without auc: a folder of label masks has no "
-                         "probabilities to rank")
+    ranking = [m for m in extra if METRIC_SPECS[m].needs_probabilities]
+    if ranking:
+        raise ValueError(f"expected metrics without {', '.join(ranking)}: a folder of label masks "
+                         "has no probabilities to rank")
     if isinstance(overlays, bool) or not isinstance(overlays, int) or overlays < 0:
         raise ValueError(f"expected overlays to be an integer >= 0, got {overlays!r}")
     from edgewise.data.io import check_label_map

@@ -7,6 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from edgewise.metrics.registry import EXTRA_METRICS
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", type=Path, nargs="+",
@@ -36,10 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "of flips along these spatial axes, 0 = first (default from the "
                              "config: evaluation.mirror_axes; no value switches it off)")
     parser.add_argument("--metrics", nargs="+", default=None, metavar="NAME",
-                        help="also score these metrics: cldice, topology_precision, "
-                             "topology_sensitivity, betti0_error, betti1_error, sensitivity, "
-                             "specificity, accuracy, f1, auc (default from the config: "
-                             "evaluation.metrics)")
+                        help=f"also score these metrics: {', '.join(EXTRA_METRICS)} (default "
+                             "from the config: evaluation.metrics)")
 
 
 def format_summary(summary: dict) -> str:

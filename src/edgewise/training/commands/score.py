@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from edgewise.metrics.registry import EXTRA_METRICS, METRIC_SPECS
+
 
 def _data_option(text: str) -> tuple[str, Any]:
     import yaml
@@ -64,10 +66,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="NSD / boundary F1 tolerance (default: 1, as edgewise eval)")
     parser.add_argument("--tolerances", type=float, nargs="+", default=None, metavar="MM",
                         help="also score NSD and boundary F1 at each of these tolerances")
+    # not the ones that rank probabilities (auc): a folder of label masks has none
+    scorable = [m for m in EXTRA_METRICS if not METRIC_SPECS[m].needs_probabilities]
     parser.add_argument("--metrics", nargs="+", default=None, metavar="NAME",
-                        help="also score these metrics: cldice, topology_precision, "
-                             "topology_sensitivity, betti0_error, betti1_error, sensitivity, "
-                             "specificity, accuracy, f1")
+                        help=f"also score these metrics: {', '.join(scorable)}")
     parser.add_argument("--overlays", type=int, default=0,
                         help="number of cases drawn as PNG overlays (default: 0)")
     parser.add_argument("--threads", type=int, default=None,
