@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from edgewise.bench.results import MEAN, METRICS, BenchResults, case_means
+from edgewise.bench.results import MEAN, BenchResults, case_means, metric_info
 
 __all__ = ["box_plots", "differences", "learning_curves", "line_style", "overlay_grid", "overlay_seed",
            "panel_grid", "symlog_threshold"]
@@ -133,7 +133,7 @@ def box_plots(results: BenchResults, dataset: str, path: Path) -> Path | None:
             data.append(v[np.isfinite(v)])
         ax.boxplot(data, showmeans=True)
         ax.set_xticks(range(1, len(losses) + 1), losses, rotation=30, ha="right", fontsize=8)
-        label, higher = METRICS[metric]
+        label, higher = metric_info(metric)
         ax.set_title(f"{label} ({'higher' if higher else 'lower'} is better)", fontsize=10)
         ax.grid(axis="y", alpha=0.3)
     for ax in list(axes.flat)[len(metrics):]:
@@ -169,7 +169,7 @@ def differences(results: BenchResults, rows: Sequence[Mapping[str, Any]], datase
     fig, axes = plt.subplots(rows_, cols, figsize=size, squeeze=False)
     y = np.arange(len(losses))[::-1]
     for ax, metric in zip(axes.flat, metrics):
-        label, higher = METRICS[metric]
+        label, higher = metric_info(metric)
         base = index.get((baseline, metric))
         for yi, loss in zip(y, losses):
             r = index.get((loss, metric))

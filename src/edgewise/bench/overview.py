@@ -32,7 +32,18 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from .results import MEAN, MISSING_CODE, MixedCodeError, check_code, describe_code, metric_info, short_code
+from .results import (
+    MEAN,
+    METRICS,
+    MISSING_CODE,
+    SWEEP_METRICS,
+    MixedCodeError,
+    check_code,
+    column_spec,
+    describe_code,
+    metric_info,
+    short_code,
+)
 from .stats import significance_mark
 
 _COLUMNS = ("dataset", "loss", "class", "metric", "mean", "std", "n_seeds", "baseline",
@@ -169,11 +180,12 @@ def overview_table(
     head = ["dataset", "loss", "seeds"]
     for m in metrics:
         try:
-            label, higher = metric_info(m)
+            label = metric_info(m)[0]
         except (KeyError, ValueError):
-            raise ValueError(f"expected metric names of a report's summary.csv (dice, hd95, assd, "
-                             f"nsd, boundary_f1, nsd@2, ...), got {m!r}") from None
-        head += [f"{label} {'↑' if higher else '↓'}", f"Δ {label} (p)"]
+            examples = ", ".join([*METRICS, f"{SWEEP_METRICS[0]}@2", "..."])
+            raise ValueError(f"expected metric names of a report's summary.csv ({examples}), "
+                             f"got {m!r}") from None
+        head += [f"{label} {column_spec(m).arrow}", f"Δ {label} (p)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for folder in folders:
         path = summary_path(folder)
@@ -198,8 +210,7 @@ def overview_table(
                 if r is None:
                     cells += ["", ""]
                     continue
-                label, higher = metric_info(m)
-                digits = 3 if higher else 2
+                higher, digits = column_spec(m).higher_is_better, column_spec(m).digits
                 mean, std = _float(r["mean"]), _float(r["std"])
                 value = f"{mean:.{digits}f}" + ("" if math.isnan(std) else f" ± {std:.{digits}f}")
                 n_inf = _float(r.get("n_inf"))  # reports before the column existed lack it

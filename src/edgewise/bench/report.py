@@ -36,6 +36,7 @@ from edgewise.bench.results import (
     check_code,
     code_groups,
     code_labels,
+    column_spec,
     describe_code,
     load_results,
     metric_info,
@@ -372,7 +373,7 @@ def _p(p: float) -> str:
 
 
 def _digits(metric: str) -> int:
-    return 3 if metric_info(metric)[1] else 2
+    return column_spec(metric).digits
 
 
 def _tables(results: BenchResults, rows: Sequence[Mapping[str, Any]], ds: str, baseline: str,
@@ -406,7 +407,7 @@ def _metric_tables(results: BenchResults, rows: Sequence[Mapping[str, Any]], ds:
         return f"*{loss}* (reference)" if loss in refs else loss
 
     lines: list[str] = []
-    head = ["loss", "seeds"] + [f"{metric_info(m)[0]} {'↑' if metric_info(m)[1] else '↓'}" for m in metrics]
+    head = ["loss", "seeds"] + [f"{metric_info(m)[0]} {column_spec(m).arrow}" for m in metrics]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for loss in losses:
         cells = [f"**{loss}**" if loss == baseline else name(loss)]

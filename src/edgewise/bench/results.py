@@ -20,6 +20,9 @@ import numpy as np
 import yaml
 
 from edgewise.bench.stats import seed_average
+from edgewise.metrics.registry import EVALUATED_METRICS, METRIC_SPECS, MetricSpec
+from edgewise.metrics.registry import EXTRA_METRICS as _EXTRA_METRICS
+from edgewise.metrics.registry import SWEEP_METRICS as _SWEEP_METRICS
 
 __all__ = [
     "MEAN",
@@ -33,6 +36,7 @@ __all__ = [
     "check_code",
     "code_labels",
     "code_groups",
+    "column_spec",
     "describe_code",
     "finite_mean",
     "is_sweep",
@@ -45,30 +49,18 @@ __all__ = [
     "short_code",
 ]
 
-# per_case.csv column -> label in the report; "higher" tells the direction of better
+# per_case.csv column -> label in the report; "higher" tells the direction of better (views
+# of edgewise.metrics.registry: the metrics every evaluation writes)
 METRICS: dict[str, tuple[str, bool]] = {
-    "dice": ("Dice", True),
-    "hd95": ("HD95", False),
-    "assd": ("ASSD", False),
-    "nsd": ("NSD", True),
-    "boundary_f1": ("BF1", True),
+    m: (METRIC_SPECS[m].label, METRIC_SPECS[m].higher_is_better) for m in EVALUATED_METRICS
 }
 MEAN = "mean"
 # tolerance sweep of edgewise.training.evaluate: per_case.csv columns "<metric>@<t>"
-SWEEP_METRICS = ("nsd", "boundary_f1")
+SWEEP_METRICS = _SWEEP_METRICS
 # the metrics runs score on request (evaluation.metrics: topology for thin structures, pixel
 # metrics inside a field of view), in their own table of the report
 EXTRA_METRICS: dict[str, tuple[str, bool]] = {
-    "cldice": ("clDice", True),
-    "topology_precision": ("Tprec", True),
-    "topology_sensitivity": ("Tsens", True),
-    "betti0_error": ("Betti-0 err", False),
-    "betti1_error": ("Betti-1 err", False),
-    "sensitivity": ("Se", True),
-    "specificity": ("Sp", True),
-    "accuracy": ("Acc", True),
-    "f1": ("F1", True),
-    "auc": ("AUC", True),
+    m: (METRIC_SPECS[m].label, METRIC_SPECS[m].higher_is_better) for m in _EXTRA_METRICS
 }
 
 
@@ -86,18 +78,23 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def metric_info(metric: str) -> tuple[str, bool]:
-    """``(label, higher is better)``: ``"hd95" -> ("HD95", False)``, ``"nsd@2" -> ("NSD@2", True)``."""
-    if metric in METRICS:
-        return METRICS[metric]
-    if metric in EXTRA_METRICS:
-        return EXTRA_METRICS[metric]
-    base, _, tol = metric.partition("@")
+def column_spec(metric: str) -> MetricSpec:
+    """The registry's record of a ``per_case.csv`` / ``summary.csv`` metric: ``"nsd@2"`` ->
+    NSD's (its label, direction, decimals in the report)."""
+    if metric in METRICS or metric in EXTRA_METRICS:
+        return METRIC_SPECS[metric]
+    base = metric.partition("@")[0]
     if base not in METRICS:
         raise ValueError(f"expected a metric among {[*METRICS, *EXTRA_METRICS]} (or "
                          f"{'@T, '.join(SWEEP_METRICS)}@T at a tolerance T), got {metric!r}")
-    label, higher = METRICS[base]
-    return f"{label}@{tol}", higher
+    return METRIC_SPECS[base]
+
+
+def metric_info(metric: str) -> tuple[str, bool]:
+    """``(label, higher is better)``: ``"hd95" -> ("HD95", False)``, ``"nsd@2" -> ("NSD@2", True)``."""
+    spec = column_spec(metric)
+    _, sep, tol = metric.partition("@")
+    return (f"{spec.label}@{tol}" if sep else spec.label), spec.higher_is_better
 
 
 def _metric_order(metric: str) -> tuple[int, int, float]:
