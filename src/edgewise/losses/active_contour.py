@@ -10,8 +10,8 @@ from torch import Tensor
 
 from edgewise._core.spacing import SpacingLike
 
+from ._base import LossBase
 from ._utils import (
-    LossBase,
     Reduction,
     check_image_dims,
     check_reduction,
@@ -66,6 +66,11 @@ class _ContourLength(torch.autograd.Function):
         return out, None
 
 
+def _check_eps(eps: float) -> None:
+    if not eps > 0:
+        raise ValueError(f"expected eps > 0 (sqrt has an infinite slope at 0: flat regions give nan gradients), got {eps}")
+
+
 def active_contour_loss(
     input: Tensor,
     target: Tensor,
@@ -108,8 +113,7 @@ def active_contour_loss(
         torch.Size([])
     """
     check_reduction(reduction)
-    if not eps > 0:
-        raise ValueError(f"expected eps > 0 (sqrt has an infinite slope at 0: flat regions give nan gradients), got {eps}")
+    _check_eps(eps)
     check_image_dims(input)
     prep = prepare(input, target, spacing=spacing, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
                    include_background=include_background, classes=classes)
@@ -124,27 +128,5 @@ def active_contour_loss(
 class ActiveContourLoss(LossBase):
     """Module form of :func:`active_contour_loss`."""
 
-    def __init__(
-        self,
-        *,
-        length_weight: float = 1.0,
-        region_weight: float = 1.0,
-        eps: float = 1e-8,
-        include_background: bool = True,
-        classes: Sequence[int] | None = None,
-        softmax: bool | None = None,
-        sigmoid: bool = False,
-        to_onehot_y: bool | None = None,
-        reduction: Reduction = "mean",
-    ) -> None:
-        super().__init__(include_background=include_background, classes=classes, softmax=softmax,
-                         sigmoid=sigmoid, to_onehot_y=to_onehot_y, reduction=reduction)
-        if not eps > 0:
-            raise ValueError(f"expected eps > 0, got {eps}")
-        self.length_weight = length_weight
-        self.region_weight = region_weight
-        self.eps = eps
-
-    def forward(self, input: Tensor, target: Tensor, *, spacing: SpacingLike = None) -> Tensor:
-        return active_contour_loss(input, target, spacing=spacing, length_weight=self.length_weight,
-                                   region_weight=self.region_weight, eps=self.eps, **self.shared())
+    function = staticmethod(active_contour_loss)
+    checks = {"eps": _check_eps}

@@ -21,8 +21,8 @@ from torch import Tensor
 from edgewise._core.spacing import SpacingLike
 
 from ..maps.contour import axis_max_pools, binary_cube, cube_max_pool, is_binary_constant
+from ._base import LossBase, MapLossBase
 from ._utils import (
-    LossBase,
     Reduction,
     binary_masks,
     check_image_dims,
@@ -32,7 +32,7 @@ from ._utils import (
     prepare,
     reduce,
 )
-from .regional import _LossModule, dice_loss
+from .regional import dice_loss
 
 __all__ = [
     "ClDiceLoss",
@@ -87,6 +87,16 @@ def _binary_skeleton(mask: Tensor, iter_: int) -> Tensor:
 def _check_iter(iter_: int) -> None:
     if isinstance(iter_, bool) or not isinstance(iter_, int) or iter_ < 0:
         raise ValueError(f"expected iter_ as a non-negative integer, got {iter_!r}")
+
+
+def _check_alpha(alpha: float) -> None:
+    if not 0.0 <= float(alpha) <= 1.0:
+        raise ValueError(f"expected alpha in [0, 1], got {alpha}")
+
+
+def _check_radius(radius: int) -> None:
+    if isinstance(radius, bool) or not isinstance(radius, int) or radius < 0:
+        raise ValueError(f"expected radius as a non-negative integer, got {radius!r}")
 
 
 def soft_skeleton(input: Tensor, iter_: int = 3) -> Tensor:
@@ -260,8 +270,7 @@ def dice_cldice_loss(
         >>> dice_cldice_loss(torch.randn(1, 2, 16, 16), target, include_background=False).shape
         torch.Size([])
     """
-    if not 0.0 <= float(alpha) <= 1.0:
-        raise ValueError(f"expected alpha in [0, 1], got {alpha}")
+    _check_alpha(alpha)
     shared = dict(include_background=include_background, classes=classes, softmax=softmax,
                   sigmoid=sigmoid, to_onehot_y=to_onehot_y, batch=batch, smooth_nr=smooth_nr,
                   smooth_dr=smooth_dr, reduction=reduction, spacing=spacing)
@@ -346,7 +355,7 @@ def skeleton_recall_loss(
         return reduce(1.0 - recall, reduction)
 
 
-class ClDiceLoss(_LossModule):
+class ClDiceLoss(LossBase):
     """Module form of :func:`cldice_loss`.
 
     Example:
@@ -356,21 +365,11 @@ class ClDiceLoss(_LossModule):
         0
     """
 
-    _fn = staticmethod(cldice_loss)
-
-    def __init__(self, *, iter_: int = 3, include_background: bool = True,
-                 classes: Sequence[int] | None = None, softmax: bool | None = None,
-                 sigmoid: bool = False, to_onehot_y: bool | None = None, batch: bool = False,
-                 smooth_nr: float = 1.0, smooth_dr: float = 1.0, smooth: float = 1e-4,
-                 reduction: Reduction = "mean") -> None:
-        _check_iter(iter_)
-        super().__init__(iter_=iter_, include_background=include_background, classes=classes,
-                         softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y, batch=batch,
-                         smooth_nr=smooth_nr, smooth_dr=smooth_dr, smooth=smooth,
-                         reduction=reduction)
+    function = staticmethod(cldice_loss)
+    checks = {"iter_": _check_iter}
 
 
-class DiceClDiceLoss(_LossModule):
+class DiceClDiceLoss(LossBase):
     """Module form of :func:`dice_cldice_loss` (MONAI's ``SoftDiceclDiceLoss``).
 
     Example:
@@ -380,23 +379,11 @@ class DiceClDiceLoss(_LossModule):
         0
     """
 
-    _fn = staticmethod(dice_cldice_loss)
-
-    def __init__(self, *, alpha: float = 0.5, iter_: int = 3, include_background: bool = True,
-                 classes: Sequence[int] | None = None, softmax: bool | None = None,
-                 sigmoid: bool = False, to_onehot_y: bool | None = None, batch: bool = False,
-                 smooth_nr: float = 1.0, smooth_dr: float = 1.0, smooth: float = 1e-4,
-                 reduction: Reduction = "mean") -> None:
-        _check_iter(iter_)
-        if not 0.0 <= float(alpha) <= 1.0:
-            raise ValueError(f"expected alpha in [0, 1], got {alpha}")
-        super().__init__(alpha=alpha, iter_=iter_, include_background=include_background,
-                         classes=classes, softmax=softmax, sigmoid=sigmoid,
-                         to_onehot_y=to_onehot_y, batch=batch, smooth_nr=smooth_nr,
-                         smooth_dr=smooth_dr, smooth=smooth, reduction=reduction)
+    function = staticmethod(dice_cldice_loss)
+    checks = {"iter_": _check_iter, "alpha": _check_alpha}
 
 
-class SkeletonRecallLoss(LossBase):
+class SkeletonRecallLoss(MapLossBase):
     """Module form of :func:`skeleton_recall_loss`; ``forward(input, target, *, spacing=None, dist_map=None)``.
 
     Example:
@@ -406,20 +393,5 @@ class SkeletonRecallLoss(LossBase):
         0
     """
 
-    def __init__(self, *, radius: int = 2, include_background: bool = True,
-                 classes: Sequence[int] | None = None, softmax: bool | None = None,
-                 sigmoid: bool = False, to_onehot_y: bool | None = None, batch: bool = False,
-                 smooth: float = 1.0, reduction: Reduction = "mean") -> None:
-        if isinstance(radius, bool) or not isinstance(radius, int) or radius < 0:
-            raise ValueError(f"expected radius as a non-negative integer, got {radius!r}")
-        super().__init__(radius=radius, include_background=include_background, classes=classes,
-                         softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y, batch=batch,
-                         smooth=smooth, reduction=reduction)
-
-    def forward(self, input: Tensor, target: Tensor, *, spacing: SpacingLike = None,
-                dist_map: Tensor | None = None) -> Tensor:
-        return skeleton_recall_loss(input, target, spacing=spacing, dist_map=dist_map,
-                                    **self.shared())
-
-    def extra_repr(self) -> str:
-        return ", ".join(f"{k}={v!r}" for k, v in self.shared().items())
+    function = staticmethod(skeleton_recall_loss)
+    checks = {"radius": _check_radius}

@@ -10,8 +10,8 @@ from torch import Tensor
 from edgewise._core.spacing import SpacingLike
 
 from ..maps.contour import is_binary_constant, label_perimeters, partition_labels
+from ._base import LossBase
 from ._utils import (
-    LossBase,
     Prepared,
     Reduction,
     as_plain,
@@ -134,18 +134,4 @@ def perimeter_loss(
 class PerimeterLoss(LossBase):
     """Module form of :func:`perimeter_loss`."""
 
-    def __init__(
-        self,
-        *,
-        include_background: bool = True,
-        classes: Sequence[int] | None = None,
-        softmax: bool | None = None,
-        sigmoid: bool = False,
-        to_onehot_y: bool | None = None,
-        reduction: Reduction = "mean",
-    ) -> None:
-        super().__init__(include_background=include_background, classes=classes, softmax=softmax,
-                         sigmoid=sigmoid, to_onehot_y=to_onehot_y, reduction=reduction)
-
-    def forward(self, input: Tensor, target: Tensor, *, spacing: SpacingLike = None) -> Tensor:
-        return perimeter_loss(input, target, spacing=spacing, **self.shared())
+    function = staticmethod(perimeter_loss)

@@ -9,7 +9,7 @@ to every term.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import torch
@@ -18,8 +18,8 @@ from torch import Tensor
 
 from edgewise._core.spacing import SpacingLike
 
+from ._base import LossBase
 from ._utils import (
-    LossBase,
     as_plain,
     Prepared,
     Reduction,
@@ -452,85 +452,31 @@ def tversky_loss(
         return reduce(loss, reduction)
 
 
-class _LossModule(LossBase):
-    """Keeps the options as attributes (read at call time); ``forward`` passes them to the
-    plain function ``_fn``."""
-
-    _fn: Callable[..., Tensor] = staticmethod(cross_entropy_loss)
-
-    def forward(self, input: Tensor, target: Tensor, *, spacing: SpacingLike = None) -> Tensor:
-        return type(self)._fn(input, target, spacing=spacing, **self.shared())
-
-    def extra_repr(self) -> str:
-        return ", ".join(f"{k}={v!r}" for k, v in self.shared().items())
-
-
-class CrossEntropyLoss(_LossModule):
+class CrossEntropyLoss(LossBase):
     """Module form of :func:`cross_entropy_loss`."""
 
-    _fn = staticmethod(cross_entropy_loss)
-
-    def __init__(self, *, weight: Sequence[float] | Tensor | None = None, ignore_index: int | None = None,
-                 softmax: bool | None = None, sigmoid: bool = False, to_onehot_y: bool | None = None,
-                 reduction: Reduction = "mean") -> None:
-        super().__init__(weight=weight, ignore_index=ignore_index, softmax=softmax, sigmoid=sigmoid,
-                         to_onehot_y=to_onehot_y, reduction=reduction)
+    function = staticmethod(cross_entropy_loss)
 
 
-class DiceLoss(_LossModule):
+class DiceLoss(LossBase):
     """Module form of :func:`dice_loss`."""
 
-    _fn = staticmethod(dice_loss)
-
-    def __init__(self, *, include_background: bool = True, classes: Sequence[int] | None = None,
-                 softmax: bool | None = None, sigmoid: bool = False, to_onehot_y: bool | None = None,
-                 ignore_index: int | None = None, squared_pred: bool = False, batch: bool = False,
-                 smooth_nr: float = 1e-5, smooth_dr: float = 1e-5,
-                 weight: Sequence[float] | Tensor | None = None, reduction: Reduction = "mean") -> None:
-        super().__init__(include_background=include_background, classes=classes, softmax=softmax,
-                         sigmoid=sigmoid, to_onehot_y=to_onehot_y, ignore_index=ignore_index,
-                         squared_pred=squared_pred, batch=batch, smooth_nr=smooth_nr,
-                         smooth_dr=smooth_dr, weight=weight, reduction=reduction)
+    function = staticmethod(dice_loss)
 
 
-class GeneralizedDiceLoss(_LossModule):
+class GeneralizedDiceLoss(LossBase):
     """Module form of :func:`generalized_dice_loss`."""
 
-    _fn = staticmethod(generalized_dice_loss)
-
-    def __init__(self, *, include_background: bool = True, classes: Sequence[int] | None = None,
-                 softmax: bool | None = None, sigmoid: bool = False, to_onehot_y: bool | None = None,
-                 ignore_index: int | None = None, w_type: Literal["square", "simple", "uniform"] = "square",
-                 batch: bool = False, smooth_nr: float = 1e-5, smooth_dr: float = 1e-5,
-                 reduction: Reduction = "mean") -> None:
-        super().__init__(include_background=include_background, classes=classes, softmax=softmax,
-                         sigmoid=sigmoid, to_onehot_y=to_onehot_y, ignore_index=ignore_index,
-                         w_type=w_type, batch=batch, smooth_nr=smooth_nr, smooth_dr=smooth_dr,
-                         reduction=reduction)
+    function = staticmethod(generalized_dice_loss)
 
 
-class FocalLoss(_LossModule):
+class FocalLoss(LossBase):
     """Module form of :func:`focal_loss`."""
 
-    _fn = staticmethod(focal_loss)
-
-    def __init__(self, *, gamma: float = 2.0, alpha: float | Sequence[float] | Tensor | None = None,
-                 ignore_index: int | None = None, softmax: bool | None = None, sigmoid: bool = False,
-                 to_onehot_y: bool | None = None, reduction: Reduction = "mean") -> None:
-        super().__init__(gamma=gamma, alpha=alpha, ignore_index=ignore_index, softmax=softmax,
-                         sigmoid=sigmoid, to_onehot_y=to_onehot_y, reduction=reduction)
+    function = staticmethod(focal_loss)
 
 
-class TverskyLoss(_LossModule):
+class TverskyLoss(LossBase):
     """Module form of :func:`tversky_loss`."""
 
-    _fn = staticmethod(tversky_loss)
-
-    def __init__(self, *, alpha: float = 0.5, beta: float = 0.5, include_background: bool = True,
-                 classes: Sequence[int] | None = None, softmax: bool | None = None, sigmoid: bool = False,
-                 to_onehot_y: bool | None = None, ignore_index: int | None = None, batch: bool = False,
-                 smooth_nr: float = 1e-5, smooth_dr: float = 1e-5, reduction: Reduction = "mean") -> None:
-        super().__init__(alpha=alpha, beta=beta, include_background=include_background, classes=classes,
-                         softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
-                         ignore_index=ignore_index, batch=batch, smooth_nr=smooth_nr,
-                         smooth_dr=smooth_dr, reduction=reduction)
+    function = staticmethod(tversky_loss)
