@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from edgewise._core.elementwise import as_float, greater
 from edgewise._core.spacing import SpacingLike, is_metatensor, spacing_or_meta, spacing_table
@@ -60,41 +60,6 @@ def check_activation(softmax: bool | None, sigmoid: bool) -> tuple[bool, bool]:
             "(or softmax=False, sigmoid=False when the input already holds probabilities)"
         )
     return (not sigmoid if softmax is None else bool(softmax)), bool(sigmoid)
-
-
-class LossBase(nn.Module):
-    """Base of the distance and contour loss modules: holds the options they share with their function.
-
-    ``__init__(**shared)`` checks ``softmax`` with ``sigmoid`` (when the loss has them) and
-    ``reduction``, then keeps each option as an attribute of the same name. :meth:`shared`
-    gives them back as keyword arguments for the plain function, read at call time so that an
-    attribute changed after construction is used. A ``spacing`` option is kept as
-    ``self.spacing``, the fallback of :meth:`spacing_or_default`, and left out of :meth:`shared`.
-    """
-
-    include_background: bool
-    classes: Sequence[int] | None
-    softmax: bool | None
-    sigmoid: bool
-    to_onehot_y: bool | None
-    reduction: Reduction
-    spacing: SpacingLike
-
-    def __init__(self, **shared: Any) -> None:
-        super().__init__()
-        if "softmax" in shared:
-            check_activation(shared["softmax"], shared["sigmoid"])
-        check_reduction(shared["reduction"])
-        for name, value in shared.items():
-            setattr(self, name, value)
-        self._shared = tuple(name for name in shared if name != "spacing")
-
-    def shared(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self._shared}
-
-    def spacing_or_default(self, spacing: SpacingLike) -> SpacingLike:
-        """The ``spacing`` given to ``forward``, else the one given to the constructor."""
-        return spacing if spacing is not None else self.spacing
 
 
 def reduce(x: Tensor, reduction: str) -> Tensor:

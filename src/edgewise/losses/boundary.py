@@ -10,8 +10,8 @@ from torch import Tensor
 from edgewise._core.spacing import SpacingLike
 from edgewise._core.tensors import Empty, check_empty
 
+from ._base import MapLossBase
 from ._utils import (
-    LossBase,
     Reduction,
     binary_masks,
     check_map,
@@ -27,6 +27,11 @@ from ._utils import (
 __all__ = ["BoundaryLoss", "boundary_loss"]
 
 Convention = Literal["boundary", "livia"]
+
+
+def _check_convention(convention: str) -> None:
+    if convention not in ("boundary", "livia"):
+        raise ValueError(f"expected convention in ('boundary', 'livia'), got {convention!r}")
 
 
 def boundary_loss(
@@ -92,8 +97,7 @@ def boundary_loss(
         torch.Size([])
     """
     check_reduction(reduction)
-    if convention not in ("boundary", "livia"):
-        raise ValueError(f"expected convention in ('boundary', 'livia'), got {convention!r}")
+    _check_convention(convention)
     check_empty(empty)
     if dist_map is None:
         check_map_dims(input, "boundary_loss")
@@ -113,7 +117,7 @@ def boundary_loss(
         return reduce(loss, reduction)
 
 
-class BoundaryLoss(LossBase):
+class BoundaryLoss(MapLossBase):
     """Module form of :func:`boundary_loss`; ``forward(input, target, *, spacing=None, dist_map=None)``.
 
     Example:
@@ -123,28 +127,5 @@ class BoundaryLoss(LossBase):
         0
     """
 
-    def __init__(
-        self,
-        *,
-        include_background: bool = True,
-        classes: Sequence[int] | None = None,
-        convention: Convention = "boundary",
-        empty: Empty = "zero",
-        spacing: SpacingLike = None,
-        softmax: bool | None = None,
-        sigmoid: bool = False,
-        to_onehot_y: bool | None = None,
-        reduction: Reduction = "mean",
-    ) -> None:
-        super().__init__(include_background=include_background, classes=classes, spacing=spacing,
-                         softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y, reduction=reduction)
-        if convention not in ("boundary", "livia"):
-            raise ValueError(f"expected convention in ('boundary', 'livia'), got {convention!r}")
-        check_empty(empty)
-        self.convention = convention
-        self.empty = empty
-
-    def forward(self, input: Tensor, target: Tensor, *, spacing: SpacingLike = None,
-                dist_map: Tensor | None = None) -> Tensor:
-        return boundary_loss(input, target, spacing=self.spacing_or_default(spacing), dist_map=dist_map,
-                             convention=self.convention, empty=self.empty, **self.shared())
+    function = staticmethod(boundary_loss)
+    checks = {"convention": _check_convention, "empty": check_empty}

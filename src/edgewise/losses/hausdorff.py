@@ -11,8 +11,8 @@ from torch import Tensor
 from edgewise._core.elementwise import any_spatial, as_float, greater
 from edgewise._core.spacing import SpacingLike
 
+from ._base import LossBase, MapLossBase
 from ._utils import (
-    LossBase,
     Reduction,
     binary_masks,
     check_map,
@@ -38,6 +38,11 @@ _MISCLASSIFIED_SQUARED_ERROR = 0.25
 def _check_variant(variant: str) -> None:
     if variant not in VARIANTS:
         raise ValueError(f"expected variant in {VARIANTS}, got {variant!r}")
+
+
+def _check_distance(distance: str) -> None:
+    if distance not in ("boundary", "inside"):
+        raise ValueError(f"expected distance in ('boundary', 'inside'), got {distance!r}")
 
 
 @torch.no_grad()
@@ -106,8 +111,7 @@ def hausdorff_dt_loss(
         torch.Size([])
     """
     check_reduction(reduction)
-    if distance not in ("boundary", "inside"):
-        raise ValueError(f"expected distance in ('boundary', 'inside'), got {distance!r}")
+    _check_distance(distance)
     if alpha <= 0:
         raise ValueError(f"expected alpha > 0, got {alpha}")
     check_map_dims(input, "hausdorff_dt_loss")  # d_p is always computed
@@ -362,33 +366,11 @@ def hausdorff_er_loss(
         return reduce(loss, reduction)
 
 
-class HausdorffDTLoss(LossBase):
+class HausdorffDTLoss(MapLossBase):
     """Module form of :func:`hausdorff_dt_loss`."""
 
-    def __init__(
-        self,
-        *,
-        alpha: float = 2.0,
-        distance: Distance = "boundary",
-        include_background: bool = True,
-        classes: Sequence[int] | None = None,
-        spacing: SpacingLike = None,
-        softmax: bool | None = None,
-        sigmoid: bool = False,
-        to_onehot_y: bool | None = None,
-        reduction: Reduction = "mean",
-    ) -> None:
-        super().__init__(include_background=include_background, classes=classes, spacing=spacing,
-                         softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y, reduction=reduction)
-        if distance not in ("boundary", "inside"):
-            raise ValueError(f"expected distance in ('boundary', 'inside'), got {distance!r}")
-        self.alpha = alpha
-        self.distance = distance
-
-    def forward(self, input: Tensor, target: Tensor, *, spacing: SpacingLike = None,
-                dist_map: Tensor | None = None) -> Tensor:
-        return hausdorff_dt_loss(input, target, spacing=self.spacing_or_default(spacing), dist_map=dist_map,
-                                 alpha=self.alpha, distance=self.distance, **self.shared())
+    function = staticmethod(hausdorff_dt_loss)
+    checks = {"distance": _check_distance}
 
 
 class HausdorffERLoss(LossBase):
@@ -403,26 +385,5 @@ class HausdorffERLoss(LossBase):
         'convolution'
     """
 
-    def __init__(
-        self,
-        *,
-        alpha: float = 2.0,
-        k: int = 10,
-        variant: Variant = "morphological",
-        include_background: bool = True,
-        classes: Sequence[int] | None = None,
-        softmax: bool | None = None,
-        sigmoid: bool = False,
-        to_onehot_y: bool | None = None,
-        reduction: Reduction = "mean",
-    ) -> None:
-        super().__init__(include_background=include_background, classes=classes, softmax=softmax,
-                         sigmoid=sigmoid, to_onehot_y=to_onehot_y, reduction=reduction)
-        _check_variant(variant)
-        self.alpha = alpha
-        self.k = k
-        self.variant = variant
-
-    def forward(self, input: Tensor, target: Tensor, *, spacing: SpacingLike = None) -> Tensor:
-        return hausdorff_er_loss(input, target, spacing=spacing, alpha=self.alpha, k=self.k, variant=self.variant,
-                                 **self.shared())
+    function = staticmethod(hausdorff_er_loss)
+    checks = {"variant": _check_variant}

@@ -8,8 +8,8 @@ from torch import Tensor
 
 from edgewise._core.spacing import SpacingLike
 
+from ._base import MapLossBase
 from ._utils import (
-    LossBase,
     Reduction,
     all_finite,
     check_map_dims,
@@ -105,7 +105,7 @@ def penalized_ce_loss(
         return weighted.sum() / denom.clamp_min(_EPS)
 
 
-class DistancePenalizedCELoss(LossBase):
+class DistancePenalizedCELoss(MapLossBase):
     """Module form of :func:`penalized_ce_loss`.
 
     Example:
@@ -114,23 +114,4 @@ class DistancePenalizedCELoss(LossBase):
         0
     """
 
-    def __init__(
-        self,
-        *,
-        weight: Sequence[float] | Tensor | None = None,
-        ignore_index: int | None = None,
-        spacing: SpacingLike = None,
-        softmax: bool | None = None,
-        sigmoid: bool = False,
-        to_onehot_y: bool | None = None,
-        reduction: Reduction = "mean",
-    ) -> None:
-        super().__init__(spacing=spacing, softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y,
-                         reduction=reduction)
-        self.weight = weight
-        self.ignore_index = ignore_index
-
-    def forward(self, input: Tensor, target: Tensor, *, spacing: SpacingLike = None,
-                dist_map: Tensor | None = None) -> Tensor:
-        return penalized_ce_loss(input, target, spacing=self.spacing_or_default(spacing), dist_map=dist_map,
-                                 weight=self.weight, ignore_index=self.ignore_index, **self.shared())
+    function = staticmethod(penalized_ce_loss)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -12,8 +13,8 @@ from torch import Tensor
 from edgewise._core.elementwise import greater
 from edgewise._core.spacing import SpacingLike
 
+from ._base import MapLossBase
 from ._utils import (
-    LossBase,
     Reduction,
     check_map,
     check_map_dims,
@@ -231,7 +232,7 @@ def region_wise_loss(
         return reduce(loss, reduction)
 
 
-class RegionWiseLoss(LossBase):
+class RegionWiseLoss(MapLossBase):
     """Module form of :func:`region_wise_loss`.
 
     The maps of the first call are checked with :func:`check_stability` (``check=True``);
@@ -243,28 +244,12 @@ class RegionWiseLoss(LossBase):
         0
     """
 
-    def __init__(
-        self,
-        *,
-        map_fn: MapFn | None = None,
-        include_background: bool = True,
-        classes: Sequence[int] | None = None,
-        spacing: SpacingLike = None,
-        softmax: bool | None = None,
-        sigmoid: bool = False,
-        to_onehot_y: bool | None = None,
-        reduction: Reduction = "mean",
-        check: bool = True,
-    ) -> None:
-        super().__init__(include_background=include_background, classes=classes, spacing=spacing,
-                         softmax=softmax, sigmoid=sigmoid, to_onehot_y=to_onehot_y, reduction=reduction)
-        self.map_fn = map_fn
-        self.check = check
-        self._checked = False
+    function = staticmethod(region_wise_loss)
+    defaults = {"check": True}
+    _checked = False
 
-    def forward(self, input: Tensor, target: Tensor, *, spacing: SpacingLike = None,
-                dist_map: Tensor | None = None) -> Tensor:
-        do_check = self.check and not self._checked
-        self._checked = self._checked or do_check
-        return region_wise_loss(input, target, spacing=self.spacing_or_default(spacing), dist_map=dist_map,
-                                map_fn=self.map_fn, check=do_check, **self.shared())
+    def call_options(self) -> dict[str, Any]:
+        options = super().call_options()
+        options["check"] = self.check and not self._checked
+        self._checked = self._checked or options["check"]
+        return options

@@ -9,6 +9,7 @@ from typing import Any
 from torch import nn
 
 from ..maps.cache import MAP_UNITS
+from ._base import LossBase
 from .active_contour import ActiveContourLoss
 from .boundary import BoundaryLoss
 from .centerline import ClDiceLoss, DiceClDiceLoss, SkeletonRecallLoss
@@ -23,7 +24,7 @@ from .sdf import SignedDistanceLoss
 
 __all__ = ["LOSSES", "SCHEDULES", "build_loss", "loss_from_config"]
 
-LOSSES: dict[str, type[nn.Module]] = {
+LOSSES: dict[str, type[LossBase]] = {
     "ce": CrossEntropyLoss,
     "dice": DiceLoss,
     "gdl": GeneralizedDiceLoss,
@@ -53,7 +54,7 @@ SCHEDULES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _accepted(cls: type[nn.Module]) -> list[str]:
+def _accepted(cls: type[LossBase]) -> list[str]:
     params = inspect.signature(cls.__init__).parameters
     return [n for n, p in params.items() if n != "self" and p.kind is not p.VAR_KEYWORD]
 
@@ -70,7 +71,7 @@ def build_loss(name: str, **kwargs: Any) -> nn.Module:
 
     Example:
         >>> build_loss("boundary", include_background=False)
-        BoundaryLoss()
+        BoundaryLoss(include_background=False)
     """
     if name not in LOSSES:
         raise ValueError(f"unknown loss {name!r}; expected one of {sorted(LOSSES)}")

@@ -10,8 +10,8 @@ from torch import Tensor
 from edgewise._core.spacing import SpacingLike
 from edgewise._core.tensors import Empty, check_empty
 
+from ._base import MapLossBase
 from ._utils import (
-    LossBase,
     Reduction,
     binary_masks,
     check_map,
@@ -163,27 +163,8 @@ def signed_distance_loss(
         return reduce(_SdfRegression.apply(s, g, smooth), reduction)
 
 
-class SignedDistanceLoss(LossBase):
+class SignedDistanceLoss(MapLossBase):
     """Module form of :func:`signed_distance_loss`."""
 
-    def __init__(
-        self,
-        *,
-        include_background: bool = True,
-        classes: Sequence[int] | None = None,
-        spacing: SpacingLike = None,
-        to_onehot_y: bool | None = None,
-        smooth: float = 1e-5,
-        empty: Empty = "zero",
-        reduction: Reduction = "mean",
-    ) -> None:
-        super().__init__(include_background=include_background, classes=classes, spacing=spacing,
-                         to_onehot_y=to_onehot_y, reduction=reduction)
-        check_empty(empty)
-        self.smooth = smooth
-        self.empty = empty
-
-    def forward(self, input: Tensor, target: Tensor, *, spacing: SpacingLike = None,
-                dist_map: Tensor | None = None) -> Tensor:
-        return signed_distance_loss(input, target, spacing=self.spacing_or_default(spacing), dist_map=dist_map,
-                                    smooth=self.smooth, empty=self.empty, **self.shared())
+    function = staticmethod(signed_distance_loss)
+    checks = {"empty": check_empty}
