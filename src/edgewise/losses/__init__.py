@@ -12,7 +12,9 @@ Conventions shared by every loss (details in ``docs/losses.md``):
 * ``reduction``: ``"mean"`` (default), ``"sum"``, or ``"none"``: ``(B, C')`` per sample
   and selected class; exceptions: pixel-wise losses (CE, focal, penalised CE) give the
   per-pixel map, generalised Dice ``(B, 1)``.
-* ``forward(input, target, *, spacing=None)`` for every loss (regional ones ignore it);
+* ``forward(input, target, *, spacing=None)`` for every loss (regional ones ignore it), and
+  ``spacing=`` in every module's constructor (the call's wins); a module takes exactly its
+  function's options with the same defaults (one base, ``edgewise.losses._base.LossBase``);
   distance-map losses also take ``dist_map=``, and without a spacing read it from a MONAI
   ``MetaTensor`` target or input (per sample, from the affine).
 * Bad input raises ``ValueError``/``TypeError`` naming what was expected and what came.
