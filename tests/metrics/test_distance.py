@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 from typing import Any
 
@@ -15,7 +14,6 @@ from edgewise.metrics import (
     boundary_f1,
     hausdorff_distance,
     one_hot_from_labels,
-    perimeter_error,
     surface_dice,
     surface_distances,
 )
@@ -268,22 +266,6 @@ def test_multiclass_label_map_matches_per_class_binary():
             assert nsd[b, c - 1].item() == pytest.approx(ref["nsd"], rel=1e-5)
 
 
-def test_perimeter_error():
-    t = np.zeros((12, 12), bool)
-    t[2:6, 2:6] = True
-    p = np.zeros((12, 12), bool)
-    p[2:6, 2:4] = True
-    # 4x4 square: 12 unit edges + 4 cut corners; 4x2: 8 + 4 cut corners
-    assert perimeter_error(bc(p), bc(t)).item() == pytest.approx(4.0)
-    assert perimeter_error(bc(p), bc(t), relative=True).item() == pytest.approx(
-        4.0 / (12 + 2 * math.sqrt(2))
-    )
-    assert perimeter_error(bc(p), bc(t), spacing=(2.0, 2.0)).item() == pytest.approx(8.0)
-    z = np.zeros_like(t)
-    assert math.isinf(perimeter_error(bc(p), bc(z), relative=True).item())
-    assert perimeter_error(bc(z), bc(z), relative=True).item() == 0.0
-
-
 def test_numpy_and_integer_inputs_and_dtype():
     t = np.zeros((1, 1, 10, 10), np.uint8)
     t[..., 2:6, 2:6] = 1
@@ -330,6 +312,7 @@ def test_cuda_matches_cpu():
 
 
 def test_chunking_does_not_change_values(monkeypatch):
+    import edgewise.metrics._nearest_surface as engine
     import edgewise.metrics.distance as distance
 
     rng = np.random.default_rng(13)
@@ -338,7 +321,7 @@ def test_chunking_does_not_change_values(monkeypatch):
     p[1, 0] = False  # an empty prediction inside the batch
     spacing = torch.tensor([[1.0, 0.5], [2.0, 1.0], [0.75, 0.75]])
     whole = distance.surface_distances(p, t, spacing=spacing)
-    monkeypatch.setattr(distance, "_CHUNK_ELEMENTS", 1)  # one pair per chunk
+    monkeypatch.setattr(engine, "_CHUNK_ELEMENTS", 1)  # one pair per chunk
     single = distance.surface_distances(p, t, spacing=spacing)
     for a, b in (
         (whole.hausdorff(95), single.hausdorff(95)),
@@ -350,99 +333,3 @@ def test_chunking_does_not_change_values(monkeypatch):
     for b in range(3):
         ref = deepmind(p[b, 1].numpy(), t[b, 1].numpy(), tuple(spacing[b].tolist()))
         assert whole.hausdorff(95)[b, 1].item() == pytest.approx(ref["hd95"], rel=1e-5)
-
-
-def test_surface_area_3d_matches_deepmind_surfels():
-    sdm = pytest.importorskip("surface_distance")
-    rng = np.random.default_rng(17)
-    t = blob(rng, (12, 14, 16))
-    spacing = (2.0, 1.0, 0.5)
-    ref = sdm.compute_surface_distances(t, t, spacing)["surfel_areas_gt"].sum()
-    empty = np.zeros_like(t)
-    area = perimeter_error(bc(empty), bc(t), spacing=spacing)
-    assert area.item() == pytest.approx(ref, rel=1e-6)
-
-
-def _brute_force_directed(surf, spacing: torch.Tensor, n: int) -> np.ndarray:
-    """Nearest partner-surface distance of every surface point, by comparing all pairs."""
-    from scipy.spatial.distance import cdist
-
-    grid = tuple(surf.points.shape[1:])
-    sample, position = surf.sample.numpy(), surf.position.numpy()
-    coords = np.stack(np.unravel_index(position, grid), 1).astype(np.float64)
-    out = np.full(sample.shape, np.inf)
-    for j in range(2 * n):
-        mine, theirs = sample == j, sample == (j + n) % (2 * n)
-        if mine.any() and theirs.any():
-            scale = spacing[j].double().numpy()
-            out[mine] = cdist(coords[mine] * scale, coords[theirs] * scale).min(1)
-    return out
-
-
-@pytest.mark.parametrize(
-    "shape,spacing",
-    [
-        ((40, 44), [[1.0, 1.0]]),
-        ((40, 44), [[0.5, 1.25], [2.0, 0.3], [0.5, 1.25]]),
-        ((18, 20, 22), [[1.5, 0.8, 0.8]]),
-        ((18, 20, 22), [[1.0, 1.0, 1.0], [3.0, 0.5, 0.7], [1.0, 1.0, 1.0]]),
-    ],
-)
-@pytest.mark.parametrize("surface", ["corner", "voxel"])
-@pytest.mark.parametrize("local_offsets,query_cost", [(300, 512), (300, 1), (6, 10**9)])
-def test_cpu_nearest_surface_is_exact(
-    shape, spacing, surface, local_offsets, query_cost, monkeypatch
-):
-    """The CPU route (lattice shells, then a k-d tree for the points left) equals brute force
-    and the dense-transform route, whichever route settles a point; empty partners give inf."""
-    import edgewise.metrics.distance as distance
-    from edgewise.metrics.surface import surface_points
-
-    monkeypatch.setattr(distance, "_LOCAL_OFFSETS", local_offsets)
-    monkeypatch.setattr(distance, "_QUERY_COST", query_cost)  # 1: leave the shells early
-    distance._offset_shells.cache_clear()
-    rng = np.random.default_rng(len(shape) + local_offsets)
-    n = 3
-    pred = np.stack([blob(rng, shape, 0.2) for _ in range(n)])
-    target = np.stack([blob(rng, shape, 0.2) for _ in range(n)])
-    pred[1] = False
-    pred[1][(slice(0, 2),) * len(shape)] = True  # one tiny object in a corner: far from target
-    target[2] = False  # empty partner: every prediction point of sample 2 is at inf
-    masks = torch.from_numpy(np.concatenate([pred, target]))
-    per_sample = torch.tensor(spacing, dtype=torch.float64).expand(n, -1)
-    sample_spacing = per_sample.repeat(2, 1)
-    surf = surface_points(masks, sample_spacing, surface=surface)
-    try:
-        got = distance._nearest_surface_cpu(surf, sample_spacing, n).numpy()
-    finally:
-        distance._offset_shells.cache_clear()
-    expected = _brute_force_directed(surf, sample_spacing, n)
-    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=0)
-    assert np.isinf(got[surf.sample.numpy() == 2]).all()
-    assert (got == 0).any() and (got > 5).any()  # both shared points and far ones occur
-    dense = distance._nearest_surface_dense(surf, sample_spacing, n).numpy()
-    np.testing.assert_allclose(got, dense, rtol=1e-6, atol=0)
-
-
-def test_offset_shells_are_complete_balls():
-    """Every lattice offset shorter than the last shell is in some shell, in ascending order:
-    the first shell holding a surface point gives the exact distance."""
-    from edgewise.metrics.distance import _offset_shells
-
-    for spacing in [(1.0, 1.0), (0.7, 2.5), (1.5, 0.8, 0.8), (4.0, 0.5, 0.5)]:
-        shells, margin = _offset_shells(spacing)
-        lengths = [length for length, _ in shells]
-        assert lengths == sorted(lengths) and len(set(lengths)) == len(lengths)
-        found = {tuple(o) for _, offsets in shells for o in offsets.tolist()}
-        radius = lengths[-1]
-        s = np.asarray(spacing)
-        box = [range(-int(radius / v) - 1, int(radius / v) + 2) for v in s]
-        ball = {
-            o
-            for o in itertools.product(*box)
-            if 0 < math.sqrt(((np.asarray(o) * s) ** 2).sum()) <= radius * (1 + 1e-12)
-        }
-        assert found == ball
-        for length, offsets in shells:
-            np.testing.assert_allclose(np.sqrt(((offsets * s) ** 2).sum(1)), length, rtol=1e-12)
-        assert (margin == np.abs(np.asarray(sorted(found))).max(0)).all()

@@ -26,11 +26,11 @@ if TYPE_CHECKING:
         average_surface_distance,
         boundary_f1,
         hausdorff_distance,
-        perimeter_error,
         surface_dice,
         surface_distances,
     )
     from .overlap import dice, iou
+    from .perimeter import perimeter_error
     from .pixel import accuracy, confusion, f1, roc_auc, sensitivity, specificity
     from .topology import (
         CenterlineCounts,
@@ -83,7 +83,7 @@ _WHERE = {
     "average_surface_distance": "distance",
     "boundary_f1": "distance",
     "hausdorff_distance": "distance",
-    "perimeter_error": "distance",
+    "perimeter_error": "perimeter",
     "surface_dice": "distance",
     "surface_distances": "distance",
     "dice": "overlap",

@@ -4,15 +4,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 from torch import Tensor
 
+from edgewise._core.spacing import SpacingLike, spacing_or_meta, spacing_table
 from edgewise._core.tensors import TensorLike, as_mask, check_not_empty
 
 #: the metrics' name for :data:`edgewise._core.tensors.TensorLike` (their signatures say it)
 ArrayLike = TensorLike
 Tolerance = float | Sequence[float] | Tensor
+#: what a metric gives a case with an empty mask or surface: its worst (or best, when both
+#: are empty) value, or nan (``docs/metrics.md``, empty masks)
+EmptyPolicy = Literal["worst", "nan"]
 
 #: what the metrics add when refusing a non-mask (``as_mask(..., hint=ONE_HOT_HINT)``): the
 #: converters that make one
@@ -49,6 +54,18 @@ def drop_background(p: Tensor, t: Tensor, include_background: bool) -> tuple[Ten
     if p.shape[1] < 2:
         raise ValueError(f"include_background=False needs at least 2 channels, got {p.shape[1]}")
     return p[:, 1:], t[:, 1:]
+
+
+def pair_with_spacing(
+    pred: ArrayLike, target: ArrayLike, spacing: SpacingLike, include_background: bool
+) -> tuple[Tensor, Tensor, Tensor]:
+    """:func:`check_pair` and :func:`drop_background`, then the ``(B, ndim)`` float64 spacing
+    in mm (None: 1, or the spacing of a MONAI ``MetaTensor`` target/prediction)."""
+    p, t = check_pair(pred, target)
+    p, t = drop_background(p, t, include_background)
+    ndim = p.dim() - 2
+    given = spacing_or_meta(spacing, target, pred, spatial_dims=ndim)
+    return p, t, spacing_table(given, p.shape[0], ndim)
 
 
 def tolerance_tensor(tolerance: Tolerance, channels: int) -> Tensor:

@@ -19,16 +19,11 @@ from edgewise._core.spacing import SpacingLike
 from edgewise._core.tensors import as_mask, as_tensor, check_not_empty
 from edgewise._io import atomic_write_text
 
-from ._validate import ArrayLike, Tolerance, check_choice
+from ._validate import ArrayLike, EmptyPolicy, Tolerance, check_choice
 from .convert import one_hot_from_labels
-from .distance import (
-    EmptyPolicy,
-    MaxDistance,
-    PercentileMethod,
-    perimeter_error,
-    surface_distances,
-)
+from .distance import MaxDistance, PercentileMethod, surface_distances
 from .overlap import dice, iou
+from .perimeter import perimeter_error
 from .pixel import _mask, confusion, roc_auc, scores_from_counts
 from .registry import HIGHER_IS_BETTER, METRIC_NAMES, METRIC_SPECS, MetricName
 from .surface import SurfaceModel

@@ -1,4 +1,4 @@
-r"""Surface distance metrics: Hausdorff (HD, HD95), ASSD, NSD, boundary F1, perimeter error.
+r"""Surface distance metrics: Hausdorff (HD, HD95), ASSD, NSD, boundary F1.
 
 Every metric starts from the same per-case, per-class quantities, computed once by
 :func:`surface_distances`: the surface points of prediction :math:`S_P` and target :math:`S_T`
@@ -6,7 +6,9 @@ with weights :math:`w` (contour length / surfel area in mm for the default corne
 voxel for the voxel model), and the directed distances
 :math:`d_{P\to T}(p) = \min_{t \in S_T} \lVert p - t \rVert` (exact, in mm) and
 :math:`d_{T\to P}`. See ``docs/metrics.md`` for the definitions and how each option maps onto
-deepmind surface-distance, MONAI and medpy.
+deepmind surface-distance, MONAI and medpy. The search itself is in
+:mod:`edgewise.metrics._nearest_surface`; the perimeter error, which needs no distances, in
+:mod:`edgewise.metrics.perimeter`.
 
 Empty surfaces (policy ``empty="worst"``, the default): when both surfaces are empty the
 segmentations agree (distances 0, NSD 1, boundary F1 1); when exactly one is empty the
@@ -16,33 +18,24 @@ distances are ``inf`` (or ``max_distance`` when given) and NSD/boundary F1 are 0
 
 from __future__ import annotations
 
-import functools
-import math
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
 import torch
 from torch import Tensor
 
-from edgewise._core.spacing import SpacingLike, spacing_or_meta, spacing_table
+from edgewise._core.spacing import SpacingLike
 
+from ._nearest_surface import pair_distances
 from ._validate import (
     ArrayLike,
+    EmptyPolicy,
     Tolerance,
     check_choice,
-    check_pair,
-    drop_background,
+    pair_with_spacing,
     tolerance_tensor,
 )
-from .surface import (
-    Surface,
-    SurfaceModel,
-    corner_codes,
-    image_diagonal,
-    surface_points,
-    surfel_measure_table,
-)
+from .surface import SurfaceModel, image_diagonal
 
 __all__ = [
     "SurfaceDistances",
@@ -51,10 +44,8 @@ __all__ = [
     "average_surface_distance",
     "surface_dice",
     "boundary_f1",
-    "perimeter_error",
 ]
 
-EmptyPolicy = Literal["worst", "nan"]
 PercentileMethod = Literal["weighted_directed", "linear_directed", "linear_pooled"]
 AssdMethod = Literal["pooled", "mean_of_directed"]
 MaxDistance = None | float | Literal["diagonal"]
@@ -280,234 +271,6 @@ def _linear_percentile(d: Tensor, percentile: float) -> Tensor:
     return lo + (hi - lo) * (rank - lower)
 
 
-def _bounding_boxes(union: Tensor) -> list[list[list[tuple[int, int]] | None]]:
-    """Per (case, class), the bounding box of ``union`` ``(B, C, *spatial)`` as per-axis
-    ``(start, stop)``, or None when empty; one device-to-host transfer."""
-    ndim = union.dim() - 2
-    projections = []
-    for axis in range(ndim):
-        others = tuple(2 + a for a in range(ndim) if a != axis)
-        projections.append(union.any(dim=others).cpu())
-    boxes: list[list[list[tuple[int, int]] | None]] = []
-    for b in range(union.shape[0]):
-        row: list[list[tuple[int, int]] | None] = []
-        for c in range(union.shape[1]):
-            box: list[tuple[int, int]] = []
-            for axis in range(ndim):
-                hits = projections[axis][b, c].nonzero()
-                if hits.numel() == 0:
-                    row.append(None)
-                    break
-                box.append((int(hits[0]), int(hits[-1]) + 1))
-            else:
-                row.append(box)
-        boxes.append(row)
-    return boxes
-
-
-# elements of the crops of one chunk: bounds the memory of its surface grids (and of the
-# padded copy on CPU, of the batched distance transform on CUDA)
-_CHUNK_ELEMENTS = 1 << 25
-# grid elements whose per-element work (surface extraction, padding or transform) costs
-# about as much as the fixed overhead of a separate chunk
-_SMALL = 1 << 16
-
-
-def _chunks(boxes: list[list[tuple[int, int]] | None], shape: tuple[int, ...]):
-    """Groups consecutive non-empty pairs that can share one crop (the union of their bounding
-    boxes plus one voxel of margin): a pair joins the current group while the shared crop
-    wastes at most a quarter of the per-element work of separate crops (or less than the
-    overhead of one more chunk) and the group stays within the element budget. Yields
-    ``(pair indices, crop slices)``."""
-
-    def crop(lo: list[int], hi: list[int]) -> tuple[slice, ...]:
-        # one background voxel of margin keeps the crop's edge free of the masks, so the crop
-        # changes nothing but the size of the grids
-        return tuple(slice(max(a - 1, 0), min(b + 1, n)) for a, b, n in zip(lo, hi, shape))
-
-    def size(lo: list[int], hi: list[int]) -> int:
-        return math.prod(s.stop - s.start + 1 for s in crop(lo, hi))
-
-    chunk: list[int] = []
-    lo: list[int] = []
-    hi: list[int] = []
-    separate = 0
-    for pair, box in enumerate(boxes):
-        if box is None:
-            continue
-        own_lo, own_hi = [b[0] for b in box], [b[1] for b in box]
-        own = size(own_lo, own_hi)
-        if chunk:
-            new_lo = [min(a, b) for a, b in zip(lo, own_lo)]
-            new_hi = [max(a, b) for a, b in zip(hi, own_hi)]
-            shared = (len(chunk) + 1) * size(new_lo, new_hi)
-            if shared <= 1.25 * (separate + own) + _SMALL and 2 * shared <= _CHUNK_ELEMENTS:
-                chunk.append(pair)
-                lo, hi, separate = new_lo, new_hi, separate + own
-                continue
-            yield chunk, crop(lo, hi)
-        chunk, lo, hi, separate = [pair], own_lo, own_hi, own
-    if chunk:
-        yield chunk, crop(lo, hi)
-
-
-def _directed_distances(surf: Surface, spacing: Tensor, n: int) -> Tensor:
-    """For every surface point of sample ``j`` (predictions ``0..n-1``, targets ``n..2n-1``),
-    the distance in mm to the surface of its partner sample ``(j + n) mod 2n``; ``inf`` when
-    the partner has no surface.
-
-    On CUDA: one dense distance transform per non-empty surface (embarrassingly parallel
-    there). On CPU a dense transform costs the whole crop for a few surface points, so the
-    points are matched directly: :func:`_nearest_surface_cpu`."""
-    if surf.points.device.type == "cpu":
-        return _nearest_surface_cpu(surf, spacing, n)
-    return _nearest_surface_dense(surf, spacing, n)
-
-
-def _nearest_surface_dense(surf: Surface, spacing: Tensor, n: int) -> Tensor:
-    """Nearest-surface distances read from one distance transform per non-empty surface."""
-    present = torch.tensor([c > 0 for c in surf.counts])
-    partner = (surf.sample + n) % (2 * n)
-    out = torch.full(
-        surf.sample.shape, float("inf"), dtype=torch.float64, device=surf.sample.device
-    )
-    if not bool(present.any()):
-        return out
-    rows = torch.full((2 * n,), -1, dtype=torch.long)
-    rows[present] = torch.arange(int(present.sum()))
-    from ..maps import edt
-
-    seeds = surf.points[present.to(surf.points.device)]
-    maps = edt(~seeds, spacing[present], spatial_dims=seeds.dim() - 1).flatten(1)
-    rows = rows.to(surf.sample.device)[partner]
-    known = rows >= 0
-    out[known] = maps[rows[known], surf.position[known]].double()
-    return out
-
-
-# lattice offsets tried around each point at most before the k-d tree
-_LOCAL_OFFSETS = 300
-# look-ups worth one k-d tree query (a query for a far point costs ~1.5 us, a look-up a few
-# ns): the shells stop early when they settle fewer points than one per this many look-ups,
-# so surfaces far apart go to the tree almost at once (measured: a 3D batch shifted by 12
-# voxels 1.56 s -> 1.14 s; unchanged when the surfaces are close)
-_QUERY_COST = 512
-
-
-@functools.cache
-def _offset_shells(spacing: tuple[float, ...]) -> tuple[list[tuple[float, np.ndarray]], np.ndarray]:
-    """The nearest non-zero lattice offsets in mm, grouped into shells of equal length in
-    ascending order, and the largest offset per axis (the padding the look-ups need).
-
-    Every offset shorter than the last shell's length is included, so the first shell that
-    contains a surface point gives the exact nearest distance."""
-    s = np.asarray(spacing, dtype=np.float64)
-    radius = 2 * float(s.min())
-    while True:
-        half = np.floor(radius / s).astype(int)
-        axes = [np.arange(-h, h + 1) for h in half]
-        offsets = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, len(s))
-        squared = ((offsets * s) ** 2).sum(1)
-        inside = (squared > 0) & (squared <= radius**2)
-        if inside.sum() >= _LOCAL_OFFSETS or radius > 64 * float(s.max()):
-            break
-        radius *= 1.5
-    offsets, squared = offsets[inside], squared[inside]
-    order = np.argsort(squared, kind="stable")
-    offsets, squared = offsets[order], squared[order]
-    shells: list[tuple[float, np.ndarray]] = []
-    start, used = 0, 0
-    for i in range(1, len(squared) + 1):
-        if i < len(squared) and squared[i] <= squared[start] * (1 + 1e-12):
-            continue
-        if used + i - start > _LOCAL_OFFSETS and shells:
-            break
-        shells.append((math.sqrt(squared[start]), offsets[start:i]))
-        used += i - start
-        start = i
-    margin = np.abs(np.concatenate([o for _, o in shells])).max(0)
-    return shells, margin
-
-
-def _nearest_surface_cpu(surf: Surface, spacing: Tensor, n: int) -> Tensor:
-    """Exact nearest-surface distances on CPU without a dense transform.
-
-    A point also on the partner surface is at 0. The others look at the lattice offsets of
-    :func:`_offset_shells` shell by shell (all samples of the crop at once, on a padded copy
-    of the surface grid), so a point whose partner surface is within a few voxels, the vast
-    majority, is settled by a handful of look-ups; the rest query a k-d tree of the partner's
-    surface points (scipy). Distances are ``sqrt(sum((offset * spacing)^2))`` in float64 for
-    both routes, so equal offsets give bit-equal distances."""
-    from scipy.spatial import cKDTree
-
-    points = surf.points.numpy()
-    grid = points.shape[1:]
-    sample, position = surf.sample.numpy(), surf.position.numpy()
-    counts = np.asarray(surf.counts)
-    out = np.full(sample.shape, np.inf)
-    if sample.size == 0:
-        return torch.from_numpy(out)
-    spacing_np = spacing.detach().cpu().double().numpy()
-    partner = (sample + n) % (2 * n)
-    per_sample = math.prod(grid)
-    on_partner = points.reshape(-1)[partner * per_sample + position]
-    out[on_partner] = 0.0
-    todo = np.flatnonzero((counts[partner] > 0) & ~on_partner)
-    if todo.size == 0:
-        return torch.from_numpy(out)
-    coords = np.stack(np.unravel_index(position, grid), 1)
-    # samples of a crop usually share one spacing: one pass per distinct spacing
-    rows, row_of_sample = np.unique(spacing_np, axis=0, return_inverse=True)
-    row_of_sample = row_of_sample.reshape(-1)
-    unmatched = []
-    for r, row in enumerate(rows):
-        idx = todo[row_of_sample[sample[todo]] == r]
-        if idx.size == 0:
-            continue
-        shells, margin = _offset_shells(tuple(float(v) for v in row))
-        padded = np.pad(points, [(0, 0)] + [(int(m), int(m)) for m in margin])
-        strides = np.array([math.prod(padded.shape[a + 1 :]) for a in range(padded.ndim)])
-        flat = padded.reshape(-1)
-        # integer matmul has no BLAS path in numpy: sum the axes by hand
-        lookup = partner[idx] * strides[0]
-        for axis in range(len(grid)):
-            lookup += (coords[idx, axis] + margin[axis]) * strides[axis + 1]
-        # judged over windows of at least 8 look-ups per point, as single shells vary in size
-        window_points, window_lookups, window_hits = idx.size, 0, 0
-        for length, offsets in shells:
-            steps = (offsets * strides[1:]).sum(1)
-            hit = flat[lookup + steps[0]]
-            for step in steps[1:]:
-                hit |= flat[lookup + step]
-            window_lookups += idx.size * len(steps)
-            hits = int(np.count_nonzero(hit))
-            if hits:
-                out[idx[hit]] = length
-                window_hits += hits
-                idx, lookup = idx[~hit], lookup[~hit]
-                if idx.size == 0:
-                    break
-            if window_lookups >= 8 * window_points:
-                if window_hits * _QUERY_COST < window_lookups:
-                    break
-                window_points, window_lookups, window_hits = idx.size, 0, 0
-        unmatched.append(idx)
-    left = np.concatenate(unmatched) if unmatched else todo[:0]
-    if left.size:
-        workers = torch.get_num_threads()
-        starts = np.concatenate([[0], np.cumsum(counts)])
-        for j in np.unique(partner[left]):
-            queries = left[partner[left] == j]
-            seeds = coords[starts[j] : starts[j + 1]]
-            scale = spacing_np[j]
-            tree = cKDTree(seeds * scale, leafsize=32, balanced_tree=False, compact_nodes=False)
-            # scipy starts fresh threads per query: worth it only for many points
-            threads = workers if queries.size > 20_000 else 1
-            nearest = tree.query(coords[queries] * scale, k=1, workers=threads)[1]
-            out[queries] = np.sqrt((((coords[queries] - seeds[nearest]) * scale) ** 2).sum(1))
-    return torch.from_numpy(out)
-
-
 def surface_distances(
     pred: ArrayLike,
     target: ArrayLike,
@@ -549,47 +312,25 @@ def surface_distances(
         >>> sd.hausdorff().item(), sd.hausdorff(95).item()
         (2.0, 2.0)
     """
-    p, t = check_pair(pred, target)
-    p, t = drop_background(p, t, include_background)
+    p, t, spacing_b = pair_with_spacing(pred, target, spacing, include_background)
     check_choice(surface, "surface", ("corner", "voxel"))
     batch, channels = p.shape[:2]
-    ndim = p.dim() - 2
-    spacing_b = spacing_table(spacing_or_meta(spacing, target, pred, spatial_dims=ndim), batch, ndim)
-    boxes = [box for row in _bounding_boxes(p | t) for box in row]
-    empty_f = torch.zeros(0, dtype=torch.float64, device=p.device)
-    empty_r = torch.zeros(0, dtype=torch.long, device=p.device)
-    n_pairs = batch * channels
-    d_lists = [[empty_f] * n_pairs, [empty_f] * n_pairs]
-    w_lists = [[empty_f] * n_pairs, [empty_f] * n_pairs]
-    r_lists = [[empty_r] * n_pairs, [empty_r] * n_pairs]
-    for chunk, crop in _chunks(boxes, p.shape[2:]):
-        index = torch.tensor(chunk, device=p.device)
-        bs, cs = index // channels, index % channels
-        region = (slice(None), *crop)
-        masks = torch.cat([p[bs, cs][region], t[bs, cs][region]])
-        sample_spacing = spacing_b[(index // channels).cpu()].repeat(2, 1)
-        surf = surface_points(
-            masks,
-            sample_spacing,
-            surface=surface,
-            connectivity=connectivity,
-            border_is_surface=border_is_surface,
-        )
-        d = _directed_distances(surf, sample_spacing, len(chunk))
-        rank = surf.rank if surf.rank is not None else torch.zeros_like(surf.sample)
-        for parts, values in ((d_lists, d), (w_lists, surf.weights), (r_lists, rank)):
-            split = torch.split(values, surf.counts)
-            for j, pair in enumerate(chunk):
-                parts[0][pair] = split[j]
-                parts[1][pair] = split[len(chunk) + j]
+    pairs = pair_distances(
+        p,
+        t,
+        spacing_b,
+        surface=surface,
+        connectivity=connectivity,
+        border_is_surface=border_is_surface,
+    )
     ranks = surface == "corner"
     return SurfaceDistances(
-        pred_to_target=d_lists[0],
-        pred_weights=w_lists[0],
-        target_to_pred=d_lists[1],
-        target_weights=w_lists[1],
-        pred_ranks=r_lists[0] if ranks else None,
-        target_ranks=r_lists[1] if ranks else None,
+        pred_to_target=pairs.distances[0],
+        pred_weights=pairs.weights[0],
+        target_to_pred=pairs.distances[1],
+        target_weights=pairs.weights[1],
+        pred_ranks=pairs.ranks[0] if ranks else None,
+        target_ranks=pairs.ranks[1] if ranks else None,
         diagonal=image_diagonal(tuple(p.shape[2:]), spacing_b),
         shape=(batch, channels),
         device=p.device,
@@ -834,73 +575,6 @@ def boundary_f1(
         border_is_surface=border_is_surface,
     )
     return sd.boundary_f1(tolerance, empty)
-
-
-def perimeter_error(
-    pred: ArrayLike,
-    target: ArrayLike,
-    *,
-    spacing: SpacingLike = None,
-    include_background: bool = True,
-    border_is_surface: bool = True,
-    relative: bool = False,
-    empty: EmptyPolicy = "worst",
-) -> Tensor:
-    r"""Absolute difference of perimeters (2D, mm) or surface areas (3D, mm²).
-
-    .. math::
-        E = \lvert |S_P| - |S_T| \rvert, \qquad E_{rel} = E / |S_T|
-
-    Perimeters are the corner model's marching-squares contour lengths (marching-cubes surface
-    areas in 3D), which do not suffer the staircase overestimate of voxel-edge counting.
-
-    Args:
-        pred: one-hot prediction ``(B, C, *spatial)``, bool or 0/1.
-        target: one-hot target, same shape.
-        spacing: voxel spacing in mm (array axis order), per axis or per sample ``(B, ndim)``;
-            None: 1, or the spacing of a MONAI ``MetaTensor`` target/prediction.
-        include_background: keep channel 0 (default).
-        border_is_surface: whether the image border counts as surface.
-        relative: divide by the target's perimeter.
-        empty: ``"worst"``: with ``relative`` an empty target gives 0 when the prediction is
-            empty too and ``inf`` otherwise; ``"nan"``: nan for any empty mask.
-
-    Returns:
-        ``(B, C)`` float32 on the input's device.
-
-    Example:
-        >>> import torch
-        >>> t = torch.zeros(1, 1, 8, 8); t[..., 2:6, 2:6] = 1
-        >>> p = torch.zeros(1, 1, 8, 8); p[..., 2:6, 2:4] = 1
-        >>> perimeter_error(p, t)  # 14.83 (4x4 square) - 10.83 (4x2)
-        tensor([[4.]])
-    """
-    check_choice(empty, "empty", ("worst", "nan"))
-    p, t = check_pair(pred, target)
-    p, t = drop_background(p, t, include_background)
-    batch, channels = p.shape[:2]
-    ndim = p.dim() - 2
-    spacing_b = spacing_table(spacing_or_meta(spacing, target, pred, spatial_dims=ndim), batch, ndim)
-    table = surfel_measure_table(spacing_b.to(p.device))  # (B, codes)
-    n_codes = table.shape[-1]
-    lengths = torch.empty(2, batch, channels, dtype=torch.float64, device=p.device)
-    for b in range(batch):
-        # a histogram of the codes per mask keeps memory at one case's corner grid
-        codes = corner_codes(torch.cat([p[b], t[b]]), ndim, border_is_surface).flatten(1).long()
-        offsets = torch.arange(2 * channels, device=p.device)[:, None] * n_codes
-        counts = torch.bincount((codes + offsets).flatten(), minlength=2 * channels * n_codes)
-        lengths[:, b] = (counts.view(2, channels, n_codes).double() * table[b]).sum(-1)
-    error = (lengths[0] - lengths[1]).abs()
-    if relative:
-        error = torch.where(
-            lengths[1] > 0,
-            error / lengths[1].clamp_min(1e-300),
-            torch.where(error > 0, float("inf"), 0.0),
-        )
-    if empty == "nan":
-        has_empty = ~(p.flatten(2).any(2) & t.flatten(2).any(2))
-        error = torch.where(has_empty, float("nan"), error)
-    return error.to(torch.float32)
 
 
 for _fn in (hausdorff_distance, average_surface_distance, surface_dice, boundary_f1):

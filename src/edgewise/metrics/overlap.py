@@ -5,8 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ._validate import ArrayLike, check_choice, check_pair, drop_background
-from .distance import EmptyPolicy
+from ._validate import ArrayLike, EmptyPolicy, check_choice, check_pair, drop_background
 
 __all__ = ["dice", "iou"]
 

@@ -1,4 +1,4 @@
-"""Surface extraction for the distance metrics.
+"""Surface extraction for the distance metrics and the perimeter error.
 
 Two surface models are offered:
 

@@ -16,8 +16,14 @@ from torch import Tensor
 
 from edgewise._core.tensors import as_mask
 
-from ._validate import ONE_HOT_HINT, ArrayLike, check_choice, check_pair, drop_background
-from .distance import EmptyPolicy
+from ._validate import (
+    ONE_HOT_HINT,
+    ArrayLike,
+    EmptyPolicy,
+    check_choice,
+    check_pair,
+    drop_background,
+)
 
 __all__ = [
     "CenterlineCounts",
