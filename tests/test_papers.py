@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from edgewise.bench.grid import expand_grid, load_experiment
+from edgewise.training.components import build_loss
 from edgewise.training.config import validate_config
-from edgewise.training.run import build_loss
 from edgewise.training.schema import experiment_json_schema
 
 REPO = Path(__file__).resolve().parents[1]

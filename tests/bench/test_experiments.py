@@ -20,7 +20,7 @@ def test_every_paper_has_an_experiment():
 @pytest.mark.parametrize("name", NAMES)
 def test_variants_expand_to_valid_configs(name):
     from edgewise.training import validate_config
-    from edgewise.training.run import build_loss
+    from edgewise.training.components import build_loss
 
     variants = yaml.safe_load((EXPERIMENTS / f"{name}.yaml").read_text())["variants"]
     assert {"quick", "full"} <= set(variants)

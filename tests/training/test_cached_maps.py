@@ -9,7 +9,7 @@ import torch
 
 from edgewise.losses import BoundaryLoss, GeneralizedDiceLoss
 from edgewise.training import train
-from edgewise.training.run import build_components, build_loss
+from edgewise.training.components import build_components, build_loss
 
 # 3D synthetic shells sliced to 2D, with whole-volume signed maps cached on disk.
 SLICES = "data.options={n: 2, n_val: 1, shape: [8, 16, 16], kind: rings, mode: slices, seed: 0}"

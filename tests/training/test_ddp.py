@@ -60,7 +60,7 @@ def test_ddp_validation_metrics_cover_both_processes(ddp_run):
     from edgewise.metrics import dice, hausdorff_distance
     from edgewise.training.datamodule import build_split
     from edgewise.training.module import masked_onehot
-    from edgewise.training.run import load_run
+    from edgewise.training import load_run
 
     run_dir, proc, rows = ddp_run
     assert "sync_dist" not in proc.stderr  # Lightning's warning about unsynced epoch values

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from edgewise.training import evaluate, predict_cases, train
-from edgewise.training.run import _case_metrics
+from edgewise.training.evaluation import _case_metrics
 
 
 def _rows(path):
@@ -221,7 +221,7 @@ def test_lightning_chatter_is_scoped():
     import logging
     import warnings
 
-    from edgewise.training.run import lightning_output
+    from edgewise.training.components import lightning_output
 
     class Collect(logging.Handler):
         def __init__(self):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from edgewise.training import evaluate, train
-from edgewise.training.run import _case_metrics
+from edgewise.training.evaluation import _case_metrics
 
 
 def test_case_metrics_extra_metrics_inside_the_mask():
@@ -63,7 +63,7 @@ def test_2d_patches_cached_tubes_and_sliding_window_evaluation(tmp_path, tiny_co
 
 
 def test_cached_tubes_need_the_tube_kind(tmp_path, tiny_config):
-    from edgewise.training.run import build_components
+    from edgewise.training.components import build_components
 
     cfg = tiny_config(
         f"data.options={{n: 4, n_val: 2, shape: [16, 16], map_cache: {tmp_path}, map_kind: signed}}",
