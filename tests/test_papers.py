@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from edgewise.bench.grid import expand_grid, load_experiment
-from edgewise.training.components import build_loss
+from edgewise.training.components import loss_and_cached_terms
 from edgewise.training.config import validate_config
 from edgewise.training.schema import experiment_json_schema
 
@@ -74,7 +74,7 @@ def test_every_paper_config_loads_and_validates(path):
         for cell in cells:
             cfg = validate_config(cell.config)
             assert cfg["seed"] == cell.seed
-            build_loss(cfg["loss"])
+            loss_and_cached_terms(cfg["loss"])
 
 
 @pytest.mark.parametrize("path", PAPERS, ids=lambda p: p.stem)

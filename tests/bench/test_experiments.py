@@ -20,7 +20,7 @@ def test_every_paper_has_an_experiment():
 @pytest.mark.parametrize("name", NAMES)
 def test_variants_expand_to_valid_configs(name):
     from edgewise.training import validate_config
-    from edgewise.training.components import build_loss
+    from edgewise.training.components import loss_and_cached_terms
 
     variants = yaml.safe_load((EXPERIMENTS / f"{name}.yaml").read_text())["variants"]
     assert {"quick", "full"} <= set(variants)
@@ -30,7 +30,7 @@ def test_variants_expand_to_valid_configs(name):
         assert len({c.name for c in cells}) == len(cells)
         for cell in cells:
             cfg = validate_config(cell.config)
-            build_loss(cfg["loss"])
+            loss_and_cached_terms(cfg["loss"])
         if variant == "quick":
             # CPU smoke tests: synthetic data only, one seed, a handful of epochs
             assert {c.config["data"]["name"] for c in cells} == {"synthetic"}

@@ -9,7 +9,7 @@ import torch
 
 from edgewise.losses import BoundaryLoss, GeneralizedDiceLoss
 from edgewise.training import train
-from edgewise.training.components import build_components, build_loss
+from edgewise.training.components import build_components, loss_and_cached_terms
 
 # 3D synthetic shells sliced to 2D, with whole-volume signed maps cached on disk.
 SLICES = "data.options={n: 2, n_val: 1, shape: [8, 16, 16], kind: rings, mode: slices, seed: 0}"
@@ -21,8 +21,8 @@ def _with_cache(tmp_path):
     return [SLICES, f"data.options.map_cache={tmp_path / 'maps'}", "data.options.map_kind=signed", LOSS]
 
 
-def test_build_loss_strips_the_maps_option():
-    loss, cached = build_loss({"terms": [{"name": "gdl"}, {"name": "boundary", "maps": "cached"},
+def test_loss_and_cached_terms_strips_the_maps_option():
+    loss, cached = loss_and_cached_terms({"terms": [{"name": "gdl"}, {"name": "boundary", "maps": "cached"},
                                          {"name": "boundary", "maps": "on_the_fly"}]})
     assert loss.names == ["gdl", "boundary", "boundary_2"]
     assert [(name, i) for name, i, _ in cached] == [("boundary", 1)]

@@ -17,7 +17,7 @@ from edgewise.training.config import (
     require_data_root,
 )
 
-__all__ = ["lightning_output", "run_dir_of", "build_components", "build_loss", "load_checkpoint"]
+__all__ = ["lightning_output", "run_dir_of", "build_components", "loss_and_cached_terms", "load_checkpoint"]
 
 log = logging.getLogger("edgewise")
 
@@ -127,7 +127,7 @@ def build_components(config: Mapping[str, Any]) -> dict[str, Any]:
     from edgewise.training.module import SegmentationModule
 
     require_data_root(config)
-    loss, cached = build_loss(config["loss"])
+    loss, cached = loss_and_cached_terms(config["loss"])
     data = config["data"]
     if cached:
         # the cached maps follow loss.map_units unless data.options.map_options.units says
@@ -161,7 +161,7 @@ def build_components(config: Mapping[str, Any]) -> dict[str, Any]:
     return {"datamodule": dm, "network": network, "loss": loss, "module": module}
 
 
-def build_loss(loss_cfg: Mapping[str, Any]) -> tuple[Any, list[tuple[str, int, dict[str, Any]]]]:
+def loss_and_cached_terms(loss_cfg: Mapping[str, Any]) -> tuple[Any, list[tuple[str, int, dict[str, Any]]]]:
     """The ``CompoundLoss`` of a ``loss`` section, and its terms that take cached maps.
 
     A term with ``maps: cached`` gets the dataset's precomputed ``dist_map`` (see
