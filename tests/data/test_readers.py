@@ -385,7 +385,7 @@ def test_a_nifti_header_with_a_nan_pixel_size_names_the_file(tmp_path, writers):
     header = img.header.copy()
     header["pixdim"][2] = np.nan
     nib.Nifti1Image(np.asarray(img.dataobj), None, header).to_filename(str(bad))
-    from edgewise.data.io import read_nifti
+    from edgewise.data.image_files import read_nifti
 
     with pytest.raises(ValueError) as info:
         read_nifti(bad)
@@ -396,7 +396,7 @@ def test_a_nifti_header_with_a_nan_pixel_size_names_the_file(tmp_path, writers):
                                              ({0: "background"}, "mapping of integers"), ([0, 1], "got [0, 1]")])
 def test_a_bad_label_map_names_the_option(label_map, hint):
     # `score --data-option "label_map={0:0,255:1}"` reads as the keys "0:0" and "255:1" in YAML
-    from edgewise.data.io import check_label_map
+    from edgewise.data.image_files import check_label_map
 
     with pytest.raises(ValueError) as info:
         check_label_map(label_map)

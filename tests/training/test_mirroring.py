@@ -7,7 +7,7 @@ import torch
 
 from edgewise.cli import main
 from edgewise.training import evaluate, train
-from edgewise.training.inference import sliding_or_full
+from edgewise.training.whole_case import sliding_or_full
 
 
 class _Ramp(torch.nn.Module):

@@ -174,7 +174,7 @@ def test_match_predictions_drive_names_and_ambiguity(tmp_path):
 
 
 def test_palette_label_png_reads_its_indices(tmp_path):
-    from edgewise.data.io import read_image_2d, read_label_2d
+    from edgewise.data.image_files import read_image_2d, read_label_2d
 
     # as DRIVE's 2nd_manual PNGs: indices 0/1 drawn in near-black and near-white
     im = Image.fromarray(np.array([[0, 1], [1, 0]], np.uint8), mode="P")

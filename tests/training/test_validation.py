@@ -97,7 +97,7 @@ def test_case_shard_sampler_keeps_each_volume_on_one_process():
 def test_sliding_window_pads_small_images_with_their_minimum_like_training():
     # training pads patches larger than the volume with the image minimum; a network with
     # instance norm sees the padding, so inference must pad the same way (not with 0)
-    from edgewise.training.inference import sliding_or_full
+    from edgewise.training.whole_case import sliding_or_full
 
     torch.manual_seed(0)
     image = torch.randn(2, 1, 4, 6, 5) + torch.tensor([0.0, 3.0]).view(2, 1, 1, 1, 1)

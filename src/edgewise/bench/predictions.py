@@ -2,7 +2,7 @@
 
 The panels of the first ``n`` test cases of a run (image, ground truth and prediction
 inside the evaluation mask, error map; a 3D case at its slice with most foreground, see
-:func:`edgewise.training.report.overlay_panels`) are computed once from the run's best
+:func:`edgewise.training.plots.overlay_panels`) are computed once from the run's best
 checkpoint (:func:`edgewise.training.predict_cases`, the inference of ``evaluate``) and
 cached in ``<run>/overlay_cases.npz``.
 """
@@ -41,7 +41,7 @@ def load_predictions(run_dir: str | Path, n_cases: int = 3) -> dict[str, dict[st
 
 
 def _predict(run_dir: Path, n_cases: int) -> dict[str, dict[str, np.ndarray]]:
-    from edgewise.training.report import overlay_panels
+    from edgewise.training.plots import overlay_panels
     from edgewise.training.prediction import predict_cases
 
     out = {}

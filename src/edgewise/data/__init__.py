@@ -9,7 +9,7 @@ Every dataset returns dict items with the schema documented in
 from edgewise.data.augment import Augment
 from edgewise.data.base import Case, SegmentationDataset, Volume, normalize_volume, resize_volume, split_cases
 from edgewise.data.factory import DATASET_NAMES, build_dataset, subject_of
-from edgewise.data.io import read_image_2d, read_nifti
+from edgewise.data.image_files import read_image_2d, read_nifti
 from edgewise.data.readers import ACDCDataset, DecathlonDataset, DriveDataset, FolderDataset
 from edgewise.data.synthetic import SyntheticDataset, make_synthetic
 

@@ -215,7 +215,7 @@ class SegmentationDataset(Dataset):
         foreground_oversample: probability that a patch is centred on a random
             foreground voxel (nnU-Net uses 0.33); otherwise the corner is uniform.
         slice_axis: array axis sliced in ``mode="slices"`` (0 = through-plane for the
-            reversed NIfTI order, see :mod:`edgewise.data.io`).
+            reversed NIfTI order, see :mod:`edgewise.data.image_files`).
         normalize: per-volume, per-channel normalisation, see :func:`normalize_volume`.
         transform: callable applied to each item dict (e.g. :class:`Augment`).
         cache: keep preprocessed volumes in memory (per process).

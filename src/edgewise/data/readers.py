@@ -1,7 +1,7 @@
 """Readers for the official layouts: DRIVE, ACDC, Medical Segmentation Decathlon, and
 any folder of image/label pairs. All return items following the schema of
 :mod:`edgewise.data.base`; 3D files are read in reversed-NIfTI array order
-``(D, H, W) = (z, y, x)`` with spacing reversed to match (see :mod:`edgewise.data.io`).
+``(D, H, W) = (z, y, x)`` with spacing reversed to match (see :mod:`edgewise.data.image_files`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 
 from edgewise.data.base import Case, SegmentationDataset, Volume, split_cases
-from edgewise.data.io import (
+from edgewise.data.image_files import (
     IMAGE_2D_SUFFIXES,
     NIFTI_SUFFIXES,
     check_label_map,

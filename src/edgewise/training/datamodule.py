@@ -61,11 +61,11 @@ def build_split(data_cfg: Mapping[str, Any], split: str, *, role: str | None = N
     the training role only, whatever its split is called (``train_split: all`` is
     augmented; ``val_split: train``, or ``edgewise eval --split train``, is not). With
     ``whole_cases`` a patch split is read as whole volumes (see
-    :func:`edgewise.training.inference.whole_case_options`).
+    :func:`edgewise.training.whole_case.whole_case_options`).
     """
     from edgewise.data import build_dataset
     from edgewise.data.factory import make_augment
-    from edgewise.training.inference import whole_case_options
+    from edgewise.training.whole_case import whole_case_options
 
     options = dict(data_cfg.get("options") or {})
     options.update((data_cfg.get("split_options") or {}).get(role or "", {}))
@@ -134,7 +134,7 @@ class SegmentationDataModule(pl.LightningDataModule):
 
     def sliding_window(self) -> list[int] | None:
         """Window over whole validation volumes: the patch size of a patch-trained split."""
-        from edgewise.training.inference import whole_case_options
+        from edgewise.training.whole_case import whole_case_options
 
         options = {**(self.cfg.get("options") or {}),
                    **(self.cfg.get("split_options") or {}).get("val", {})}

@@ -139,7 +139,7 @@ def _comparison_figure(run_dirs: Mapping[str, Path], path: Path, n_cases: int) -
     import torch
 
     from edgewise.training.datamodule import build_split
-    from edgewise.training.report import _pyplot, _save_figure, overlay_panels
+    from edgewise.training.plots import _pyplot, _save_figure, overlay_panels
     from edgewise.training.evaluation import _case_metrics
     from edgewise.training.prediction import _predict_cases, load_run
 
@@ -233,7 +233,7 @@ def run_demo(
     """
     import torch
 
-    from edgewise.training.report import plot_learning_curves
+    from edgewise.training.plots import plot_learning_curves
     from edgewise.training.components import lightning_output
     from edgewise.training.evaluation import evaluate
     from edgewise.training.trainer import train

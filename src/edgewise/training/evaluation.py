@@ -330,7 +330,7 @@ def evaluate(
     with staged_dir(out_dir, "eval", what="evaluation folder") as tmp:
         atomic_write_text(tmp / "per_case.csv", table)
         if overlays > 0:
-            from edgewise.training.report import save_overlays
+            from edgewise.training.plots import save_overlays
 
             summary["overlays"] = [_relative(out_dir / p.relative_to(tmp), out_dir)
                                    for p in save_overlays(cases[:overlays], tmp / "overlays")]

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
 from edgewise.losses.schedules import Gated
-from edgewise.training.inference import SliceCollector, sliding_or_full
+from edgewise.training.whole_case import SliceCollector, sliding_or_full
 
 __all__ = ["SegmentationModule", "build_optimizer", "build_scheduler", "masked_onehot"]
 
@@ -111,7 +111,7 @@ class SegmentationModule(pl.LightningModule):
     Validation scores whole cases as :func:`edgewise.training.evaluate` does: each item
     is a case, except the 2D items of a ``mode="slices"`` dataset (batches carry
     ``"slice"``), which are re-stacked into their volume on its original grid once all of
-    its slices are seen (:class:`edgewise.training.inference.SliceCollector`); with
+    its slices are seen (:class:`edgewise.training.whole_case.SliceCollector`); with
     ``sliding_window`` whole volumes are predicted by sliding windows of that size.
 
     With ``cached_maps=["boundary"]`` the batch's ``"dist_map"`` (the dataset's

@@ -62,7 +62,7 @@ def _eval_dataset(cfg: Mapping[str, Any], split: str) -> tuple[Any, Sequence[int
     a run: a model trained on patches is applied to whole volumes by sliding windows of
     the patch size; cached distance maps (a training input) are not loaded."""
     from edgewise.training.datamodule import build_split
-    from edgewise.training.inference import whole_case_options
+    from edgewise.training.whole_case import whole_case_options
 
     data_cfg = dict(cfg["data"])
     split_name = data_cfg["test_split"] if split == "test" else split
@@ -89,7 +89,7 @@ def _predict_cases(module: Any, dataset: Any, batch_size: int, roi: Sequence[int
     probabilities ``"probs"``; ``mirror_axes`` as :func:`sliding_or_full`."""
     from torch.utils.data import DataLoader
 
-    from edgewise.training.inference import restacked_case, sliding_or_full
+    from edgewise.training.whole_case import restacked_case, sliding_or_full
 
     mode = getattr(dataset, "mode", "whole")
     loader = DataLoader(dataset, batch_size=1 if roi is not None else batch_size, shuffle=False)

@@ -37,7 +37,7 @@ _VIEW_OPTIONS = ("mode", "patch_size", "samples_per_volume", "foreground_oversam
 
 
 def _case_key(path: Path, rx: re.Pattern[str]) -> str:
-    from edgewise.data.io import strip_suffix
+    from edgewise.data.image_files import strip_suffix
 
     m = rx.match(strip_suffix(path.name))
     if m is None:
@@ -67,7 +67,7 @@ def match_predictions(folder: str | os.PathLike, case_ids: Sequence[str], patter
         >>> found["test_01"].name, [p.name for p in unused]
         ('01_manual2.png', ['02_manual2.png'])
     """
-    from edgewise.data.io import IMAGE_2D_SUFFIXES, NIFTI_SUFFIXES
+    from edgewise.data.image_files import IMAGE_2D_SUFFIXES, NIFTI_SUFFIXES
 
     folder = Path(folder)
     rx = re.compile(case_regex)
@@ -114,7 +114,7 @@ def match_predictions(folder: str | os.PathLike, case_ids: Sequence[str], patter
 
 def _read_prediction(path: Path, shape: tuple[int, ...], num_classes: int,
                      label_map: Mapping[int, int] | None, case: str) -> torch.Tensor:
-    from edgewise.data.io import IMAGE_2D_SUFFIXES, is_nifti, read_any, read_label_2d, to_label
+    from edgewise.data.image_files import IMAGE_2D_SUFFIXES, is_nifti, read_any, read_label_2d, to_label
 
     if not is_nifti(path) and path.suffix.lower() in IMAGE_2D_SUFFIXES:
         arr, channels_first = read_label_2d(path), False
@@ -225,7 +225,7 @@ def score(
                          "has no probabilities to rank")
     if isinstance(overlays, bool) or not isinstance(overlays, int) or overlays < 0:
         raise ValueError(f"expected overlays to be an integer >= 0, got {overlays!r}")
-    from edgewise.data.io import check_label_map
+    from edgewise.data.image_files import check_label_map
 
     label_map = check_label_map(label_map)
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
@@ -271,7 +271,7 @@ def score(
     with staged_dir(out_dir, "score", what="score folder") as tmp:
         atomic_write_text(tmp / "per_case.csv", table)
         if cases:
-            from edgewise.training.report import save_overlays
+            from edgewise.training.plots import save_overlays
 
             summary["overlays"] = [_relative(out_dir / p.relative_to(tmp), out_dir)
                                    for p in save_overlays(cases, tmp / "overlays")]

@@ -317,7 +317,7 @@ def _train(cfg: dict[str, Any], run_dir: Path, resume: bool, callbacks: Sequence
         trainer.fit(parts["module"], datamodule=parts["datamodule"],
                     ckpt_path=str(ckpt_path) if resume else None)
     if _global_rank() == 0 and (run_dir / "metrics.csv").is_file():
-        from edgewise.training.report import plot_run_curves
+        from edgewise.training.plots import plot_run_curves
 
         plot_run_curves(run_dir / "metrics.csv", run_dir / "learning_curves.png")
     return run_dir

@@ -1,4 +1,4 @@
-"""File readers shared by the dataset classes.
+"""Image and label files (NIfTI volumes, 2D images) read for the dataset classes.
 
 Axis-order convention (used everywhere in :mod:`edgewise.data`): arrays are returned in
 *array order* with the spatial axes of a NIfTI file **reversed**, i.e. a volume stored as
