@@ -15,14 +15,7 @@ from torch import Tensor
 
 from edgewise._core.tensors import as_mask, as_tensor
 
-from ._validate import (
-    ONE_HOT_HINT,
-    ArrayLike,
-    EmptyPolicy,
-    check_choice,
-    check_pair,
-    drop_background,
-)
+from ._validate import ONE_HOT_HINT, ArrayLike, EmptyPolicy, check_choice, check_pair, drop_background
 
 __all__ = ["accuracy", "confusion", "f1", "roc_auc", "scores_from_counts", "sensitivity", "specificity"]
 

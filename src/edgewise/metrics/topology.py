@@ -16,14 +16,7 @@ from torch import Tensor
 
 from edgewise._core.tensors import as_mask
 
-from ._validate import (
-    ONE_HOT_HINT,
-    ArrayLike,
-    EmptyPolicy,
-    check_choice,
-    check_pair,
-    drop_background,
-)
+from ._validate import ONE_HOT_HINT, ArrayLike, EmptyPolicy, check_choice, check_pair, drop_background
 
 __all__ = [
     "CenterlineCounts",
