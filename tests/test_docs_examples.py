@@ -141,10 +141,10 @@ def test_doc_blocks_run(doc: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     # The bench example's cells record the code they ran, and its report refuses
     # uncommitted code: in a checkout with local edits (a developer's) that refusal is right
     # for real grids, but not what this test is about. Record this checkout's commit as clean.
-    from edgewise.bench import runner
+    from edgewise.bench import provenance
 
-    real = runner.code_provenance()
-    monkeypatch.setattr(runner, "code_provenance", lambda *a, **k: {**real, "dirty": False, "changed": []})
+    real = provenance.code_provenance()
+    monkeypatch.setattr(provenance, "code_provenance", lambda *a, **k: {**real, "dirty": False, "changed": []})
 
     namespace: dict[str, object] = {"__name__": "__docs__"}
     ran, skipped = 0, []

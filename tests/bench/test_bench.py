@@ -12,8 +12,10 @@ import yaml
 
 from edgewise import training
 from edgewise.bench.grid import expand_grid, load_experiment
-from edgewise.bench import runner
-from edgewise.bench.runner import cell_files, cell_status, read_provenance, run_grid
+from edgewise.bench import provenance
+from edgewise.bench.cells import cell_files, cell_status
+from edgewise.bench.provenance import read_provenance
+from edgewise.bench.runner import run_grid
 from edgewise.cli import main
 
 pytest.importorskip("lightning")
@@ -75,7 +77,7 @@ def bench(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setattr(training, "train", crashing_train)
     # the code every cell records: one clean commit, whatever state this checkout is in
-    mp.setattr(runner, "code_provenance", lambda: dict(CODE))
+    mp.setattr(provenance, "code_provenance", lambda: dict(CODE))
     try:
         rc = main(["bench", str(cfg), "--output", str(out), "--no-progress"])
     finally:
@@ -115,7 +117,7 @@ def test_second_invocation_skips_done_and_resumes_interrupted(bench, monkeypatch
         return real_train(config, output_dir=output_dir, resume=resume, **kw)
 
     monkeypatch.setattr(training, "train", recording_train)
-    monkeypatch.setattr(runner, "code_provenance", lambda: dict(CODE))
+    monkeypatch.setattr(provenance, "code_provenance", lambda: dict(CODE))
     exp = load_experiment(cfg)
     exp["losses"].pop("broken")
     results = run_grid(expand_grid(exp), out, progress=False)

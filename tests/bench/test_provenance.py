@@ -14,18 +14,18 @@ import pytest
 
 from edgewise import training
 from edgewise._io import MARKER
-from edgewise.bench import runner
+from edgewise.bench import provenance
 from edgewise.bench.overview import overview, overview_table
 from edgewise.bench.report import write_report
 from edgewise.bench.results import MixedCodeError
-from edgewise.bench.runner import (
+from edgewise.bench.provenance import (
     PROVENANCE_FILE,
     code_label,
     code_provenance,
     read_provenance,
     record_provenance,
-    run_cell,
 )
+from edgewise.bench.runner import run_cell
 from edgewise.cli import main
 
 from .test_report import COMMIT, bench, record_code  # noqa: F401  (fixture: a hand-written bench folder)
@@ -128,7 +128,7 @@ def test_a_restart_before_the_first_checkpoint_starts_a_new_record(tmp_path, mon
         raise RuntimeError("stop after the start")
 
     monkeypatch.setattr(training, "train", fake_train)
-    monkeypatch.setattr(runner, "code_provenance", lambda: {"commit": COMMIT, "dirty": False})
+    monkeypatch.setattr(provenance, "code_provenance", lambda: {"commit": COMMIT, "dirty": False})
     res = run_cell(str(tmp_path), "syn/ce/seed0", {"loss": {"terms": [{"name": "ce"}]}})
     assert res.outcome == "failed" and seen == [(False, False)]
     assert read_provenance(cell) == [{"event": "start", "commit": COMMIT, "dirty": False}]

@@ -12,7 +12,7 @@ from scipy import stats
 
 from edgewise.bench.grid import expand_grid
 from edgewise.bench.report import load_results, read_curves, read_per_case, write_report
-from edgewise.bench.runner import write_bench_file
+from edgewise.bench.cells import write_bench_file
 
 # the commit every hand-written run "ran" (provenance.json, as `edgewise bench` records it)
 COMMIT = "0123456789abcdef0123456789abcdef01234567"

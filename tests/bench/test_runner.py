@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from edgewise.bench.grid import Cell
-from edgewise.bench.runner import _bench_lock, cell_status, device_config, run_grid
+from edgewise.bench.cells import cell_status
+from edgewise.bench.runner import _bench_lock, device_config, run_grid
 
 TINY_CONFIG = {
     "name": "tiny",
@@ -110,7 +111,7 @@ def test_log_handlers_follow_each_cell_log(tmp_path):
 def test_every_finished_run_gets_a_line(tmp_path, monkeypatch, capfd, progress):
     """A background grid's log shows each run as it finishes, with or without the bar."""
     from edgewise.bench import runner
-    from edgewise.bench.runner import CellResult
+    from edgewise.bench.cells import CellResult
 
     def fake_run_cell(bench_dir, name, config, runtime):
         if name.endswith("seed1"):
@@ -135,7 +136,7 @@ def test_a_pool_worker_ends_when_its_bench_process_is_killed(tmp_path):
         "import subprocess, sys, time\n"
         "w = subprocess.Popen([sys.executable, '-c', "
         "'import os, time\\n"
-        "from edgewise.bench.runner import _exit_with_parent\\n"
+        "from edgewise.bench.backends import _exit_with_parent\\n"
         "_exit_with_parent(os.getppid(), interval=0.1)\\n"
         "print(os.getpid(), flush=True)\\n"
         "time.sleep(120)'], stdout=sys.stdout)\n"
@@ -217,7 +218,7 @@ def test_a_grid_filled_in_parts_lists_every_run_it_holds(tmp_path):
     report must see every run folder, not only the last invocation's subset; cells never
     started by an earlier invocation drop out."""
     from edgewise.bench.grid import expand_grid, set_values
-    from edgewise.bench.runner import write_bench_file
+    from edgewise.bench.cells import write_bench_file
 
     exp = {"name": "parts", "baseline": "ce", "datasets": {"syn": {"name": "synthetic"}},
            "losses": {"ce": {"terms": [{"name": "ce"}]}, "ce_bl": {"terms": [{"name": "ce"}]},

@@ -13,7 +13,8 @@ import yaml
 from edgewise import _io
 from edgewise.bench.grid import Cell, expand_grid
 from edgewise.bench.report import write_report
-from edgewise.bench.runner import cell_results, cell_status, run_cell, write_bench_file
+from edgewise.bench.cells import cell_results, cell_status, write_bench_file
+from edgewise.bench.runner import run_cell
 from edgewise.cli import main
 
 from .test_report import record_code

@@ -14,7 +14,7 @@ from scipy import stats
 
 from edgewise.bench.grid import expand_grid
 from edgewise.bench.report import write_report
-from edgewise.bench.runner import write_bench_file
+from edgewise.bench.cells import write_bench_file
 from edgewise.bench.stats import compare, hierarchical_bootstrap, holm, significance_mark, subject_table
 from edgewise.data import subject_of
 

@@ -10,7 +10,8 @@ format) and ``edgewise report BENCH_DIR`` summarises it. The pieces are usable f
 """
 
 from edgewise.bench.grid import Cell, expand_grid, load_experiment, run_name
-from edgewise.bench.runner import CellResult, cell_status, run_grid
+from edgewise.bench.cells import CellResult, cell_status
+from edgewise.bench.runner import run_grid
 from edgewise.bench.stats import PairedTest, mean_std, paired_test, seed_average
 
 __all__ = [

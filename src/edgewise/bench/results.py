@@ -200,7 +200,8 @@ class BenchResults:
 
 def load_results(bench_dir: str | Path) -> BenchResults:
     """Read ``bench.yaml`` and every finished run's ``per_case.csv`` and ``metrics.csv``."""
-    from edgewise.bench.runner import BENCH_FILE, cell_results, cell_status, read_provenance
+    from edgewise.bench.cells import BENCH_FILE, cell_results, cell_status
+    from edgewise.bench.provenance import read_provenance
 
     bench_dir = Path(bench_dir)
     bench_file = bench_dir / BENCH_FILE
@@ -309,9 +310,9 @@ class MixedCodeError(ValueError):
 
 def code_labels(run: RunData) -> list[str]:
     """The code a run ran, one label per distinct version (see
-    :func:`edgewise.bench.runner.code_label`): a commit, ``<commit>+dirty``, ``unknown`` (no
+    :func:`edgewise.bench.provenance.code_label`): a commit, ``<commit>+dirty``, ``unknown`` (no
     git), or :data:`MISSING_CODE`."""
-    from edgewise.bench.runner import code_label
+    from edgewise.bench.provenance import code_label
 
     if not run.code:
         return [MISSING_CODE]

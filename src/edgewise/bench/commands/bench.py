@@ -33,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from edgewise.bench.grid import expand_grid, load_experiment, resolve_roots
-    from edgewise.bench.runner import cell_status, check_run_options, run_grid, write_bench_file
+    from edgewise.bench.cells import cell_status, write_bench_file
+    from edgewise.bench.runner import check_run_options, run_grid
 
     try:  # before anything is written (a refused --jobs 0 left a bench folder behind)
         check_run_options(args.backend, args.jobs, args.devices)
