@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from edgewise.bench.runner import cell_status
+from edgewise._io import LOCK, MARKER
+from edgewise.bench.cells import META_DIR, RESULTS_DIR, VAL_RESULTS_DIR, cell_status
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "tools" / "keep-grid"
@@ -92,3 +93,12 @@ def test_cli_refuses_a_missing_folder(tmp_path: Path) -> None:
     assert out.returncode == 2
     assert "expected an existing folder" in out.stderr and "nope" in out.stderr
     assert not (tmp_path / "k").exists()
+
+
+def test_the_script_names_the_files_as_edgewise_does() -> None:
+    """The script copies edgewise's names (it runs without edgewise): they must not drift."""
+    script = _script()
+    assert script.RESULT_DIRS == (RESULTS_DIR, VAL_RESULTS_DIR)
+    assert script.META_DIR == META_DIR
+    assert script.MARKERS == {MARKER}
+    assert script.SKIPPED_NAMES == {LOCK}
