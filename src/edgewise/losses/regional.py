@@ -165,10 +165,12 @@ def cross_entropy_loss(
         return per.sum() / denom.clamp_min(_EPS)
 
 
-def _overlaps(
-    probs: Tensor, onehot: Tensor, batch: bool, squared: bool = False
-) -> tuple[Tensor, Tensor, Tensor]:
-    """Sums of ``p * t``, ``p`` and ``t`` (of ``p**2`` and ``t**2`` when ``squared``)."""
+def _overlaps(prep: Prepared, batch: bool, squared: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+    """Sums of ``p * t``, ``p`` and ``t`` (of ``p**2`` and ``t**2`` when ``squared``) over the
+    selected channels, per sample (over the batch with ``batch``); ignored pixels are out of ``p``."""
+    probs, onehot = prep.selected()
+    if prep.valid is not None:
+        probs = probs * prep.valid
     dims = list(range(2, probs.dim()))
     if batch:
         dims = [0, *dims]
@@ -223,10 +225,7 @@ def dice_loss(
                    include_background=include_background, classes=classes,
                    ignore_index=ignore_index)
     with no_autocast(input.device):
-        p, t = prep.selected()
-        if prep.valid is not None:
-            p = p * prep.valid
-        tp, sp, st = _overlaps(p, t, batch, squared=squared_pred)
+        tp, sp, st = _overlaps(prep, batch, squared=squared_pred)
         loss = 1 - (2 * tp + smooth_nr) / (sp + st + smooth_dr)
         w = _weight_vector(weight, len(prep.channels), loss, name="weight")
         if w is not None:
@@ -280,10 +279,7 @@ def generalized_dice_loss(
                    include_background=include_background, classes=classes,
                    ignore_index=ignore_index)
     with no_autocast(input.device):
-        p, t = prep.selected()
-        if prep.valid is not None:
-            p = p * prep.valid
-        tp, sp, st = _overlaps(p, t, batch)
+        tp, sp, st = _overlaps(prep, batch)
         with torch.no_grad():
             if w_type == "square":
                 w = 1.0 / (st * st)
@@ -442,10 +438,7 @@ def tversky_loss(
                    include_background=include_background, classes=classes,
                    ignore_index=ignore_index)
     with no_autocast(input.device):
-        p, t = prep.selected()
-        if prep.valid is not None:
-            p = p * prep.valid
-        tp, sp, st = _overlaps(p, t, batch)
+        tp, sp, st = _overlaps(prep, batch)
         fp = sp - tp
         fn = st - tp
         loss = 1 - (tp + smooth_nr) / (tp + alpha * fp + beta * fn + smooth_dr)
