@@ -20,7 +20,7 @@ import csv
 import math
 import os
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,8 +70,54 @@ def _n_inf(runs: Sequence[RunData], metric: str, classes: Sequence[str]) -> int:
 ALPHA = 0.05
 
 
+def baseline_levels(results: BenchResults, baseline: str | None) -> dict[str, tuple[bool | None, str]]:
+    """Per dataset with a ``baseline_level`` in the experiment: ``(reached, line)``.
+
+    ``reached`` is True or False when the level applies (the report's baseline is the
+    experiment's, and its cells were scored on the split the level was measured on), None
+    when it does not (then ``line`` says why). A baseline that misses its recipe's documented
+    level did not train well: comparing terms with it would measure the training, not them.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> res = SimpleNamespace(experiment={"baseline": "ce", "baseline_level": {
+        ...     "d": {"metric": "dice", "at_least": 0.9, "source": "recipe.yaml"}}},
+        ...     datasets=["d"], runs_of=lambda ds, loss: [])
+        >>> baseline_levels(res, "ce")["d"]
+        (False, 'the baseline **ce** has no finite mean dice: its recipe documents at least 0.9 (recipe.yaml)')
+    """
+    exp = results.experiment
+    levels = exp.get("baseline_level") or {}
+    scored = (((exp.get("base") or {}).get("evaluation") or {}).get("bench_split")) or "test"
+    out: dict[str, tuple[bool | None, str]] = {}
+    for ds in results.datasets:
+        level = levels.get(ds)
+        if not level:
+            continue
+        metric = level.get("metric", "dice")
+        bound, op = (level["at_least"], "at least") if level.get("at_least") is not None else (level["at_most"], "at most")
+        documented = f"its recipe documents {op} {bound} ({level['source']})"
+        split = level.get("split", "test")
+        if baseline != exp.get("baseline"):
+            out[ds] = (None, f"the level of {exp.get('baseline')} is not checked: this report's baseline is {baseline}")
+            continue
+        if split != scored:
+            out[ds] = (None, f"not checked against the level: {documented} on {split}, these cells were scored on {scored}")
+            continue
+        mean, std, n = mean_std(seed_means(results.runs_of(ds, baseline), metric, MEAN))
+        if not math.isfinite(mean):
+            out[ds] = (False, f"the baseline **{baseline}** has no finite mean {metric}: {documented}")
+            continue
+        reached = mean >= bound if op == "at least" else mean <= bound
+        verdict = "reaches" if reached else "**misses**"
+        out[ds] = (reached, f"the baseline **{baseline}** {verdict} its level: mean {metric} "
+                            f"{mean:.{_digits(metric)}f} over {n} seeds; {documented}")
+    return out
+
+
 def summary_rows(results: BenchResults, baseline: str | None,
-                 references: Sequence[RunData] = (), *, n_boot: int | None = None) -> list[dict[str, Any]]:
+                 references: Sequence[RunData] = (), *, n_boot: int | None = None,
+                 withhold: Collection[str] = ()) -> list[dict[str, Any]]:
     """Rows of ``summary.csv``: one per dataset, loss, class (and ``mean``), metric.
 
     ``n_inf`` counts the infinite values the mean leaves out, over seeds and cases (and
@@ -88,7 +134,8 @@ def summary_rows(results: BenchResults, baseline: str | None,
     ``p_wilcoxon`` and ``p_ttest`` are the classical paired tests over the same subjects,
     each averaged over seeds: uncorrected, blind to the seed spread, kept for comparison.
     ``code`` lists the code labels of the loss's runs (commit, ``+dirty``, ``unknown``,
-    ``missing``).
+    ``missing``). Datasets in ``withhold`` (a baseline that missed its level:
+    :func:`baseline_levels`) get no comparison: their values only.
     """
     arms_per_ds = []
     for ds in results.datasets:
@@ -100,7 +147,7 @@ def summary_rows(results: BenchResults, baseline: str | None,
         # enough replicates that the smallest bootstrap p can pass Holm's first threshold
         n_tests = sum((1 + len(results.classes(ds))) * len(metrics)
                       for ds, arms in arms_per_ds for loss, runs, ref in arms
-                      if runs and loss != baseline and not ref)
+                      if runs and loss != baseline and not ref and ds not in withhold)
         n_boot = n_boot_for(n_tests, ALPHA, N_BOOT)
     rows = []
     for ds, arms in arms_per_ds:
@@ -123,7 +170,7 @@ def summary_rows(results: BenchResults, baseline: str | None,
                         "n_subjects": 0, "ci_low": math.nan, "ci_high": math.nan,
                         "p_boot": math.nan, "p_holm": math.nan, "n_tests": 0, "n_boot": 0, "code": code,
                     }
-                    if base_runs and runs and loss != baseline:
+                    if base_runs and runs and loss != baseline and ds not in withhold:
                         row.update(_compare(runs, base_runs, metric, cls, subject_of, n_boot), n_boot=n_boot)
                     rows.append(row)
     for reference in (0, 1):
@@ -265,12 +312,20 @@ def _write_report(results: BenchResults, baseline: str, out: Path, overlays: int
                   refs: Sequence[RunData] = ()) -> None:
     fig_dir = out / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
-    rows = summary_rows(results, baseline, refs)
+    levels = baseline_levels(results, baseline)
+    rows = summary_rows(results, baseline, refs, withhold=[ds for ds, (ok, _) in levels.items() if ok is False])
     _write_csv(out / "summary.csv", rows)
 
     from edgewise.bench import figures
 
     lines = _header(results, baseline, refs, rows)
+    for ds, (ok, text) in levels.items():
+        if ok is False:
+            lines += [f"> **{ds}: no comparison.** {text[0].upper()}{text[1:]}. A baseline that did not "
+                      "reach its recipe's level is not a baseline: the values below are shown, the "
+                      "differences are not tested.", ""]
+        else:
+            lines += [f"- {ds}: {text}.", ""]
     for ds in results.datasets:
         lines += [f"## {ds}", ""]
         lines += _tables(results, rows, ds, baseline, [r.loss for r in refs if r.dataset == ds])

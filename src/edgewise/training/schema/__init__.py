@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from edgewise.training.schema.experiment import (
     EXPERIMENT_FILE_KEYS as EXPERIMENT_FILE_KEYS,
+    BaselineLevel as BaselineLevel,
     DatasetLabel as DatasetLabel,
     Experiment,
     ExperimentLoss as ExperimentLoss,

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from annotated_types import MinLen
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, model_validator
 
+from edgewise.metrics.registry import METRIC_SPECS
 from edgewise.training.schema.run_config import DataConfig, LossConfig, RunConfig
 from edgewise.training.schema.values import Name, _distinct, _Section
 
@@ -74,6 +75,32 @@ class ExperimentView(_Section):
         return self
 
 
+class BaselineLevel(_Section):
+    """The level the baseline's recipe documents, which a report checks before comparing."""
+
+    metric: str = Field("dice", description="metric of the level (a column of the cells' results)")
+    at_least: float | None = Field(None, description="the baseline's mean must reach this (higher-is-better metrics)")
+    at_most: float | None = Field(None, description="the baseline's mean must not exceed this (lower-is-better metrics)")
+    split: str = Field("test", description="the split the level was measured on; cells scored on another "
+                                           "split (`evaluation.bench_split`) are not checked against it")
+    source: str = Field(description="where the level is documented (a config, a docs page and its number)")
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> BaselineLevel:
+        if (self.at_least is None) == (self.at_most is None):
+            raise ValueError(f"expected exactly one of 'at_least' and 'at_most', got "
+                             f"at_least={self.at_least!r}, at_most={self.at_most!r}")
+        spec = METRIC_SPECS.get(self.metric)
+        if spec is None:
+            raise ValueError(f"expected a metric among {sorted(METRIC_SPECS)}, got {self.metric!r}")
+        wanted = "at_least" if spec.higher_is_better else "at_most"
+        if getattr(self, wanted) is None:
+            other = "at_most" if wanted == "at_least" else "at_least"
+            raise ValueError(f"expected '{wanted}' for {self.metric} ({'higher' if spec.higher_is_better else 'lower'} "
+                             f"is better), got '{other}'")
+        return self
+
+
 class Experiment(_Section):
     """A bench experiment: datasets x losses x seeds over a shared ``base`` run config."""
 
@@ -102,6 +129,11 @@ class Experiment(_Section):
         description="named subsets of the losses, each one paper's table: "
         "`edgewise report BENCH_DIR --view NAME`",
     )
+    baseline_level: dict[DatasetLabel, BaselineLevel] | None = Field(
+        None,
+        description="dataset label -> the level the baseline's recipe documents: a report whose baseline "
+        "misses it shows the values but no comparison (a baseline that did not train well is not a baseline)",
+    )
     variant: str | None = Field(None, description="set by `--variant`, not written in files")
 
     @model_validator(mode="after")
@@ -110,6 +142,10 @@ class Experiment(_Section):
             raise ValueError(
                 f"expected 'baseline' among the losses {sorted(self.losses)}, got {self.baseline!r}"
             )
+        unknown_ds = sorted(set(self.baseline_level or {}) - set(self.datasets))
+        if unknown_ds:
+            raise ValueError(f"expected 'baseline_level' keys among the datasets {sorted(self.datasets)}, "
+                             f"got {unknown_ds}")
         for name, view in (self.views or {}).items():
             unknown = [loss for loss in view.losses if loss not in self.losses]
             if unknown:
