@@ -1,4 +1,5 @@
-"""Weight schedules, CompoundLoss and the registry / config builder."""
+"""Weight schedules (``edgewise.losses.schedules``): hand-listed values, the reference update
+loops, exact resume, delayed and gated starts."""
 
 from __future__ import annotations
 
@@ -16,15 +17,10 @@ from edgewise.losses import (
     Increase,
     Rebalance,
     RebalanceConvex,
-    build_loss,
-    cross_entropy_loss,
-    dice_loss,
     loss_from_config,
 )
 
-
-def _approx(values):
-    return [pytest.approx(v, abs=1e-12) for v in values]
+from ._helpers import _approx
 
 
 def test_schedules_hand_listed_values():
@@ -70,83 +66,6 @@ def test_resume_is_exact():
     resumed.load_state_dict(loss.state_dict())
     assert resumed.epoch == 37
     assert resumed.weights == loss.weights
-
-
-def test_compound_total_and_terms():
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(2, 3, 6, 6, generator=g)
-    t = torch.randint(0, 3, (2, 1, 6, 6), generator=g)
-    loss = CompoundLoss({"ce": CrossEntropyLoss(), "dice": DiceLoss()}, weights=[0.5, 2.0])
-    total = loss(x, t, spacing=(1.0, 2.0))
-    expected = 0.5 * cross_entropy_loss(x, t) + 2.0 * dice_loss(x, t)
-    torch.testing.assert_close(total, expected)
-    assert set(loss.last_terms) == {"ce", "dice"}
-    assert not loss.last_terms["ce"].requires_grad
-    total2, terms = loss(x, t, return_terms=True)
-    torch.testing.assert_close(terms["dice"], dice_loss(x, t))
-    # a zero weight is skipped
-    g_loss = CompoundLoss({"ce": CrossEntropyLoss(), "dice": DiceLoss()}, schedule=Gradual(epochs=4))
-    torch.testing.assert_close(g_loss(x, t), cross_entropy_loss(x, t))
-    assert list(g_loss.last_terms) == ["ce"]
-    g_loss.step()
-    torch.testing.assert_close(g_loss(x, t), 0.75 * cross_entropy_loss(x, t) + 0.25 * dice_loss(x, t))
-    with pytest.raises(ValueError, match="scalar"):
-        CompoundLoss({"ce": CrossEntropyLoss(reduction="none")})(x, t)
-    with pytest.raises(ValueError, match="2 terms"):
-        CompoundLoss({"ce": CrossEntropyLoss()}, schedule=Rebalance())
-
-
-def test_build_loss_and_errors():
-    assert type(build_loss("rrw")).__name__ == "RegionWiseLoss"
-    for name in ["ce", "dice", "gdl", "focal", "tversky", "boundary", "region_wise", "penalized_ce",
-                 "perimeter", "hausdorff_dt", "hausdorff_er", "sdf", "active_contour"]:
-        assert isinstance(build_loss(name), torch.nn.Module)
-    with pytest.raises(ValueError, match="expected one of"):
-        build_loss("bondary")
-    with pytest.raises(ValueError, match="include_background"):
-        build_loss("boundary", include_backgroud=False)
-    with pytest.raises(ValueError, match="mutually exclusive"):
-        build_loss("dice", softmax=True, sigmoid=True)
-
-
-def test_loss_from_config():
-    cfg = {"loss": {"terms": [{"name": "gdl", "weight": 1.0},
-                              {"name": "boundary", "weight": 0.01, "args": {"include_background": False}}],
-                    "schedule": {"name": "rebalance", "step": 0.01}}}
-    loss = loss_from_config(cfg)
-    assert loss.names == ["gdl", "boundary"]
-    assert loss.terms["boundary"].include_background is False
-    assert loss.weights == _approx([1.0, 0.01])
-    loss.epoch = 10
-    assert loss.weights == _approx([0.9, 0.11])
-    plain = loss_from_config({"terms": cfg["loss"]["terms"]})
-    assert plain.weights == [1.0, 0.01]
-    conv = loss_from_config({"terms": [{"name": "dice"}, {"name": "boundary"}],
-                             "schedule": {"name": "rebalance_convex", "step": 0.1, "floor": 0.2}})
-    conv.epoch = 5
-    assert conv.weights == _approx([0.5, 0.5])
-    gradual = loss_from_config({"terms": [{"name": "dice"}, {"name": "rrw"}], "schedule": {"name": "gradual", "epochs": 10}})
-    gradual.epoch = 3
-    assert gradual.weights == _approx([0.7, 0.3])
-    inc = loss_from_config({"terms": [{"name": "dice"}, {"name": "ce", "weight": 0.0}],
-                            "schedule": {"name": "increase", "step": [0.0, 0.1]}})
-    inc.epoch = 2
-    assert inc.weights == _approx([1.0, 0.2])
-    dup = loss_from_config({"terms": [{"name": "dice"}, {"name": "dice", "args": {"include_background": False}}]})
-    assert dup.names == ["dice", "dice_2"]
-    bad = [
-        ({"terms": [{"name": "nope"}]}, "expected one of"),
-        ({"terms": [{"name": "dice", "wieght": 1}]}, "name', 'weight', 'args"),
-        ({"terms": [{"name": "dice"}], "extra": 1}, "unknown key"),
-        ({"terms": []}, "non-empty list"),
-        ({"terms": [{"name": "dice"}, {"name": "ce"}], "schedule": {"name": "steal"}}, "expected one of"),
-        ({"terms": [{"name": "dice"}, {"name": "ce"}], "schedule": {"name": "gradual", "step": 1}}, "epochs"),
-        ({"terms": [{"name": "dice"}], "schedule": {"name": "rebalance"}}, "exactly 2 terms"),
-        ({"terms": [{"name": "dice", "args": {"smooth": 1}}]}, "unknown argument"),
-    ]
-    for cfg_bad, msg in bad:
-        with pytest.raises(ValueError, match=msg):
-            loss_from_config(cfg_bad)
 
 
 def test_schedules_equal_the_reference_update_loops():
@@ -196,49 +115,6 @@ def test_schedules_equal_the_reference_update_loops():
 def _approx_tol(values):
     # the loops accumulate a rounding error of ~1e-15 per epoch
     return [pytest.approx(v, abs=1e-9) for v in values]
-
-
-def test_compound_return_terms_keep_their_graph():
-    g = torch.Generator().manual_seed(1)
-    x = torch.randn(2, 3, 6, 6, generator=g, requires_grad=True)
-    t = torch.randint(0, 3, (2, 1, 6, 6), generator=g)
-    loss = CompoundLoss([("ce", CrossEntropyLoss()), ("dice", DiceLoss())], weights=[0.3, 1.7])
-    total, terms = loss(x, t, return_terms=True)
-    assert list(terms) == ["ce", "dice"]
-    assert all(v.requires_grad for v in terms.values())
-    torch.testing.assert_close(total, 0.3 * terms["ce"] + 1.7 * terms["dice"])
-    torch.testing.assert_close(terms["ce"], cross_entropy_loss(x, t))
-    # the dice term alone back-propagates: its graph is intact
-    (gx,) = torch.autograd.grad(terms["dice"], x)
-    (ref,) = torch.autograd.grad(dice_loss(x, t), x)
-    torch.testing.assert_close(gx, ref)
-
-
-def test_compound_resume_from_a_saved_state_dict():
-    import io
-
-    def make():
-        return CompoundLoss({"ce": CrossEntropyLoss(), "dice": DiceLoss()},
-                            schedule=RebalanceConvex(step=0.1, floor=0.05))
-
-    g = torch.Generator().manual_seed(2)
-    x = torch.randn(1, 3, 5, 5, generator=g)
-    t = torch.randint(0, 3, (1, 1, 5, 5), generator=g)
-    run = make()
-    for _ in range(4):
-        run.step()
-    buf = io.BytesIO()
-    torch.save(run.state_dict(), buf)
-    buf.seek(0)
-    resumed = make()
-    assert resumed.epoch == 0
-    resumed.load_state_dict(torch.load(buf))
-    assert resumed.epoch == 4 and resumed.weights == _approx([0.6, 0.4])
-    torch.testing.assert_close(resumed(x, t), 0.6 * cross_entropy_loss(x, t) + 0.4 * dice_loss(x, t))
-    for _ in range(6):
-        run.step()
-        resumed.step()
-    assert resumed.weights == run.weights == _approx([0.05, 0.95])
 
 
 def test_delayed_schedule_starts_the_other_terms_late():

@@ -1,57 +1,30 @@
-"""Hand-written backwards that replaced autograd graphs: same values and gradients as the plain
-expressions they replaced (kept here as the reference), float64 gradcheck."""
+"""Signed distance regression (``edgewise.losses.sdf``): the normalised target and loss values by
+hand, the hand-written backward against autograd."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from edgewise.losses import active_contour_loss
-from edgewise.losses.active_contour import _ContourLength
+from edgewise.losses import normalized_signed_distance, signed_distance_loss
+from edgewise.maps import signed_distance
 
 
-def _plain_length(p: torch.Tensor, eps: float) -> torch.Tensor:
-    """The length term as written before ``_ContourLength``."""
-    nd = p.dim() - 2
-    base = p[(..., *([slice(None, -1)] * nd))]
-    sq = torch.zeros_like(base)
-    for axis in range(nd):
-        idx = [slice(None, -1)] * nd
-        idx[axis] = slice(1, None)
-        sq = sq + (p[(..., *idx)] - base).pow(2)
-    return torch.sqrt(sq + eps).flatten(2).sum(-1)
-
-
-@pytest.mark.parametrize("shape", [(2, 3, 11, 13), (2, 2, 5, 7, 9), (1, 1, 2, 2), (1, 1, 2, 1, 3)])
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_contour_length_matches_autograd(shape, dtype):
-    g = torch.Generator().manual_seed(len(shape))
-    p = torch.softmax(torch.randn(shape, generator=g, dtype=dtype) * 3, 1)
-    if shape[-2] > 1:
-        p[..., :1, :] = p[..., 1:2, :]  # flat rows: differences of exactly 0, where eps matters
-    a = p.clone().requires_grad_(True)
-    b = p.clone().requires_grad_(True)
-    ref, out = _plain_length(a, 1e-8), _ContourLength.apply(b, 1e-8)
-    tol = dict(rtol=1e-6, atol=0) if dtype == torch.float32 else dict(rtol=1e-12, atol=0)
-    torch.testing.assert_close(out, ref, **tol)
-    w = torch.randn(out.shape, generator=g, dtype=dtype)
-    (ref * w).sum().backward()
-    (out * w).sum().backward()
-    scale = a.grad.abs().max().clamp_min(torch.finfo(dtype).tiny)  # a single channel: all zero
-    assert float((a.grad - b.grad).abs().max() / scale) < (1e-5 if dtype == torch.float32 else 1e-12)
-
-
-@pytest.mark.parametrize("shape", [(1, 2, 4, 5), (1, 2, 3, 4, 3)])
-def test_contour_length_gradcheck(shape):
-    p = torch.rand(shape, dtype=torch.float64, generator=torch.Generator().manual_seed(7))
-    assert torch.autograd.gradcheck(lambda x: _ContourLength.apply(x, 1e-3), (p.requires_grad_(True),))
-
-
-def test_active_contour_loss_gradcheck_3d():
-    t = torch.zeros(1, 1, 4, 5, 5, dtype=torch.long)
-    t[..., 1:3, 1:4, 1:4] = 1
-    x = torch.randn(1, 2, 4, 5, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(8))
-    assert torch.autograd.gradcheck(lambda z: active_contour_loss(z, t, eps=1e-3), (x.requires_grad_(True),))
+def test_sdf_target_and_values():
+    t = torch.zeros(1, 1, 1, 9, dtype=torch.long)
+    t[..., 2:7] = 1  # signed map [2, 1, 0, -1, -2, -1, 0, 1, 2]
+    g = normalized_signed_distance(t.bool())
+    torch.testing.assert_close(g[0, 0, 0], torch.tensor([1, 0.5, 0, -0.5, -1, -0.5, 0, 0.5, 1]))
+    assert signed_distance_loss(g, t).item() == pytest.approx(-1 / 3, abs=1e-6)
+    s = torch.zeros(1, 1, 1, 9)
+    # s = 0: product term -(eps)/(sum g^2 + eps) ~ 0, L1 = mean|g| = 5/9
+    assert signed_distance_loss(s, t).item() == pytest.approx(5 / 9, abs=1e-5)
+    # an absent class: 0 (the reference's compute_sdf, default since #28) or 1 (the diagonal)
+    assert normalized_signed_distance(torch.zeros(1, 1, 4, 4, dtype=torch.bool)).eq(0).all()
+    assert normalized_signed_distance(torch.zeros(1, 1, 4, 4, dtype=torch.bool), empty="diagonal").eq(1).all()
+    torch.testing.assert_close(signed_distance_loss(s, t, dist_map=g), signed_distance_loss(s, t))
+    with pytest.raises(ValueError, match=r"normalised signed distance in \[-1, 1\]"):
+        signed_distance_loss(s, t, dist_map=signed_distance(t, num_classes=2, classes=[1]))
 
 
 @pytest.mark.parametrize("spacing", [None, (2.5, 0.8, 0.7)])

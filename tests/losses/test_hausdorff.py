@@ -1,4 +1,6 @@
-"""HD-ER's two forms (issue #24), each against a plain reference written out here, then the
+"""The Hausdorff losses (``edgewise.losses.hausdorff``).
+
+HD-DT against MONAI and SegWithDistMap's definition. HD-ER's two forms (issue #24), each against a plain reference written out here, then the
 installed kornia against the form its version implements.
 
 * ``variant="morphological"``: Karimi & Salcudean's Eq. 12 with exact erosions of the
@@ -8,7 +10,8 @@ installed kornia against the form its version implements.
 
 The references below are numpy/scipy in float64, one (image, class) map at a time, and do not
 depend on kornia, so upgrading or downgrading kornia cannot move what either form is checked
-against; only the last tests read kornia, and they pick the form by its version.
+against; only the kornia tests read kornia, and they pick the form by its version. Last, HD-ER's
+hand-written erosion backward (``variant="convolution"``) against autograd of the plain formula.
 """
 
 from __future__ import annotations
@@ -20,7 +23,10 @@ import torch.nn.functional as F
 from packaging.version import Version
 from scipy import ndimage
 
-from edgewise.losses import HausdorffERLoss, build_loss, hausdorff_er_loss
+from edgewise.losses import HausdorffERLoss, build_loss, hausdorff_dt_loss, hausdorff_er_loss
+from edgewise.losses.hausdorff import _ErosionLoss
+
+from ._helpers import _disc, _labels, _probs
 
 VARIANTS = ("morphological", "convolution")
 
@@ -395,3 +401,206 @@ def test_installed_kornia_matches_its_form(case):
         other = "convolution" if variant == "morphological" else "morphological"
         assert hausdorff_er_loss(p, labels, softmax=False, variant=other).item() != pytest.approx(
             value.item(), rel=1e-3)
+
+
+def test_hausdorff_dt_matches_monai_boundary_definition():
+    monai = pytest.importorskip("monai")
+    t = _labels(8)
+    x = torch.randn(2, 3, 12, 10)
+    ref = monai.losses.HausdorffDTLoss(softmax=True, to_onehot_y=True, include_background=True)(x, t)
+    torch.testing.assert_close(hausdorff_dt_loss(x, t, distance="boundary"), ref, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("binary", ["softmax", "sigmoid"])
+def test_hausdorff_dt_binary_matches_monai(binary):
+    """Binary targets take one multi-label transform per map (edgewise.maps.unsigned_distance);
+    the loss and its gradient are still MONAI's."""
+    monai = pytest.importorskip("monai")
+    t = torch.zeros(2, 1, 20, 18, dtype=torch.long)
+    t[0, 0] = _disc(20, 18, 8.0, 9.0, 5.0)
+    t[1, 0, 3:15, 2:9] = 1
+    x = torch.randn(2, 2 if binary == "softmax" else 1, 20, 18, generator=torch.Generator().manual_seed(4))
+    opts = {"softmax": True, "to_onehot_y": True} if binary == "softmax" else {"sigmoid": True}
+    xa, xb = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    # a float target for MONAI: its distance field takes the target's dtype (zeros_like), so
+    # an integer target would truncate the distances
+    ref = monai.losses.HausdorffDTLoss(include_background=True, **opts)(xa, t.float())
+    got = hausdorff_dt_loss(xb, t, distance="boundary", **opts)
+    torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-6)
+    ref.backward()
+    got.backward()
+    torch.testing.assert_close(xb.grad, xa.grad, rtol=1e-5, atol=1e-8)
+
+
+def test_hausdorff_dt_differs_from_monai_where_a_target_channel_is_all_ones():
+    """docs/losses.md: MONAI's HausdorffDTLoss zeroes the target field of a channel that fills
+    the sample (as for an empty one); edgewise uses the distance to just beyond the image border
+    there. Both behaviours pinned: with that channel's field zeroed, edgewise gives MONAI's value."""
+    from pathlib import Path
+
+    monai = pytest.importorskip("monai")
+    from edgewise.maps import unsigned_distance
+
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 2, 8, 8, generator=g, dtype=torch.float64)
+    t = torch.zeros(2, 1, 8, 8, dtype=torch.long)
+    t[0, :, 2:5, 2:6] = 1
+    t[1] = 1  # sample 1: the foreground fills the image, the background is absent
+    for include_background in (False, True):
+        ref = monai.losses.HausdorffDTLoss(softmax=True, to_onehot_y=True, reduction="none",
+                                           include_background=include_background)(x, t)
+        ref = ref.flatten(2).mean(2)  # MONAI's "none" keeps (B, C) plus singleton spatial dims
+        ours = hausdorff_dt_loss(x, t, include_background=include_background, reduction="none")
+        fg = ours.shape[1] - 1
+        # same where no channel is all ones: sample 0, and sample 1's absent background (d_t = 0)
+        torch.testing.assert_close(ours[0], ref[0], rtol=1e-6, atol=1e-9)
+        if include_background:
+            torch.testing.assert_close(ours[1, 0], ref[1, 0], rtol=1e-6, atol=1e-9)
+        # the full channel: edgewise's field is positive there, so its loss is larger than MONAI's
+        # (the values docs/losses.md quotes)
+        assert ours[1, fg].item() == pytest.approx(2.0532, abs=1e-4)
+        assert ref[1, fg].item() == pytest.approx(0.5427, abs=1e-4)
+        field = unsigned_distance(t, num_classes=2).double()
+        assert field[1, 1].min() == 1.0  # distance to just beyond the border, never 0
+        zeroed = field.clone()
+        zeroed[1, 1] = 0.0
+        classes = slice(None) if include_background else slice(1, None)
+        torch.testing.assert_close(
+            hausdorff_dt_loss(x, t, include_background=include_background, reduction="none",
+                              dist_map=zeroed[:, classes]),
+            ref, rtol=1e-6, atol=1e-9)
+        torch.testing.assert_close(
+            hausdorff_dt_loss(x, t, include_background=include_background, reduction="none",
+                              dist_map=field[:, classes]),
+            ours, rtol=1e-6, atol=1e-9)
+    doc = " ".join((Path(__file__).resolve().parents[2] / "docs" / "losses.md").read_text().split())
+    assert "except where a target channel is all ones: MONAI zeroes the field" in doc
+    assert "2.053 against 0.543" in doc
+
+
+def test_hausdorff_dt_precomputed_maps_equal_on_the_fly_with_absent_class():
+    """edgewise.maps fills an absent class with the image diagonal; fed back as dist_map it
+    weighed that class's errors by diagonal^2 (17.8 instead of 0.27 here)."""
+    from edgewise.maps import inside_distance, unsigned_distance
+
+    t = _labels(13)  # class 2 absent from sample 0
+    x = torch.randn(2, 3, 12, 10, dtype=torch.float64)
+    sp = (1.0, 0.6)
+    for distance, fn in (("boundary", unsigned_distance), ("inside", inside_distance)):
+        maps = fn(t, sp, num_classes=3)
+        torch.testing.assert_close(
+            hausdorff_dt_loss(x, t, spacing=sp, distance=distance, dist_map=maps, reduction="none"),
+            hausdorff_dt_loss(x, t, spacing=sp, distance=distance, reduction="none"))
+
+
+def test_hausdorff_dt_inside_definition():
+    """SegWithDistMap's hd_loss with compute_dtm (distance inside the object), from scipy."""
+    t = _labels(9, b=2, c=2)
+    probs = _probs(10, 2, 2, (12, 10))
+    gt = t[:, 0].numpy() == 1
+    seg = probs[:, 1].numpy() > 0.5
+
+    def dtm(mask):
+        return np.stack([ndimage.distance_transform_edt(m) if m.any() else np.zeros(m.shape) for m in mask])
+
+    ref = ((probs[:, 1].numpy() - gt) ** 2 * (dtm(seg) ** 2 + dtm(gt) ** 2)).mean()
+    ours = hausdorff_dt_loss(probs, t, softmax=False, include_background=False, distance="inside")
+    assert ours.item() == pytest.approx(ref, rel=1e-6)
+
+
+def test_hausdorff_er_matches_kornia_and_has_gradients():
+    """kornia's HausdorffERLoss against the form its version implements: the convolution form up
+    to 0.9.0, the morphological (Eq. 12) form from 0.9.2 (issue #24). The forms against
+    references that do not depend on kornia, and more kornia cases: the variant tests above."""
+    kornia = pytest.importorskip("kornia")
+    from packaging.version import Version
+
+    version = Version(kornia.__version__)
+    if version >= Version("0.9.2"):
+        variant = "morphological"
+    elif version <= Version("0.9.0"):
+        variant = "convolution"
+    else:
+        pytest.skip(f"kornia {kornia.__version__}: which HausdorffERLoss form it implements is not known")
+    t = _labels(11)
+    x = torch.randn(2, 3, 12, 10, requires_grad=True)
+    p = torch.softmax(x, 1)
+    torch.testing.assert_close(hausdorff_er_loss(p, t, softmax=False, variant=variant),
+                               kornia.losses.HausdorffERLoss()(p, t), rtol=1e-5, atol=1e-7)
+    t3 = torch.zeros(1, 1, 8, 8, 8, dtype=torch.long)
+    t3[..., 2:6, 2:6, 2:6] = 1
+    x3 = torch.randn(1, 2, 8, 8, 8)
+    p3 = torch.softmax(x3, 1)
+    torch.testing.assert_close(hausdorff_er_loss(p3, t3, softmax=False, variant=variant),
+                               kornia.losses.HausdorffERLoss3D()(p3, t3), rtol=1e-5, atol=1e-7)
+    # gradients reach the logits in both forms where the prediction misses a thick region
+    x = torch.zeros(2, 3, 12, 10)
+    x[:, 0] = 4.0
+    for form in ("morphological", "convolution"):
+        xg = x.clone().requires_grad_(True)
+        hausdorff_er_loss(xg, t, variant=form).backward()
+        assert xg.grad is not None and float(xg.grad.abs().sum()) > 0
+
+
+def _reference(input: torch.Tensor, target: torch.Tensor, alpha: float = 2.0, k: int = 10) -> torch.Tensor:
+    """The loss written op by op (pad + shifted sums, min-max with torch.where), autograd only."""
+    p = torch.softmax(input, 1)
+    t = torch.zeros_like(p).scatter_(1, target, 1.0)
+    b, c = p.shape[:2]
+    spatial = p.shape[2:]
+    nd = len(spatial)
+    bound = (p - t).pow(2).reshape(b * c, 1, *spatial)
+    total = torch.zeros_like(bound)
+    view = (b * c, 1, *([1] * nd))
+    for j in range(1, k + 1):
+        padded = F.pad(bound, (1, 1) * nd)
+        inner = [slice(1, -1)] * nd
+        s = bound.clone()
+        for axis in range(nd):
+            for lo in (0, 2):
+                idx = list(inner)
+                idx[axis] = slice(lo, lo + spatial[axis])
+                s = s + padded[(..., *idx)]
+        eroded = torch.relu(s / (2 * nd + 1) - 0.5)
+        flat = eroded.flatten(1)
+        lo_v = flat.min(1).values.view(view)
+        rng = flat.max(1).values.view(view) - lo_v
+        ok = rng != 0
+        eroded = torch.where(ok, (eroded - lo_v) / torch.where(ok, rng, torch.ones_like(rng)), eroded)
+        total = total + eroded * float(j) ** alpha
+        bound = eroded
+    return total.reshape(b, c, -1).mean(-1).mean()
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 14, 11), (1, 2, 7, 8, 6)])
+@pytest.mark.parametrize("k", [1, 3])
+def test_erosion_chain_gradcheck(shape, k):
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(shape[0] * shape[1], 1, *shape[2:], generator=g, dtype=torch.float64) * 1.2)
+    x.requires_grad_(True)
+    n = 2 * (len(shape) - 2) + 1
+    weights = tuple(float(j) ** 2 for j in range(1, k + 1))
+    assert torch.autograd.gradcheck(lambda v: _ErosionLoss.apply(v, n, weights), (x,), eps=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(3, 3, 30, 26), (2, 2, 12, 14, 10)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_matches_plain_autograd(shape, dtype):
+    g = torch.Generator().manual_seed(1)
+    x = (torch.randn(shape, generator=g) * 3).to(dtype)
+    t = torch.randint(0, shape[1], (shape[0], 1, *shape[2:]), generator=g)
+    # thick error regions, so that the erosions keep something
+    t[..., : shape[2] // 2, :] = 0
+    x[:, 1, : shape[2] // 2] += 6
+    xa = x.clone().requires_grad_(True)
+    xb = x.clone().requires_grad_(True)
+    ours = hausdorff_er_loss(xa, t, variant="convolution")
+    ref = _reference(xb, t)
+    ours.backward()
+    ref.backward()
+    assert ours.item() > 0
+    tol = 1e-6 if dtype == torch.float32 else 1e-12
+    torch.testing.assert_close(ours, ref, rtol=tol * 10, atol=0)
+    scale = xb.grad.abs().max().item()
+    assert scale > 0
+    torch.testing.assert_close(xa.grad, xb.grad, rtol=1e-5, atol=tol * scale)
