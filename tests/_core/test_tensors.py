@@ -1,5 +1,4 @@
-"""Tensor inputs as maps, losses and metrics take them (``edgewise._core.tensors``), and the
-elementwise helpers that must give the plain spelling's values."""
+"""Tensor inputs as maps, losses and metrics take them (``edgewise._core.tensors``)."""
 
 from __future__ import annotations
 
@@ -7,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from edgewise._core.elementwise import any_spatial, as_float, greater, keep
 from edgewise._core.tensors import as_mask, as_tensor, check_empty, check_not_empty
 
 
@@ -76,14 +74,3 @@ def test_check_empty_takes_the_two_fills():
     check_empty("diagonal")
     with pytest.raises(ValueError, match=r"^expected empty in \('zero', 'diagonal'\), got 'nan'$"):
         check_empty("nan")
-
-
-def test_elementwise_helpers_give_the_plain_values():
-    g = torch.Generator().manual_seed(0)
-    x = torch.rand(2, 3, 5, 4, generator=g, dtype=torch.float64)
-    m = x > 0.5
-    assert torch.equal(as_float(m), m.float())
-    assert torch.equal(as_float(m, torch.float64), m.double())
-    assert torch.equal(keep(x, m), torch.where(m, x, torch.zeros_like(x)))
-    assert torch.equal(greater(x, 0.5), m)
-    assert torch.equal(any_spatial(m), m.flatten(2).any(-1))
