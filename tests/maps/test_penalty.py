@@ -1,4 +1,5 @@
-"""RRW maps, penalty maps, soft contour, map cache."""
+"""RRW and penalty maps (``edgewise.maps.penalty``): against their definitions and brute force,
+hand values and edge cases."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import ndimage
 
-from edgewise.maps import MapCache, penalty_map, rrw_map, signed_distance, soft_contour
+from edgewise.maps import penalty_map, rrw_map
 
 from ._helpers import CPU_BACKENDS, brute_distance, scipy_edt
 
@@ -91,85 +92,6 @@ def test_rrw_and_penalty_hand_values_and_edge_cases():
     assert p[1, 0, 2, 3].item() == pytest.approx(1 / 3)  # 2 from the ring, centre 3
     with pytest.raises(ValueError, match="exactly one class"):
         penalty_map(torch.zeros(1, 2, 4, 4))
-
-
-def test_soft_contour_square_and_gradient():
-    for side in (3, 4, 7):
-        x = torch.zeros(1, 1, 12, 12)
-        x[..., 2 : 2 + side, 3 : 3 + side] = 1
-        assert soft_contour(x).sum().item() == 4 * side - 4
-    line = torch.zeros(1, 1, 8, 8)
-    line[..., 4, :] = 1
-    assert soft_contour(line).sum().item() == 0  # thinner than 3 px vanishes
-    cube = torch.zeros(1, 2, 8, 8, 8)
-    cube[:, 0, 2:6, 2:6, 2:6] = 1
-    c3 = soft_contour(cube)
-    assert c3[:, 0].sum().item() == 4**3 - 2**3  # the cube's outer shell
-    assert c3[:, 1].sum().item() == 0
-    x = torch.rand(1, 2, 6, 7, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda v: soft_contour(v).sum(), (x,))
-    with pytest.raises(ValueError, match="B, C, H, W"):
-        soft_contour(torch.zeros(4, 4))
-    with pytest.raises(TypeError):
-        soft_contour(torch.zeros(1, 1, 4, 4, dtype=torch.long))
-
-
-def test_cache_round_trip_and_key_invalidation(tmp_path):
-    rng = np.random.default_rng(0)
-    labels = rng.integers(0, 3, (6, 7, 8)).astype(np.uint8)
-    cache = MapCache(tmp_path)
-    kw = dict(kind="signed", spacing=(2.5, 0.8, 0.8), num_classes=3)
-    m = cache.get_or_compute(labels, **kw)
-    assert isinstance(m, np.memmap) and m.dtype == np.float16 and m.shape == (3, 6, 7, 8)
-    t = torch.from_numpy(labels)[None, None].long()
-    ref = signed_distance(t, (2.5, 0.8, 0.8), num_classes=3)
-    np.testing.assert_allclose(m.astype(np.float32), ref[0].numpy(), rtol=2e-3, atol=2e-3)
-    files = sorted(p for p in tmp_path.iterdir() if p.name != ".edgewise")  # the folder's marker
-    assert len(files) == 1 and not any(f.name.startswith(".tmp") for f in files)
-    # same content (even a copy), same key; the backend does not change the values
-    again = cache.get_or_compute(labels.copy(), backend="scipy", **kw)
-    assert len(list(tmp_path.glob("*.npy"))) == 1
-    np.testing.assert_array_equal(again, m)
-    # any change of labels, spacing, kind, dtype or parameters gives a new file
-    changed = labels.copy()
-    changed[0, 0, 0] = (changed[0, 0, 0] + 1) % 3
-    cache.get_or_compute(changed, **kw)
-    cache.get_or_compute(labels.astype(np.int16), **kw)
-    cache.get_or_compute(labels, kind="signed", spacing=(1.0, 0.8, 0.8), num_classes=3)
-    cache.get_or_compute(labels, kind="rrw", spacing=(2.5, 0.8, 0.8), num_classes=3)
-    cache.get_or_compute(labels, classes=[1], **kw)
-    assert len(list(tmp_path.glob("*.npy"))) == 6
-    pen = MapCache(tmp_path, dtype=np.float32).get_or_compute(
-        labels, kind="penalty", num_classes=3
-    )
-    assert pen.shape == (1, 6, 7, 8) and pen.dtype == np.float32
-    with pytest.raises(ValueError, match="kind"):
-        cache.get_or_compute(labels, kind="nope", num_classes=3)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="label map"):
-        cache.get_or_compute(labels[None], num_classes=3)
-
-
-@pytest.mark.parametrize("axis", [0, 2])
-def test_cache_per_slice_maps_equal_2d_maps_of_each_slice(tmp_path, axis):
-    rng = np.random.default_rng(1)
-    labels = rng.integers(0, 3, (5, 7, 6)).astype(np.uint8)
-    labels[:, :2] = 0  # some slices lose a class: their own 2D map, not the volume's
-    spacing = (2.5, 0.8, 0.6)
-    cache = MapCache(tmp_path, dtype=np.float32)
-    m = cache.get_or_compute(labels, kind="signed", spacing=spacing, num_classes=3, slice_axis=axis)
-    assert m.shape == (3, 5, 7, 6)
-    inplane = tuple(s for a, s in enumerate(spacing) if a != axis)
-    for k in range(labels.shape[axis]):
-        sl = torch.from_numpy(np.take(labels, k, axis=axis))[None, None].long()
-        ref = signed_distance(sl, inplane, num_classes=3)[0].numpy()
-        np.testing.assert_allclose(np.take(m, k, axis=1 + axis), ref, rtol=1e-6, atol=1e-6)
-    # per-slice and whole-volume maps are different files; the whole-volume key is unchanged
-    whole = cache.get_or_compute(labels, kind="signed", spacing=spacing, num_classes=3)
-    assert not np.allclose(whole, m)
-    assert cache.path(labels, kind="signed", spacing=spacing, num_classes=3).exists()
-    assert len(list(tmp_path.glob("*.npy"))) == 2
-    with pytest.raises(ValueError, match="slice_axis"):
-        cache.get_or_compute(labels[0], kind="signed", num_classes=3, slice_axis=0)
 
 
 @pytest.mark.parametrize("shape", [(3, 9, 11), (2, 5, 6, 7), (2, 1, 8), (1, 1, 1), (2, 4, 1, 3)])

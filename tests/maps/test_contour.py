@@ -1,4 +1,5 @@
-"""#27: the contour of every class of a label map at once (``label_contour``) equals the
+"""Contours (``edgewise.maps.contour``): ``soft_contour`` of squares, a line and a cube by hand
+with its gradient; and (#27) the contour of every class of a label map at once (``label_contour``) equals the
 per-class contour of its one-hot (``soft_contour``: erosion, dilation, difference)."""
 
 from __future__ import annotations
@@ -72,3 +73,24 @@ def test_partition_labels():
     # a multi-label {0, 1} target (overlapping channels) keeps the per-class contour
     ref = _pooled_contour(overlap.double())
     assert torch.equal(soft_contour(overlap.double()), ref)
+
+
+def test_soft_contour_square_and_gradient():
+    for side in (3, 4, 7):
+        x = torch.zeros(1, 1, 12, 12)
+        x[..., 2 : 2 + side, 3 : 3 + side] = 1
+        assert soft_contour(x).sum().item() == 4 * side - 4
+    line = torch.zeros(1, 1, 8, 8)
+    line[..., 4, :] = 1
+    assert soft_contour(line).sum().item() == 0  # thinner than 3 px vanishes
+    cube = torch.zeros(1, 2, 8, 8, 8)
+    cube[:, 0, 2:6, 2:6, 2:6] = 1
+    c3 = soft_contour(cube)
+    assert c3[:, 0].sum().item() == 4**3 - 2**3  # the cube's outer shell
+    assert c3[:, 1].sum().item() == 0
+    x = torch.rand(1, 2, 6, 7, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda v: soft_contour(v).sum(), (x,))
+    with pytest.raises(ValueError, match="B, C, H, W"):
+        soft_contour(torch.zeros(4, 4))
+    with pytest.raises(TypeError):
+        soft_contour(torch.zeros(1, 1, 4, 4, dtype=torch.long))
