@@ -40,6 +40,7 @@ from edgewise._core.tensors import Empty, TensorLike, as_mask, check_empty, chec
 
 from ._edt import (
     Backend,
+    border_distance,
     edt_multilabel,
     edt_one,
     edt_stack_2d,
@@ -59,7 +60,7 @@ from ._input import (
     parse_labels,
     prepare,
 )
-from .context import active_context, all_cached, note_transforms, per_class_cached
+from .context import Key, active_context, all_cached, note_transforms, per_class_cached
 
 __all__ = [
     "edt",
@@ -264,14 +265,34 @@ class _Complements:
         mask = np.equal(self.lab[b], self.values[i])
         return np.logical_and(mask, complement, out=mask)
 
+    def complement_and_inside(self, b: int, i: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """:meth:`complement` and :meth:`inside` of class ``i`` in sample ``b`` together (None
+        where it is absent): from the labels, ``ne = lab != c`` gives the complement
+        ``ne | same`` and the inside ``complement ^ ne`` (``same & (lab == c)``), one byte pass
+        fewer than the two apart."""
+        if self.lab is None or self.same is None:
+            comp = self.complement(b, i)
+            return None if comp is None else (comp, self.inside(b, i, comp))
+        lab, v = self.lab[b], self.values[i]
+        ne = np.not_equal(lab, v)
+        comp = np.logical_or(ne, self.same[b])
+        if comp.all():  # no boundary element: the class is absent or fills the sample
+            if lab.flat[0] != v:
+                return None
+            comp = _not_boundary_np(np.ones(lab.shape, dtype=bool))
+            return comp, comp.copy()
+        return comp, np.logical_xor(comp, ne, out=ne)
+
 
 def _negated_inside(out: np.ndarray, dist: np.ndarray, inside: np.ndarray) -> None:
     """``out = dist``, negated where ``inside`` (a class's elements off its boundary, where
     ``dist`` > 0): setting their float32 sign bit negates them exactly, and the boundary keeps
     +0.0. Integer passes: ``np.subtract(0.0, d, where=mask)`` after a copy gave the same bits
-    1.5-3x slower (a masked ufunc; scratch timings of #27)."""
+    1.5-3x slower (a masked ufunc; scratch timings of #27). The bytes are widened by
+    ``copyto`` (a plain cast loop), not by the shift's own buffered cast."""
     bits = out.view(np.uint32)
-    np.left_shift(inside.view(np.uint8), 31, dtype=np.uint32, out=bits)
+    np.copyto(bits, inside.view(np.uint8), casting="unsafe")
+    np.left_shift(bits, np.uint32(31), out=bits)
     np.bitwise_or(bits, dist.view(np.uint32), out=bits)
 
 
@@ -347,39 +368,68 @@ def _boundary_distance_cpu(p: Prepared, need: Tensor) -> Tensor:
 
 
 def _signed_boundary_cpu(p: Prepared, empty: Empty) -> Tensor:
-    """Boundary-convention signed maps with a CPU backend outside a :func:`shared_maps`
-    block: per (b, c) the boundary complement (:class:`_Complements`), its transform, and
-    the inside negated in place, in one numpy buffer (no one-hot, no full-size float
-    temporaries). Absent classes get ``empty``'s fill."""
+    """Boundary-convention signed maps with a CPU backend: per (b, c) the boundary complement
+    (:class:`_Complements`), its transform, and the inside negated in place, in one numpy
+    buffer (no one-hot, no full-size float temporaries). Absent classes get ``empty``'s fill.
+
+    Inside a :func:`shared_maps` block the transforms are read from and stored in it, as
+    :func:`_boundary_distance` does (the same keys, counts and values): a stored transform
+    is the array ``edt`` returned, never changed afterwards (the signed map is written
+    beside it), so it needs no copy; before #27 a block took :func:`_boundary_distance`, a
+    copy of every transform for the block, and ``d - 2 d [M]`` and the absent-class fill as
+    full-size torch passes, the same values."""
     n_b, n_cls = p.spacing.shape[0], len(p.classes)
     out = np.empty((n_b, n_cls, *p.spatial), dtype=np.float32)
     sp = p.spacing.numpy()
     dg = empty_value(empty, p.spatial, p.spacing).numpy()
     done = np.zeros(n_b * n_cls, dtype=bool)
     cx = _Complements(p)
+    ctx = active_context()
+    keys: list[list[Key]] | None = None
+    hits: dict[int, np.ndarray] = {}
+    if ctx is not None:
+        keys = ctx.keys_for(p.selected, p.spacing, p.backend, "boundary")
+        for b, c in p.present().nonzero().tolist():
+            hit = ctx.get(keys[b][c])
+            if hit is not None:
+                hits[b * n_cls + c] = hit.numpy()
+        ctx.reused += len(hits)
+
+    def keep_transform(i: int, res: np.ndarray) -> None:
+        done[i] = True
+        if ctx is not None and keys is not None:
+            b, c = divmod(i, n_cls)
+            ctx.put(keys[b][c], torch.from_numpy(res))
 
     if stack_2d(p.backend, len(p.spatial), n_b * n_cls):
-        comps = [cx.complement(*divmod(i, n_cls)) for i in range(n_b * n_cls)]
-        present = {i: m for i, m in enumerate(comps) if m is not None}
-        todo = list(present)
-        res = edt_stack_2d(list(present.values()), sp[[i // n_cls for i in todo]]) if todo \
+        pairs = [cx.complement_and_inside(*divmod(i, n_cls)) for i in range(n_b * n_cls)]
+        present = {i: m for i, m in enumerate(pairs) if m is not None}
+        todo = [i for i in present if i not in hits]
+        res = edt_stack_2d([present[i][0] for i in todo], sp[[i // n_cls for i in todo]]) if todo \
             else np.empty((0, *p.spatial), dtype=np.float32)
-        for i in set(range(n_b * n_cls)).difference(todo):
-            out[divmod(i, n_cls)].fill(dg[i // n_cls])
         for i, r in zip(todo, res):
-            _negated_inside(out[divmod(i, n_cls)], r, cx.inside(*divmod(i, n_cls), present[i]))
+            keep_transform(i, r)
+        for i in set(range(n_b * n_cls)).difference(present):
+            out[divmod(i, n_cls)].fill(dg[i // n_cls])
+        for i, r in [*zip(todo, res), *hits.items()]:
+            _negated_inside(out[divmod(i, n_cls)], r, present[i][1])
         note_transforms(len(todo))
         return torch.from_numpy(out)
 
+    spacings = [tuple(float(s) for s in row) for row in sp]
+
     def task(i: int) -> None:
         b, c = divmod(i, n_cls)
-        comp = cx.complement(b, c)
-        if comp is None:
+        both = cx.complement_and_inside(b, c)
+        if both is None:
             out[b, c].fill(dg[b])
             return
-        res = edt_one(comp, sp[b], p.backend)
-        _negated_inside(out[b, c], res, cx.inside(b, c, comp))
-        done[i] = True
+        comp, inside = both
+        res = hits.get(i)
+        if res is None:
+            res = edt_one(comp, spacings[b], p.backend)
+            keep_transform(i, res)
+        _negated_inside(out[b, c], res, inside)
 
     run_tasks(task, n_b * n_cls, p.backend)
     note_transforms(int(done.sum()))
@@ -485,16 +535,46 @@ def _two_label_unsigned(p: Prepared, sel: Tensor, present: Tensor) -> Tensor | N
     return d.expand(-1, 2, *d.shape[2:]).contiguous()
 
 
-def _per_class_two_label(sel: Tensor, present: Tensor, spacing: Tensor) -> Tensor:
+def _per_class_two_label(sel: Tensor, present: Tensor, spacing: Tensor, fill: Tensor) -> Tensor:
     """Unsigned maps of the ``present`` classes, one two-label transform (the class and the
     rest of the image) per class: its inside and outside distances at once, so C transforms
-    per sample where the inside map and one outside transform per class need C + 1."""
-    out = torch.zeros(sel.shape, dtype=torch.float32, device=sel.device)
-    b, c = present.nonzero(as_tuple=True)
-    if b.numel():
-        labels = 2 - sel[b, c].view(torch.uint8)
-        out[b, c] = edt_multilabel(labels, spacing[b.cpu()]).to(sel.device)
-    return out
+    per sample where the inside map and one outside transform per class need C + 1. Absent
+    classes get ``fill`` ``(B,)``.
+
+    Each transform's labels (class 1, the rest 2) are made when its turn comes and its
+    result lands in its slice of one numpy buffer, the absent classes filled there: the
+    same ``edt`` calls and values as :func:`edt_multilabel` of the gathered ``(N, *spatial)``
+    labels followed by a scatter into a zeroed batch and :func:`_empty_fill` (the code before
+    #27), without those three full-size passes. A class that fills its sample (one label)
+    gets :func:`~edgewise.maps._edt.border_distance`, as there.
+    """
+    masks = sel.detach().cpu().numpy()
+    out = np.empty(masks.shape, dtype=np.float32)
+    values = fill.to(torch.float32).numpy()
+    todo: list[tuple[int, int]] = []
+    full: list[tuple[int, int]] = []
+    for b, c in np.argwhere(present.cpu().numpy()).tolist():
+        (full if masks[b, c].all() else todo).append((b, c))
+    for b, c in np.argwhere(~present.cpu().numpy()).tolist():
+        out[b, c].fill(values[b])
+    sp = spacing.double().cpu().numpy()
+
+    def image(i: int) -> np.ndarray:
+        b, c = todo[i]
+        return np.subtract(np.uint8(2), masks[b, c].view(np.uint8))
+
+    def store(i: int, res: np.ndarray) -> None:
+        b, c = todo[i]
+        out[b, c] = res
+
+    transform_all(len(todo), image, sp[[b for b, _ in todo]], "edt", store)
+    note_transforms(len(todo))
+    if full:
+        idx = [b for b, _ in full]
+        ring = border_distance(masks.shape[2:], spacing[idx], torch.device("cpu")).numpy()
+        for j, (b, c) in enumerate(full):
+            out[b, c] = ring[j]
+    return torch.from_numpy(out).to(sel.device)
 
 
 def _empty_fill(maps: Tensor, present: Tensor, value: Tensor | float) -> Tensor:
@@ -575,8 +655,7 @@ def signed_distance(
     p = prepare(target, spacing, num_classes, classes, spatial_dims, backend)
     if no_samples(p):
         return empty_maps(p, len(p.classes), dtype)
-    if (convention == "boundary" and p.backend in ("edt", "scipy") and _device(p).type == "cpu"
-            and active_context() is None):
+    if convention == "boundary" and p.backend in ("edt", "scipy") and _device(p).type == "cpu":
         return _signed_boundary_cpu(p, empty).to(dtype)
     sel = p.selected
     present = p.present()
@@ -633,7 +712,7 @@ def unsigned_distance(
     if p.backend == "edt" and not all_cached("boundary", sel, p.spacing, p.backend, present):
         two_sided = _two_label_unsigned(p, sel, present)
         if two_sided is None:
-            two_sided = _empty_fill(_per_class_two_label(sel, present, p.spacing), present, fill)
+            two_sided = _per_class_two_label(sel, present, p.spacing, fill)
         return two_sided.to(dtype)
     # outside the class, the distance to its boundary set is the distance to the class
     # absent classes' entries of _boundary_distance are uninitialised (any value, nan

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -13,7 +14,7 @@ from edgewise._core.tensors import TensorLike
 
 from ._edt import Backend, edt_multilabel
 from ._input import Prepared, prepare
-from .context import all_cached
+from .context import active_context, all_cached
 from .distance import _boundary_distance, _inside, empty_maps, no_samples
 
 __all__ = ["rrw_map", "penalty_map"]
@@ -107,7 +108,8 @@ def _boundary_depth(p: Prepared) -> Tensor:
     """
     onehot = p.onehot
     present = any_spatial(onehot)
-    if p.backend == "edt" and not all_cached("boundary", p.selected, p.spacing, p.backend, present):
+    cached = all_cached("boundary", p.selected, p.spacing, p.backend, present)
+    if p.backend == "edt" and not cached:
         labels = p.partition_labels()
         assert labels is not None, "_boundary_depth needs a partition (penalty_map checks it)"
         inner = ~_own_boundary(labels)
@@ -117,11 +119,36 @@ def _boundary_depth(p: Prepared) -> Tensor:
         else:
             relabelled = torch.where(inner, labels + 1, 0)
         return edt_multilabel(relabelled, p.spacing)
+    if cached and onehot.device.type == "cpu":
+        return _stored_depth(p, present)
     d = _boundary_distance(p, present)
     if bool(present.all()):
         return keep(d, onehot).sum(1)
     # where, not a product: the maps of absent classes are left uninitialised
     return torch.where(onehot, d, 0.0).sum(1)
+
+
+def _stored_depth(p: Prepared, present: Tensor) -> Tensor:
+    """:func:`_boundary_depth` from the per-class boundary distances stored in the active
+    :func:`~edgewise.maps.shared_maps` block (all present classes stored, CPU): each class's
+    stored map copied onto its own elements of one ``(B, *spatial)`` buffer. The same values
+    as ``where(onehot, d, 0).sum(1)`` over the ``(B, C, *spatial)`` batch of stored maps (a
+    sum of the own class's value and zeros), without that batch, its copies and the two
+    full-size passes (the route before #27); the same reuse count."""
+    ctx = active_context()
+    assert ctx is not None  # all_cached() was True
+    keys = ctx.keys_for(p.selected, p.spacing, p.backend, "boundary")
+    labels = p.partition_labels()
+    assert labels is not None, "_boundary_depth needs a partition (penalty_map checks it)"
+    lab = labels.numpy()
+    depth = np.zeros(lab.shape, dtype=np.float32)
+    pairs = present.nonzero().tolist()
+    for b, c in pairs:
+        stored = ctx.get(keys[b][c])
+        assert stored is not None  # all_cached() was True
+        np.copyto(depth[b], stored.numpy(), where=lab[b] == c)
+    ctx.reused += len(pairs)
+    return torch.from_numpy(depth)
 
 
 def penalty_map(
