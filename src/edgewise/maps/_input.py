@@ -105,7 +105,7 @@ def parse_labels(
         if not bool((lab == lab.round()).all()):
             raise ValueError("expected integer label values, got non-integral floats")
     arr = cpu_integer_array(lab)
-    if lab.numel():
+    if lab.numel() and not (arr is not None and _below(arr, num_classes)):
         if arr is not None:
             lo, hi = int(arr.min()), int(arr.max())
         else:
@@ -118,6 +118,20 @@ def parse_labels(
     if arr is not None and lab.dtype != torch.int64:
         return torch.from_numpy(arr.astype(np.int64)), nd
     return lab.long(), nd
+
+
+def _below(arr: np.ndarray, n: int) -> bool:
+    """Whether every value of the integer or bool ``arr`` lies in ``[0, n)``, in one pass: the
+    maximum of its bits read as unsigned, where a negative value reads as at least half the
+    range (numpy's separate min and max were two passes, 0.9 ms against 0.27 ms on a 2D
+    8x256^2 int64 batch, #27). False also where that cannot tell (``n`` past half the range
+    of a signed type): the caller then takes both."""
+    if arr.dtype == np.bool_:
+        return n >= 2 or not arr.any()
+    unsigned = np.dtype(f"u{arr.dtype.itemsize}")
+    if arr.dtype.kind == "i" and n > 1 << (8 * arr.dtype.itemsize - 1):
+        return False
+    return int(arr.view(unsigned).max()) < n
 
 
 def cpu_integer_array(t: Tensor) -> np.ndarray | None:
