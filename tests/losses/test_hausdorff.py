@@ -24,7 +24,7 @@ from packaging.version import Version
 from scipy import ndimage
 
 from edgewise.losses import HausdorffERLoss, build_loss, hausdorff_dt_loss, hausdorff_er_loss
-from edgewise.losses.hausdorff import _ErosionLoss
+from edgewise.losses.hausdorff import _ErosionLoss, _WeightedSquaredError
 
 from ._helpers import _disc, _labels, _probs
 
@@ -604,3 +604,67 @@ def test_matches_plain_autograd(shape, dtype):
     scale = xb.grad.abs().max().item()
     assert scale > 0
     torch.testing.assert_close(xa.grad, xb.grad, rtol=1e-5, atol=tol * scale)
+
+
+# HD-DT's weighted squared error as one autograd Function (#27): the values and gradients of
+# the plain expression it replaced, bit for bit
+
+
+def _plain_weighted_squared_error(p: torch.Tensor, t: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """The expression before #27: autograd through the difference, square, product and mean."""
+    return ((p - t).square() * w).flatten(2).mean(-1)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 11, 13), (2, 2, 5, 7, 9), (1, 1, 1, 1), (3, 4, 96, 7)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_hausdorff_dt_weighted_error_matches_autograd_bit_for_bit(shape, dtype):
+    g = torch.Generator().manual_seed(sum(shape))
+    x = torch.randn(shape, generator=g, dtype=dtype)
+    t = (torch.rand(shape, generator=g) > 0.6).to(dtype)
+    w = torch.rand(shape, generator=g, dtype=dtype) * 50
+    a = x.clone().requires_grad_(True)
+    b = x.clone().requires_grad_(True)
+    ref = _plain_weighted_squared_error(torch.softmax(a, 1), t, w)
+    out = _WeightedSquaredError.apply(torch.softmax(b, 1), t, w)
+    assert torch.equal(out, ref)
+    v = torch.randn(out.shape, generator=g, dtype=dtype)
+    (ref * v).sum().backward()
+    (out * v).sum().backward()
+    assert torch.equal(a.grad, b.grad)
+
+
+def test_hausdorff_dt_weighted_error_gradcheck():
+    g = torch.Generator().manual_seed(5)
+    p = torch.rand(2, 3, 4, 5, dtype=torch.float64, generator=g)
+    t = (torch.rand(2, 3, 4, 5, generator=g) > 0.5).double()
+    w = torch.rand(2, 3, 4, 5, dtype=torch.float64, generator=g)
+    assert torch.autograd.gradcheck(lambda z: _WeightedSquaredError.apply(z, t, w), (p.requires_grad_(True),))
+
+
+@pytest.mark.parametrize("distance", ["boundary", "inside"])
+def test_hausdorff_dt_given_map_is_left_unchanged_and_gives_the_plain_gradient(distance):
+    """With dist_map given (a map the loss must not change in place) the loss and gradient
+    equal the plain formula on maps computed here."""
+    from edgewise.maps import inside_distance, unsigned_distance
+
+    g = torch.Generator().manual_seed(11)
+    x = torch.randn(2, 3, 20, 24, generator=g)
+    t = torch.zeros(2, 1, 20, 24, dtype=torch.long)
+    t[0, 0, 3:12, 4:15] = 1
+    t[1, 0, 8:18, 6:20] = 2
+    fn = unsigned_distance if distance == "boundary" else inside_distance
+    d_t = fn(t, num_classes=3)
+    kept = d_t.clone()
+    a = x.clone().requires_grad_(True)
+    b = x.clone().requires_grad_(True)
+    got = hausdorff_dt_loss(a, t, dist_map=d_t, distance=distance)
+    assert torch.equal(d_t, kept)
+    p = torch.softmax(b, 1)
+    onehot = torch.cat([t == k for k in range(3)], 1).float()
+    present = onehot.flatten(2).amax(-1).view(2, 3, 1, 1)
+    d_p = fn(p.detach() > 0.5)
+    ref = _plain_weighted_squared_error(p, onehot, d_p.square() + (d_t * present).square()).mean()
+    assert torch.equal(got, ref)
+    got.backward()
+    ref.backward()
+    assert torch.equal(a.grad, b.grad)

@@ -165,6 +165,11 @@ class Prepared:
     channels: list[int]
     valid: Tensor | None  # (B, 1, *spatial) bool when ignore_index is used
     spacing: SpacingLike = None  # validated
+    # of a multi-channel index target: its labels (B, 1, *spatial) int64 (ignored pixels 0),
+    # and, without ignore_index, the bool one-hot the float one is cast from; the losses read
+    # them instead of thresholding or arg-maxing the float one-hot again (#27)
+    labels: Tensor | None = None
+    hard: Tensor | None = None
 
     def selected(self) -> tuple[Tensor, Tensor]:
         """Prediction and target of the selected channels, ``(B, C', *spatial)`` each."""
@@ -247,6 +252,16 @@ def prepare(
         key = (id(input), input._version, id(target), target._version, softmax, sigmoid, to_onehot_y,
                ignore_index, activate, torch.is_autocast_enabled(input.device.type))
         hit = shared.get(key)
+        # the same pair prepared with the other ``activate``: its checks and target are
+        # this one's, only the prediction differs (a compound's cross-entropy term takes the
+        # logits, its other terms the probabilities, #27)
+        sibling = None if hit is not None else shared.get((*key[:8], not activate, key[9]))
+        if sibling is not None and sibling[0] is input and sibling[1] is target:
+            x = as_plain(input).to(compute_dtype(input.dtype))
+            if activate:
+                x = torch.softmax(x, dim=1) if softmax else torch.sigmoid(x) if sigmoid else x
+            hit = (input, target, replace(sibling[2], probs=x))
+            shared[key] = hit
         if hit is not None and hit[0] is input and hit[1] is target:
             if read_meta:
                 spacing = resolve_spacing(spacing, input, target)
@@ -303,6 +318,8 @@ def prepare(
         )
 
     valid: Tensor | None = None
+    index_labels: Tensor | None = None
+    hard: Tensor | None = None
     if is_index:
         labels = target
         if labels.is_floating_point():
@@ -327,9 +344,12 @@ def prepare(
         else:
             # one comparison and a uint8 -> float cast: ~3x faster than zeros + scatter_ on CPU
             class_ids = torch.arange(c, device=input.device).view(1, c, *([1] * len(spatial)))
-            onehot = as_float(labels == class_ids, dtype)
+            hard = labels == class_ids
+            onehot = as_float(hard, dtype)
+            index_labels = labels
         if valid is not None:
             onehot = onehot * valid
+            hard = None
     else:
         if ignore_index is not None:
             raise ValueError("ignore_index needs an index target (B, 1, *spatial), got a one-hot target")
@@ -339,7 +359,7 @@ def prepare(
             raise ValueError("expected one-hot target values in [0, 1], got values outside or nan")
     channels = channel_indices(c, include_background, classes)
     prepared = Prepared(probs=x, onehot=onehot, softmax=softmax, sigmoid=sigmoid, channels=channels, valid=valid,
-                        spacing=spacing)
+                        spacing=spacing, labels=index_labels, hard=hard)
     if shared is not None and key is not None:
         shared[key] = (*original, prepared)
     return prepared
@@ -354,6 +374,17 @@ def pick(x: Tensor, channels: list[int]) -> Tensor:
 def binary_masks(onehot: Tensor, channels: list[int]) -> Tensor:
     """Hard masks of the selected channels (soft labels thresholded at 0.5)."""
     return greater(pick(onehot, channels), 0.5)
+
+
+def target_masks(prep: Prepared, channels: list[int] | None = None) -> Tensor:
+    """:func:`binary_masks` of ``prep``'s target (``channels``, default the selected ones): the
+    bool one-hot of an index target as prepared (the same values, no full-size pass), else
+    the float one-hot thresholded. One tensor for every loss of a :func:`shared_inputs`
+    block, so :func:`~edgewise.maps.shared_maps` hashes it once."""
+    channels = prep.channels if channels is None else channels
+    if prep.hard is not None:
+        return pick(prep.hard, channels)
+    return binary_masks(prep.onehot, channels)
 
 
 def check_map(dist_map: Tensor, expected: tuple[int, ...], all_channels: tuple[int, ...],

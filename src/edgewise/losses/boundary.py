@@ -13,7 +13,6 @@ from edgewise._core.tensors import Empty, check_empty
 from ._base import MapLossBase
 from ._utils import (
     Reduction,
-    binary_masks,
     check_map,
     check_map_dims,
     check_reduction,
@@ -22,6 +21,7 @@ from ._utils import (
     prepare,
     reduce,
     spatial_mean,
+    target_masks,
 )
 
 __all__ = ["BoundaryLoss", "boundary_loss"]
@@ -109,7 +109,7 @@ def boundary_loss(
         if dist_map is None:
             from edgewise.maps import signed_distance
 
-            phi = signed_distance(binary_masks(prep.onehot, prep.channels), spacing,
+            phi = signed_distance(target_masks(prep), spacing,
                                   convention=convention, empty=empty)
         else:
             phi = check_map(dist_map, tuple(p.shape), tuple(prep.onehot.shape), prep.channels)

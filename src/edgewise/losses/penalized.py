@@ -80,7 +80,8 @@ def penalized_ce_loss(
             if prep.onehot.shape[1] == 1:
                 labels = (prep.onehot > 0.5).long()
             else:
-                labels = class_argmax(prep.onehot)
+                # an index target's labels as prepared: the argmax of its one-hot
+                labels = prep.labels if prep.labels is not None else class_argmax(prep.onehot)
             phi = penalty_map(labels, spacing, num_classes=max(prep.onehot.shape[1], 2))
         else:
             if not isinstance(dist_map, Tensor):

@@ -24,6 +24,7 @@ from ._utils import (
     prepare,
     reduce,
     spatial_mean,
+    target_masks,
 )
 
 __all__ = ["RegionWiseLoss", "StabilityReport", "check_stability", "region_wise_loss", "rrw_maps"]
@@ -35,6 +36,9 @@ def rrw_maps(onehot: Tensor, spacing: SpacingLike = None) -> Tensor:
     """RRW maps of a one-hot target ``(B, C, *spatial)`` (spacing is not used by RRW)."""
     from edgewise.maps import rrw_map
 
+    if onehot.dtype == torch.bool:
+        # as is: ``> 0.5`` of a bool tensor gives the same values through a float copy
+        return rrw_map(onehot)
     return rrw_map(greater(onehot, 0.5) if onehot.is_floating_point() else onehot > 0.5)
 
 
@@ -215,7 +219,7 @@ def region_wise_loss(
         if dist_map is None:
             fn = map_fn if map_fn is not None else rrw_maps
             with torch.no_grad():
-                full = fn(greater(prep.onehot, 0.5), spacing)
+                full = fn(target_masks(prep, list(range(prep.onehot.shape[1]))), spacing)
             maps = check_map(full, tuple(p.shape), tuple(prep.onehot.shape), prep.channels,
                              name="map_fn output")
         else:
