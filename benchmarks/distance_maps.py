@@ -13,6 +13,7 @@ round, so that load changes on a shared machine hit all of them alike.
     python benchmarks/distance_maps.py --quick              # smaller cases, a few seconds
     python benchmarks/distance_maps.py --no-large --breakdown   # + time in the `edt` calls
     python benchmarks/distance_maps.py --no-large --previous    # + edgewise's path before #27
+    python benchmarks/distance_maps.py --no-3d --clock cpu      # rounds timed by process CPU time
 
 Reference methods compute the common signed map ``EDT(~M) - EDT(M)`` per (sample, class)
 (two transforms each); edgewise computes its default boundary-convention map (zero on the
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 from importlib import metadata
 import platform
 import statistics
@@ -182,6 +184,13 @@ def signed_floor_bytes(batch: int, classes: int, spatial: tuple[int, ...]) -> in
     return batch * n * (1 + classes * (2 + 8 * len(spatial) + 4))
 
 
+#: the clock of the interleaved rounds and of ``--breakdown`` (``--clock``): wall time, or the
+#: process's CPU time (all its threads: ``edt`` runs its transforms on a worker thread, and
+#: the reference pools are threads), which time spent waiting for a core held by another job
+#: does not count
+CLOCK: Callable[[], float] = time.perf_counter
+
+
 def interleaved(methods: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
     """ms of each method in each of ``repeats`` rounds of one call each, the order reversed
     every other round (after one warm-up call of each)."""
@@ -191,9 +200,9 @@ def interleaved(methods: dict[str, Callable[[], object]], repeats: int) -> dict[
     times: dict[str, list[float]] = {n: [] for n in names}
     for r in range(repeats):
         for n in names if r % 2 == 0 else names[::-1]:
-            t0 = time.perf_counter()
+            t0 = CLOCK()
             methods[n]()
-            times[n].append(1000 * (time.perf_counter() - t0))
+            times[n].append(1000 * (CLOCK() - t0))
     return times
 
 
@@ -213,11 +222,11 @@ def edt_share(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
 
     def timed(original: Callable[..., object]) -> Callable[..., object]:
         def run(*a, **k):
-            t0 = time.perf_counter()
+            t0 = CLOCK()
             try:
                 return original(*a, **k)
             finally:
-                inner[-1] += time.perf_counter() - t0
+                inner[-1] += CLOCK() - t0
         return run
 
     for name, original in originals.items():
@@ -226,9 +235,9 @@ def edt_share(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
         whole = []
         for _ in range(repeats):
             inner.append(0.0)
-            t0 = time.perf_counter()
+            t0 = CLOCK()
             fn()
-            whole.append(time.perf_counter() - t0)
+            whole.append(CLOCK() - t0)
     finally:
         for name, original in originals.items():
             setattr(distance, name, original)
@@ -246,11 +255,16 @@ def main() -> None:
     parser.add_argument("--no-3d", action="store_true", help="2D only")
     parser.add_argument("--previous", action="store_true",
                         help="also time edgewise's path before #27 (uint8 2D masks, per-class complements)")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="time the rounds by wall time (default) or by the process's CPU time "
+                             "(time.process_time: a core taken by another job does not count)")
     parser.add_argument("--breakdown", action="store_true",
                         help="also print edgewise's time inside the `edt` transforms vs the whole call")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     threads = args.threads
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
 
     import edt
 
@@ -274,7 +288,8 @@ def main() -> None:
         f"# {datetime.date.today()}, {platform.processor() or platform.machine()}, {threads} thread(s) "
         f"for every method, torch {torch.__version__}, numpy {np.__version__}, edt "
         f"{metadata.version('edt')}, copy bandwidth {bandwidth / 1e9:.1f} GB/s, "
-        f"{args.repeats} interleaved rounds"
+        f"{args.repeats} interleaved rounds, clock {args.clock}, load average "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
     rows: dict[str, dict[str, str]] = {}
     scipy_row = f"scipy per channel ({threads} thread{'s' if threads > 1 else ''})"
@@ -345,6 +360,7 @@ def main() -> None:
     print("|---|" + "---|" * len(names))
     for label, cells in rows.items():
         print(f"| {label} | " + " | ".join(cells.get(n, "-") for n in names) + " |")
+    print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":
