@@ -1,4 +1,5 @@
-"""SegmentationMetrics: accumulation, summary, exports, DDP; overlap metrics and converters."""
+"""SegmentationMetrics: accumulation, summary, exports, DDP (Dice/IoU are in test_overlap.py, the
+one-hot converters in test_convert.py)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,8 @@ import torch.multiprocessing as mp
 
 from edgewise.metrics import (
     SegmentationMetrics,
-    dice,
     hausdorff_distance,
-    iou,
     one_hot_from_labels,
-    one_hot_from_logits,
     surface_dice,
 )
 
@@ -28,34 +26,6 @@ def _squares(batch: int, shift: int) -> tuple[torch.Tensor, torch.Tensor]:
     t = torch.zeros(batch, 1, 20, 20, dtype=torch.long)
     t[:, :, 5:12, 5:12] = 1
     return torch.roll(t, shift, dims=-1), t
-
-
-def test_dice_iou_values():
-    t = torch.tensor([[[[1, 1, 1, 0]], [[0, 0, 0, 1]]]])
-    p = torch.tensor([[[[1, 1, 0, 0]], [[0, 0, 1, 1]]]])
-    torch.testing.assert_close(dice(p, t), torch.tensor([[0.8, 2 / 3]]))
-    torch.testing.assert_close(iou(p, t), torch.tensor([[2 / 3, 0.5]]))
-    torch.testing.assert_close(dice(p, t, include_background=False), torch.tensor([[2 / 3]]))
-    z = torch.zeros(1, 2, 1, 4, dtype=torch.bool)
-    assert torch.equal(dice(z, z), torch.ones(1, 2))
-    assert torch.isnan(iou(z, z, empty="nan")).all()
-    assert dice(p.bool(), z)[0, 0] == 0
-
-
-def test_one_hot_helpers():
-    labels = torch.tensor([[[0, 1], [2, 255]]])
-    oh = one_hot_from_labels(labels, 3, ignore_index=255)
-    assert oh.shape == (1, 3, 2, 2) and oh.dtype == torch.bool
-    assert oh[0, :, 1, 1].sum() == 0 and oh[0, 2, 1, 0]
-    with pytest.raises(ValueError, match=r"\[0, 3\)"):
-        one_hot_from_labels(labels, 3)
-    logits = torch.randn(2, 4, 5, 6)
-    oh = one_hot_from_logits(logits)
-    assert torch.equal(oh.sum(1), torch.ones(2, 5, 6, dtype=torch.long))
-    assert torch.equal(oh.float().argmax(1), logits.argmax(1))
-    assert torch.equal(one_hot_from_logits(logits, sigmoid=True), logits > 0)
-    with pytest.raises(TypeError):
-        one_hot_from_logits(torch.ones(2, 3, 4, dtype=torch.long))
 
 
 def test_accumulate_and_summary(tmp_path):
