@@ -267,13 +267,6 @@ def test_folder_nifti_slices(tmp_path, writers):
     torch.testing.assert_close(ds[2]["spacing"], torch.tensor([3.0, 2.0]))
 
 
-def test_build_dataset_rejects_unknown():
-    with pytest.raises(ValueError, match="expected dataset name"):
-        build_dataset("imagenet", "train")
-    with pytest.raises(ValueError, match="needs root="):
-        build_dataset("drive", "train")
-
-
 # ---------------------------------------------------------------------------- shared data
 @pytest.mark.data
 def test_shared_drive(shared):
@@ -349,55 +342,3 @@ def test_non_finite_voxels_replaced_on_request_are_counted(tmp_path, writers):
     assert image[0, 3, 2, 1] == pytest.approx(float(finite.mean()), rel=1e-5)
     with pytest.raises(ValueError, match=r"expected nonfinite in \('error', 'mean'\), got 'zero'"):
         build_dataset("decathlon", "all", root=tmp_path, nonfinite="zero")
-
-
-@pytest.mark.parametrize(
-    "name, options, message",
-    [
-        ("synthetic", {"size": [0, 0]}, "dataset option size: expected a list of integers >= 1 (one per axis), got [0, 0]"),
-        ("synthetic", {"size": [-5, 64]}, "dataset option size: expected a list of integers >= 1 (one per axis), got [-5, 64]"),
-        ("synthetic", {"patch_size": "64"}, "dataset option patch_size: expected a list of integers >= 1"),
-        ("synthetic", {"sizes": [64, 64]}, "unknown dataset option(s) ['sizes'] for dataset 'synthetic'; expected some of"),
-        ("folder", {"root": "."}, "dataset 'folder' needs option(s) ['images', 'labels']"),
-        ("folder", {"root": ".", "images": "*.png", "labels": "*.png", "case_regex": "("},
-         "option case_regex: expected a regular expression, got '('"),
-    ],
-)
-def test_bad_dataset_options_name_the_option(name, options, message):
-    # they raised ZeroDivisionError, a raw torch error, or a TypeError naming an __init__
-    with pytest.raises(ValueError) as info:
-        build_dataset(name, "train", **{"n": 2, "shape": [32, 32], **options} if name == "synthetic" else options)
-    assert message in str(info.value)
-
-
-def test_a_reader_root_that_is_a_file_says_so(tmp_path):
-    f = tmp_path / "DRIVE.zip"
-    f.write_bytes(b"PK")
-    with pytest.raises(FileNotFoundError, match="but it is a file: give the folder that holds it"):
-        build_dataset("drive", "train", root=f)
-
-
-def test_a_nifti_header_with_a_nan_pixel_size_names_the_file(tmp_path, writers):
-    writers.decathlon(tmp_path, n=2, modalities=1)
-    nib = pytest.importorskip("nibabel")
-    bad = tmp_path / "labelsTr" / "case_001.nii.gz"
-    img = nib.load(str(bad))
-    header = img.header.copy()
-    header["pixdim"][2] = np.nan
-    nib.Nifti1Image(np.asarray(img.dataobj), None, header).to_filename(str(bad))
-    from edgewise.data.image_files import read_nifti
-
-    with pytest.raises(ValueError) as info:
-        read_nifti(bad)
-    assert f"NIfTI file {bad} has pixel sizes" in str(info.value) and "finite sizes > 0" in str(info.value)
-
-
-@pytest.mark.parametrize("label_map, hint", [({"0:0": None, "255:1": None}, "space after each colon"),
-                                             ({0: "background"}, "mapping of integers"), ([0, 1], "got [0, 1]")])
-def test_a_bad_label_map_names_the_option(label_map, hint):
-    # `score --data-option "label_map={0:0,255:1}"` reads as the keys "0:0" and "255:1" in YAML
-    from edgewise.data.image_files import check_label_map
-
-    with pytest.raises(ValueError) as info:
-        check_label_map(label_map)
-    assert str(info.value).startswith("option label_map: expected a mapping of integers") and hint in str(info.value)
