@@ -316,25 +316,3 @@ def test_on_request_metrics_get_their_own_table(tmp_path):
     assert "| *observer* (reference) | – | 0.750 | 2.50 | – |" in text
     main_table = text.split("#### Foreground mean: topology")[0]
     assert "clDice" not in main_table.split("### Foreground mean")[1]   # not in the main table
-
-
-def test_curve_styles_stay_distinct_past_the_colour_cycle():
-    from edgewise.bench.figures import line_style
-
-    styles = [tuple(line_style(i).values()) for i in range(12)]
-    assert len(set(styles)) == 12
-    assert line_style(3) == {"color": "C3", "linestyle": "-"}
-    assert line_style(10) == {"color": "C0", "linestyle": "--"}
-
-
-def test_loss_axis_goes_symlog_only_when_one_curve_dwarfs_the_rest():
-    from edgewise.bench.figures import symlog_threshold
-
-    level = [np.array([1.0, 0.5, 0.3]), np.array([0.8, 0.4, 0.2]), np.array([2.0, 1.0, 0.9])]
-    assert symlog_threshold(level) is None
-    # a boundary term's loss falling to -24 beside losses in [0, 2]: the power of ten below the median
-    # magnitude (1.5) stays linear
-    outlier = [*level, np.array([0.5, -10.0, -24.0])]
-    assert symlog_threshold(outlier) == pytest.approx(1.0)
-    assert symlog_threshold([np.array([0.02]), np.array([0.03]), np.array([5.0])]) == pytest.approx(0.01)
-    assert symlog_threshold([np.array([np.nan, np.nan]), np.array([1.0])]) is None

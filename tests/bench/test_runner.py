@@ -26,19 +26,6 @@ TINY_CONFIG = {
 }
 
 
-def test_cell_status(tmp_path):
-    assert cell_status(tmp_path / "missing") == "pending"
-    (tmp_path / "checkpoints").mkdir()
-    (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"x")
-    assert cell_status(tmp_path) == "interrupted"
-    (tmp_path / "error.txt").write_text("boom")
-    assert cell_status(tmp_path) == "failed"
-    (tmp_path / "summary.json").write_text('{"split": "te')  # cut short while written
-    assert cell_status(tmp_path) == "failed"
-    (tmp_path / "summary.json").write_text(json.dumps({"split": "test"}))
-    assert cell_status(tmp_path) == "done"
-
-
 def test_device_config():
     assert device_config("cpu") == {"trainer": {"accelerator": "cpu", "devices": 1, "enable_progress_bar": False}}
     assert device_config("cuda:3")["trainer"]["devices"] == 1  # the worker sees only its device
