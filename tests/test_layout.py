@@ -29,7 +29,6 @@ NOT_MODULES = {"commands", "__pycache__"}
 PENDING: dict[str, str] = {
     "bench/predictions": "tests/bench/test_report.py",
     "training/callbacks": "tests/training/test_run.py",
-    "training/components": "tests/training/test_run.py",
     "training/datamodule": "tests/training/test_run.py",
     "training/evaluation": "tests/training/test_evaluate_options.py",
     "training/module": "tests/training/test_run.py",
