@@ -34,7 +34,6 @@ PENDING: dict[str, str] = {
     "training/module": "tests/training/test_run.py",
     "training/prediction": "tests/training/test_ensemble.py",
     "training/trainer": "tests/training/test_run.py",
-    "training/whole_case": "tests/training/test_mirroring.py",
 }
 
 
