@@ -64,10 +64,11 @@ class _WeightedSquaredError(torch.autograd.Function):
     without gradient, with the gradient autograd gives that expression, bit for bit.
 
     The same forward operations; backward, the same products in the same order
-    (``mean``'s ``grad / N``, then ``* w``, then the square's ``* (2 (p - t))``), two of them
-    in place: autograd allocates a full-size tensor for each of its five steps, this three
-    fewer (#27). ``tests/losses/test_hausdorff.py`` checks values and gradients against the
-    plain expression."""
+    (``mean``'s ``grad / N``, then ``* w``, then the square's ``* (2 (p - t))``), the
+    division on the ``(B, C)`` gradient before it is broadcast (the same quotient for every
+    element) and the last product in place: autograd allocates a full-size tensor for each
+    of its five steps, this two (#27). ``tests/losses/test_hausdorff.py`` checks values and
+    gradients against the plain expression."""
 
     @staticmethod
     def forward(ctx, p: Tensor, t: Tensor, w: Tensor) -> Tensor:
@@ -79,8 +80,8 @@ class _WeightedSquaredError(torch.autograd.Function):
     def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None]:
         diff, w = ctx.saved_tensors
         n = diff[0, 0].numel()
-        g = grad.reshape(*grad.shape, *([1] * (diff.dim() - 2))).expand(diff.shape) / n
-        return g.mul_(w).mul_(diff * 2.0), None, None
+        g = w * (grad / n).reshape(*grad.shape, *([1] * (diff.dim() - 2)))
+        return g.mul_(diff * 2.0), None, None
 
 
 def _power_(x: Tensor, alpha: float) -> Tensor:
