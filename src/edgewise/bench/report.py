@@ -98,7 +98,7 @@ def baseline_levels(results: BenchResults, baseline: str | None) -> dict[str, tu
         bound, op = (level["at_least"], "at least") if level.get("at_least") is not None else (level["at_most"], "at most")
         documented = f"its recipe documents {op} {bound} ({level['source']})"
         split = level.get("split", "test")
-        if baseline != exp.get("baseline"):
+        if baseline is None or baseline != exp.get("baseline"):
             out[ds] = (None, f"the level of {exp.get('baseline')} is not checked: this report's baseline is {baseline}")
             continue
         if split != scored:
