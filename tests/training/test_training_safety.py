@@ -415,7 +415,10 @@ def test_ctrl_c_says_how_to_resume(tmp_path):
         [sys.executable, "-m", "edgewise", "train", "-o", str(run_dir), "trainer.max_epochs=500",
          "data.options={n: 8, n_val: 2, shape: [16, 16]}", "model.args={base_channels: 4, depth: 2}",
          "trainer.enable_progress_bar=false"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # as a terminal's Ctrl-C finds it: a test run started in the background of a
+        # non-interactive shell inherits SIGINT ignored, and Python keeps it ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not (run_dir / "checkpoints" / "last.ckpt").is_file():
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
