@@ -15,8 +15,7 @@ light (Lightning is loaded on first use).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from edgewise._core.lazy import lazy_attributes
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -45,11 +44,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"edgewise.training.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'edgewise.training' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_attributes(__name__, _WHERE, __all__)
