@@ -113,60 +113,6 @@ def test_sliding_window_pads_small_images_with_their_minimum_like_training():
         torch.testing.assert_close(out[b], torch.full_like(img, float(expected)))
 
 
-def test_a_class_never_predicted_is_warned_about_once(capsys):
-    """Validation Dice of one class stuck at exactly 0 while the others are learned: one
-    warning naming the class and the remedy after `patience` epochs, none before, none for a
-    class that recovers, none while nothing is learned yet (the first epochs of any run)."""
-    from types import SimpleNamespace
-
-    from edgewise.training.callbacks import LostClassWarning
-
-    cb = LostClassWarning(patience=3)
-    trainer = SimpleNamespace(is_global_zero=True, callback_metrics={})
-
-    def epoch(rv, myo, lv):
-        trainer.callback_metrics = {"val/dice": torch.tensor((rv + myo + lv) / 3), "val/loss": torch.tensor(1.0),
-                                    "val/dice_rv": torch.tensor(rv), "val/dice_myo": torch.tensor(myo),
-                                    "val/dice_lv": torch.tensor(lv)}
-        cb.on_train_epoch_end(trainer, None)
-        return capsys.readouterr().err
-
-    assert epoch(0.0, 0.0, 0.0) == ""          # nothing learned yet: no verdict
-    assert epoch(0.0, 0.0, 0.4) == ""          # rv and myo at 0 for 2 epochs
-    err = epoch(0.0, 0.3, 0.6)                 # rv: 3 epochs at 0, myo recovered
-    assert "class 'rv' has had validation Dice 0 for 3 epochs while other classes are learned" in err
-    assert "'myo'" not in err and "delay" not in err   # no distance-map term to blame
-    assert "try another regional loss or seed" in err
-    assert epoch(0.0, 0.5, 0.7) == ""          # once per class
-    assert epoch(0.0, 0.0, 0.7) == "" and epoch(0.0, 0.0, 0.7) == ""   # myo: 2 more epochs at 0
-    assert "class 'myo'" in epoch(0.0, 0.0, 0.7)
-    trainer.is_global_zero = False
-    cb2 = LostClassWarning(patience=1)
-    cb2.on_train_epoch_end(trainer, None)      # other ranks stay silent
-    assert capsys.readouterr().err == ""
-
-
-def test_the_lost_class_warning_names_the_shape_terms_that_are_on(capsys):
-    from types import SimpleNamespace
-
-    from edgewise.training.callbacks import LostClassWarning
-
-    loss = loss_from_config({"terms": [{"name": "gdl"}, {"name": "boundary", "weight": 0.01},
-                                       {"name": "ce", "weight": 0.5}],
-                             "schedule": {"name": "constant", "delay": 1}})
-    module = SimpleNamespace(loss=loss)
-    trainer = SimpleNamespace(is_global_zero=True, callback_metrics={
-        "val/dice_rv": torch.tensor(0.0), "val/dice_lv": torch.tensor(0.8)})
-    cb = LostClassWarning(patience=1)
-    cb.on_train_epoch_end(trainer, module)       # epoch 0: the delay holds the boundary term at 0
-    assert "term(s)" not in capsys.readouterr().err
-    loss.epoch = 1
-    cb2 = LostClassWarning(patience=1)
-    cb2.on_train_epoch_end(trainer, module)
-    err = capsys.readouterr().err
-    assert "the loss term(s) ['boundary'] are on" in err and "`delay`" in err
-
-
 class _Foreground(nn.Module):
     """Predicts foreground everywhere: a validation Dice of 2|fg| / (|fg| + |image|) > 0."""
 
