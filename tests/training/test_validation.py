@@ -11,7 +11,6 @@ from torch.utils.data import DataLoader
 from edgewise.data import build_dataset
 from edgewise.losses import loss_from_config
 from edgewise.training import SegmentationModule, evaluate, train
-from edgewise.training.datamodule import CaseShardSampler
 
 
 def _val_rows(run_dir):
@@ -84,14 +83,6 @@ def test_patch_validation_slides_over_whole_volumes_like_evaluation(tmp_path, ti
     assert summary["num_cases"] == 2
     assert float(row["val/dice"]) == pytest.approx(summary["metrics"]["dice"]["class1"]["mean"],
                                                    abs=1e-5)
-
-
-def test_case_shard_sampler_keeps_each_volume_on_one_process():
-    ds = build_dataset("synthetic", "val", n=1, n_val=5, shape=(4, 8, 8), mode="slices", seed=0)
-    shards = [list(CaseShardSampler(ds, num_replicas=2, rank=r)) for r in range(2)]
-    assert shards[0] == list(range(0, 4)) + list(range(8, 12)) + list(range(16, 20))
-    assert shards[1] == list(range(4, 8)) + list(range(12, 16))
-    assert len(CaseShardSampler(ds, num_replicas=2, rank=1)) == 8
 
 
 def test_sliding_window_pads_small_images_with_their_minimum_like_training():
