@@ -102,37 +102,3 @@ def test_sliding_window_pads_small_images_with_their_minimum_like_training():
         img = image[b]
         expected = (img.sum() + (512 - img.numel()) * img.min()) / 512
         torch.testing.assert_close(out[b], torch.full_like(img, float(expected)))
-
-
-class _Foreground(nn.Module):
-    """Predicts foreground everywhere: a validation Dice of 2|fg| / (|fg| + |image|) > 0."""
-
-    def forward(self, x):
-        logits = torch.zeros(x.shape[0], 2, *x.shape[2:])
-        logits[:, 1] = 5.0
-        return logits + 0 * x.sum()
-
-
-@pytest.mark.parametrize("threshold, start", [(0.01, 1), (1.0, None)])
-def test_a_term_gated_on_validation_dice_starts_when_every_class_is_found(threshold, start):
-    from edgewise.losses import Gated
-
-    cfg = {"terms": [{"name": "ce"}, {"name": "boundary", "weight": 0.5}],
-           "schedule": {"name": "constant", "start_when_found": threshold}}
-    module = SegmentationModule(_Foreground(), loss_from_config(cfg), num_classes=2)
-    trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False)
-    ds = build_dataset("synthetic", "val", n=1, n_val=2, shape=(16, 16), kind="blobs", seed=0)
-    trainer.validate(module, DataLoader(ds, batch_size=2), verbose=False)
-    dice = trainer.callback_metrics["val/dice_class1"].item()
-    assert 0.01 < dice < 1.0
-    gate = module.loss.schedule
-    assert isinstance(gate, Gated) and gate.start == start  # validation after epoch 0 found it
-    module.loss.epoch = 1
-    assert module.loss.weights == ([1.0, 0.5] if start is not None else [1.0, 0.0])
-    # checkpoints carry the start, so a resumed run keeps it
-    ckpt: dict = {}
-    module.on_save_checkpoint(ckpt)
-    assert ckpt["edgewise_loss"]["gate_start"] == start
-    fresh = SegmentationModule(_Foreground(), loss_from_config(cfg), num_classes=2)
-    fresh.on_load_checkpoint(ckpt)
-    assert fresh.loss.schedule.start == start
