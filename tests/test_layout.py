@@ -29,7 +29,6 @@ NOT_MODULES = {"commands", "__pycache__"}
 PENDING: dict[str, str] = {
     "bench/predictions": "tests/bench/test_report.py",
     "training/prediction": "tests/training/test_ensemble.py",
-    "training/trainer": "tests/training/test_run.py",
 }
 
 
