@@ -28,7 +28,6 @@ NOT_MODULES = {"commands", "__pycache__"}
 #: leave it (test_pending_modules_are_still_pending), and a new module may not join it.
 PENDING: dict[str, str] = {
     "bench/predictions": "tests/bench/test_report.py",
-    "training/prediction": "tests/training/test_ensemble.py",
 }
 
 
