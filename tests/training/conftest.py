@@ -17,6 +17,12 @@ TINY = [
 ]
 
 
+def _tiny_config(*overrides: str) -> dict:
+    from edgewise.training.config import load_config
+
+    return load_config(overrides=[*TINY, *overrides])
+
+
 @pytest.fixture
 def tiny_overrides() -> list[str]:
     """The tiny run's overrides, for the command line."""
@@ -25,10 +31,19 @@ def tiny_overrides() -> list[str]:
 
 @pytest.fixture
 def tiny_config():
-    from edgewise.training.config import load_config
+    return _tiny_config
 
-    def make(*overrides: str) -> dict:
-        return load_config(overrides=[*TINY, *overrides])
 
-    return make
+# Runs trained once for the tests of several modules (train's folder in test_trainer.py, its
+# evaluation in test_evaluation.py, its predictions in test_prediction.py). Tests may add
+# results folders to them (evaluate's eval_test), never change what was trained.
 
+
+@pytest.fixture(scope="session")
+def three_class_run(tmp_path_factory) -> Path:
+    """Two epochs on 3 classes (mixed shapes), validation HD95 logged; overlays=1."""
+    from edgewise.training import train
+
+    cfg = _tiny_config("data.options.num_classes=3", "data.options.kind=mixed",
+                       "trainer.max_epochs=2", "validation.hd95=true")
+    return train(cfg, output_dir=tmp_path_factory.mktemp("three_class") / "run")

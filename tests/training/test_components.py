@@ -1,5 +1,6 @@
-"""edgewise.training.components: where a run writes, and reading its checkpoints (building the
-model, loss and data is tested through whole runs in test_run.py)."""
+"""edgewise.training.components: where a run writes, reading its checkpoints, Lightning's
+chatter kept to its block (building the model, loss and data is tested through whole runs in
+test_trainer.py)."""
 
 from __future__ import annotations
 
@@ -33,3 +34,44 @@ def test_load_checkpoint_reads_a_state_dict_and_names_a_bad_file(tmp_path):
         load_checkpoint(plain)
     with pytest.raises(FileNotFoundError):
         load_checkpoint(tmp_path / "missing.ckpt")
+
+
+def test_lightning_chatter_is_scoped():
+    import logging
+    import warnings
+
+    from edgewise.training.components import lightning_output
+
+    class Collect(logging.Handler):
+        def __init__(self):
+            super().__init__(logging.DEBUG)
+            self.messages = []
+
+        def emit(self, record):
+            self.messages.append(record.getMessage())
+
+    log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    seen = Collect()
+    log.addHandler(seen)
+    old_level = log.level
+    log.setLevel(logging.INFO)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")  # set before lightning_output's filter
+            with lightning_output(info=False):
+                log.info("Tip: try installing [litlogger](https://pypi.org/project/litlogger/)")
+                log.info("GPU available: False, used: False")
+                log.warning("a real warning")
+                warnings.warn("`isinstance(treespec, LeafSpec)` is deprecated", FutureWarning, stacklevel=1)
+                warnings.warn("another deprecation", FutureWarning, stacklevel=1)
+        assert seen.messages == ["a real warning"]
+        assert [str(w.message) for w in caught] == ["another deprecation"]
+        seen.messages.clear()
+        with lightning_output(info=True):
+            log.info("Tip: litlogger")
+            log.info("GPU available: False, used: False")
+        log.info("Tip: litlogger")  # outside the block: untouched
+        assert seen.messages == ["GPU available: False, used: False", "Tip: litlogger"]
+    finally:
+        log.removeHandler(seen)
+        log.setLevel(old_level)

@@ -1,6 +1,10 @@
-"""`edgewise eval`: infinite-distance counts, threads, external test sets; train's curve figure."""
+"""edgewise.training.evaluation (`edgewise eval`): per-case metrics inside the mask and by
+tolerance, the results folder, volumes of sliced data, results kept on failure,
+infinite-distance counts, threads, external test sets."""
 
+import csv
 import json
+import math
 
 import numpy as np
 import pytest
@@ -10,8 +14,138 @@ from PIL import Image
 import edgewise.training.evaluation as run_mod
 from edgewise.cli import main
 from edgewise.data.synthetic import make_synthetic
-from edgewise.training import evaluate, train
+from edgewise.training import evaluate, predict_cases, train
 from edgewise.training.commands.evaluate import format_summary
+from edgewise.training.evaluation import _case_metrics
+
+
+def _rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_evaluate_writes_per_case_rows_and_a_summary(three_class_run):
+    run_dir = three_class_run
+    summary = evaluate(run_dir, split="test")
+    assert summary["num_cases"] == 2 and summary["classes"] == ["class1", "class2"]
+    results = run_dir / "eval_test"
+    rows = _rows(results / "per_case.csv")
+    assert len(rows) == 2 * 2  # one row per case and foreground class
+    assert {r["case"] for r in rows} == {"synthetic_test_0000", "synthetic_test_0001"}
+    for r in rows:
+        assert 0.0 <= float(r["dice"]) <= 1.0
+        assert 0.0 <= float(r["nsd"]) <= 1.0 and 0.0 <= float(r["boundary_f1"]) <= 1.0
+        assert float(r["hd95"]) >= 0 and float(r["assd"]) >= 0  # inf allowed (empty masks)
+    on_disk = json.loads((results / "summary.json").read_text())
+    assert on_disk["metrics"]["dice"]["class1"]["n"] == 2
+    dice1 = [float(r["dice"]) for r in rows if r["class"] == "class1"]
+    assert on_disk["metrics"]["dice"]["class1"]["mean"] == pytest.approx(sum(dice1) / 2, abs=1e-5)
+    assert len(list((results / "overlays").glob("*.png"))) == 1
+    # paths in the summary are relative to its folder: right wherever the folder is
+    assert on_disk["run"] == ".." and on_disk["checkpoint"] == "../checkpoints/best.ckpt"
+    assert [(results / p).is_file() for p in on_disk["overlays"]] == [True]
+
+
+def test_case_metrics_inside_the_mask():
+    label = torch.zeros(1, 12, 12, dtype=torch.long)
+    label[0, 3:7, 3:7] = 1
+    pred = label.clone()
+    pred[0, 10:12, 10:12] = 1  # false positives outside the evaluation mask
+    mask = torch.zeros(1, 12, 12, dtype=torch.bool)
+    mask[0, :9, :9] = True
+    case = {"pred": pred, "label": label, "mask": mask, "spacing": torch.tensor([1.0, 1.0])}
+    inside = _case_metrics(case, 2, tolerance=1.0)
+    assert inside["dice"][0] == pytest.approx(1.0) and inside["hd95"][0] == pytest.approx(0.0)
+    assert inside["nsd"][0] == pytest.approx(1.0)
+    case.pop("mask")
+    everywhere = _case_metrics(case, 2, tolerance=1.0)
+    assert everywhere["dice"][0] == pytest.approx(2 * 16 / (16 + 20))
+
+
+def test_case_metrics_tolerance_sweep_hand_case():
+    from edgewise.metrics import boundary_f1, surface_dice
+
+    label = torch.zeros(1, 20, 20, dtype=torch.long)
+    label[0, 5:12, 5:12] = 1
+    pred = torch.roll(label, 2, dims=1)  # every boundary point 2 px off along one axis
+    case = {"pred": pred, "label": label, "spacing": torch.tensor([1.0, 1.0])}
+    values = _case_metrics(case, 2, tolerance=1.0, tolerances=[1, 2, 3.5])
+    p = torch.nn.functional.one_hot(pred, 2).movedim(-1, 1)
+    t = torch.nn.functional.one_hot(label, 2).movedim(-1, 1)
+    for tol, key in ((1.0, "1"), (2.0, "2"), (3.5, "3.5")):
+        assert values[f"nsd@{key}"][0] == pytest.approx(surface_dice(p, t, tol)[0, 1].item())
+        assert values[f"boundary_f1@{key}"][0] == pytest.approx(boundary_f1(p, t, tol)[0, 1].item())
+    assert values["nsd@1"][0] < 1.0 and values["nsd@2"][0] == pytest.approx(1.0)
+    assert values["nsd"][0] == values["nsd@1"][0]  # the single tolerance is 1 here
+    assert values["boundary_f1@3.5"][0] == pytest.approx(1.0)
+
+
+def test_evaluate_tolerance_sweep(tmp_path, tiny_config):
+    from edgewise.metrics import boundary_f1, surface_dice
+    from edgewise.training.module import masked_onehot
+
+    cfg = tiny_config("data.options.num_classes=3", "data.options.kind=mixed",
+                      "trainer.max_epochs=2", "evaluation.tolerances=[1, 2, 3, 4]",
+                      "evaluation.overlays=0")
+    run_dir = train(cfg, output_dir=tmp_path / "run")
+    summary = evaluate(run_dir)
+    assert summary["tolerances_mm"] == [1.0, 2.0, 3.0, 4.0]
+    rows = _rows(run_dir / "eval_test" / "per_case.csv")
+    assert list(rows[0])[2:] == ["dice", "hd95", "assd", "nsd", "boundary_f1",
+                                 "nsd@1", "nsd@2", "nsd@3", "nsd@4",
+                                 "boundary_f1@1", "boundary_f1@2", "boundary_f1@3", "boundary_f1@4"]
+    cases = predict_cases(run_dir)
+    assert [c["case"] for c in cases] == ["synthetic_test_0000", "synthetic_test_0001"]
+    for case in cases:
+        p = masked_onehot(case["pred"][None], 3)
+        t = masked_onehot(case["label"][None], 3)
+        for ci, cname in enumerate(["class1", "class2"]):
+            (row,) = [r for r in rows if r["case"] == case["case"] and r["class"] == cname]
+            for tol in (1, 2, 3, 4):
+                nsd = surface_dice(p, t, float(tol), spacing=case["spacing"][None])[0, ci + 1].item()
+                bf1 = boundary_f1(p, t, float(tol), spacing=case["spacing"][None])[0, ci + 1].item()
+                assert float(row[f"nsd@{tol}"]) == pytest.approx(nsd, abs=1e-5)
+                assert float(row[f"boundary_f1@{tol}"]) == pytest.approx(bf1, abs=1e-5)
+            assert row["nsd"] == row["nsd@1"] and row["boundary_f1"] == row["boundary_f1@1"]
+    bf3 = [float(r["boundary_f1@3"]) for r in rows if r["class"] == "class1"]
+    assert summary["metrics"]["boundary_f1@3"]["class1"]["mean"] == pytest.approx(sum(bf3) / 2, abs=1e-5)
+    # the argument overrides the config; predict_cases(n=1) is the first case of the full list
+    other = evaluate(run_dir, tolerances=[0.5], output_dir=tmp_path / "other")
+    assert set(other["metrics"]) == {"dice", "hd95", "assd", "nsd", "boundary_f1", "nsd@0.5", "boundary_f1@0.5"}
+    (first,) = predict_cases(run_dir, n=1)
+    assert first["case"] == cases[0]["case"] and torch.equal(first["pred"], cases[0]["pred"])
+    with pytest.raises(ValueError, match="non-negative integer"):
+        predict_cases(run_dir, n=-1)
+
+
+def test_sliced_3d_data_are_scored_as_volumes(tmp_path, tiny_config):
+    cfg = tiny_config("data.options={n: 2, n_val: 2, shape: [8, 16, 16], mode: slices, seed: 0}")
+    run_dir = train(cfg, output_dir=tmp_path / "run")
+    summary = evaluate(run_dir, overlays=1)
+    rows = _rows(run_dir / "eval_test" / "per_case.csv")
+    assert len(rows) == 2 and summary["num_cases"] == 2  # 2 volumes, not 16 slices
+    assert {r["case"] for r in rows} == {"synthetic_test_0000", "synthetic_test_0001"}
+    (case,) = predict_cases(run_dir, n=1)  # only the first volume's slices, re-stacked
+    assert case["case"] == "synthetic_test_0000" and case["pred"].shape == (1, 8, 16, 16)
+
+
+def test_failed_evaluation_keeps_previous_results(tmp_path, tiny_config, monkeypatch):
+    run_dir = train(tiny_config(), output_dir=tmp_path / "run")
+    evaluate(run_dir, overlays=0)
+    results = run_dir / "eval_test"
+    before = (results / "summary.json").read_text(), (results / "per_case.csv").read_text()
+
+    import edgewise.training.evaluation as run_mod
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("metric failure")
+
+    monkeypatch.setattr(run_mod, "_case_metrics", broken)
+    with pytest.raises(RuntimeError):
+        evaluate(run_dir, overlays=0)
+    after = (results / "summary.json").read_text(), (results / "per_case.csv").read_text()
+    assert before == after
+    assert math.isfinite(json.loads(before[0])["mean"]["dice"])
 
 
 def _empty_first_prediction(monkeypatch):
@@ -83,14 +217,6 @@ def test_evaluate_uses_the_run_threads_or_the_given_number(tmp_path, tiny_config
     with pytest.raises(ValueError, match="positive integer, got 0"):
         evaluate(run_dir, threads=0)
     assert main(["eval", str(run_dir), "--threads", "0"]) == 2
-
-
-def test_train_draws_learning_curves(tmp_path, tiny_config):
-    run_dir = train(tiny_config("trainer.max_epochs=2", "validation.hd95=true"),
-                    output_dir=tmp_path / "run")
-    png = run_dir / "learning_curves.png"
-    assert png.stat().st_size > 5000
-    assert Image.open(png).size[0] > 2 * Image.open(png).size[1]  # three panels side by side
 
 
 def _png_folder(root, seed, n=4):

@@ -1,5 +1,5 @@
 """edgewise.training.plots: reading a Lightning metrics.csv by epoch (the figures themselves are
-drawn by whole runs in test_run.py)."""
+drawn by whole runs in test_trainer.py and test_evaluation.py)."""
 
 from __future__ import annotations
 
