@@ -47,3 +47,14 @@ def three_class_run(tmp_path_factory) -> Path:
     cfg = _tiny_config("data.options.num_classes=3", "data.options.kind=mixed",
                        "trainer.max_epochs=2", "validation.hd95=true")
     return train(cfg, output_dir=tmp_path_factory.mktemp("three_class") / "run")
+
+
+@pytest.fixture(scope="session")
+def tolerance_sweep_run(tmp_path_factory) -> Path:
+    """Two epochs on 3 classes (mixed shapes), evaluated at tolerances 1-4 mm; overlays=0."""
+    from edgewise.training import train
+
+    cfg = _tiny_config("data.options.num_classes=3", "data.options.kind=mixed",
+                       "trainer.max_epochs=2", "evaluation.tolerances=[1, 2, 3, 4]",
+                       "evaluation.overlays=0")
+    return train(cfg, output_dir=tmp_path_factory.mktemp("tolerance_sweep") / "run")

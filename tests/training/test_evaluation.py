@@ -1,10 +1,11 @@
 """edgewise.training.evaluation (`edgewise eval`): per-case metrics inside the mask and by
 tolerance, the results folder, volumes of sliced data, results kept on failure,
-infinite-distance counts, threads, external test sets."""
+infinite-distance counts, threads, external test sets, ensembles of runs."""
 
 import csv
 import json
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -80,14 +81,11 @@ def test_case_metrics_tolerance_sweep_hand_case():
     assert values["boundary_f1@3.5"][0] == pytest.approx(1.0)
 
 
-def test_evaluate_tolerance_sweep(tmp_path, tiny_config):
+def test_evaluate_tolerance_sweep(tolerance_sweep_run, tmp_path):
     from edgewise.metrics import boundary_f1, surface_dice
     from edgewise.training.module import masked_onehot
 
-    cfg = tiny_config("data.options.num_classes=3", "data.options.kind=mixed",
-                      "trainer.max_epochs=2", "evaluation.tolerances=[1, 2, 3, 4]",
-                      "evaluation.overlays=0")
-    run_dir = train(cfg, output_dir=tmp_path / "run")
+    run_dir = tolerance_sweep_run
     summary = evaluate(run_dir)
     assert summary["tolerances_mm"] == [1.0, 2.0, 3.0, 4.0]
     rows = _rows(run_dir / "eval_test" / "per_case.csv")
@@ -109,13 +107,9 @@ def test_evaluate_tolerance_sweep(tmp_path, tiny_config):
             assert row["nsd"] == row["nsd@1"] and row["boundary_f1"] == row["boundary_f1@1"]
     bf3 = [float(r["boundary_f1@3"]) for r in rows if r["class"] == "class1"]
     assert summary["metrics"]["boundary_f1@3"]["class1"]["mean"] == pytest.approx(sum(bf3) / 2, abs=1e-5)
-    # the argument overrides the config; predict_cases(n=1) is the first case of the full list
+    # the argument overrides the config
     other = evaluate(run_dir, tolerances=[0.5], output_dir=tmp_path / "other")
     assert set(other["metrics"]) == {"dice", "hd95", "assd", "nsd", "boundary_f1", "nsd@0.5", "boundary_f1@0.5"}
-    (first,) = predict_cases(run_dir, n=1)
-    assert first["case"] == cases[0]["case"] and torch.equal(first["pred"], cases[0]["pred"])
-    with pytest.raises(ValueError, match="non-negative integer"):
-        predict_cases(run_dir, n=-1)
 
 
 def test_sliced_3d_data_are_scored_as_volumes(tmp_path, tiny_config):
@@ -283,3 +277,38 @@ def test_ensemble_on_an_external_folder(tmp_path, tiny_config):
     # results on other data never land in a member's own folder
     with pytest.raises(ValueError, match="would replace the run's own results"):
         evaluate(runs, overlays=0, data_root=external, output_dir=runs[0])
+
+
+def test_ensemble_of_a_run_with_its_copy_scores_as_the_run(tmp_path, tiny_config):
+    run = train(tiny_config(), output_dir=tmp_path / "run")
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy)
+    single = evaluate(run, overlays=0, output_dir=tmp_path / "single")
+    pair = evaluate([run, copy], overlays=0, output_dir=tmp_path / "pair")
+    for metric, by_class in single["metrics"].items():
+        for cname, stats in by_class.items():
+            assert pair["metrics"][metric][cname]["mean"] == pytest.approx(stats["mean"], abs=1e-6), metric
+    assert len(pair["ensemble"]) == 2 and "ensemble" not in single
+
+
+def test_ensemble_errors(tmp_path, tiny_config, capsys):
+    run = train(tiny_config(), output_dir=tmp_path / "run")
+    two_runs = [run, tmp_path / "copy"]
+    shutil.copytree(run, two_runs[1])
+    with pytest.raises(ValueError, match="needs an output folder"):
+        evaluate(two_runs, overlays=0)
+    assert sorted(p.name for p in run.iterdir()) == sorted(p.name for p in two_runs[1].iterdir())
+    with pytest.raises(ValueError, match="distinct run folders"):
+        evaluate([two_runs[0], two_runs[0]], output_dir=tmp_path / "dup")
+    with pytest.raises(FileNotFoundError, match="not a run folder"):
+        evaluate([two_runs[0], tmp_path / "nowhere"], output_dir=tmp_path / "missing")
+    with pytest.raises(TypeError, match="non-empty list of run folders"):
+        evaluate([], output_dir=tmp_path / "empty")
+    # a run on other data: other cases
+    other = train(tiny_config("data.options={n: 4, n_val: 3, shape: [16, 16], seed: 0}"),
+                  output_dir=tmp_path / "other")
+    with pytest.raises(ValueError, match="score the same cases"):
+        evaluate([two_runs[0], other], overlays=0, output_dir=tmp_path / "mixed")
+    assert not (tmp_path / "mixed").exists()
+    assert main(["eval", str(two_runs[0]), str(two_runs[1])]) == 2
+    assert "needs an output folder" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""Ensembles of runs: `evaluate([run, ...])`, `edgewise eval RUN RUN -o OUT`."""
+"""edgewise.training.prediction: the cases predict_cases gives, and the mean softmax of an
+ensemble of runs (scored by `evaluate([run, ...])`, `edgewise eval RUN RUN -o OUT`)."""
 
 import csv
 import json
@@ -8,8 +9,25 @@ import torch
 
 from edgewise.cli import main
 from edgewise.metrics import dice
-from edgewise.training import evaluate, train
+from edgewise.training import evaluate, predict_cases, train
 from edgewise.training.prediction import _predict_ensemble, _predict_run
+
+
+def test_predict_cases_of_the_first_n_cases_are_the_head_of_the_full_list(tolerance_sweep_run):
+    run_dir = tolerance_sweep_run
+    cases = predict_cases(run_dir)
+    assert [c["case"] for c in cases] == ["synthetic_test_0000", "synthetic_test_0001"]
+    assert cases[0]["pred"].shape == cases[0]["label"].shape == (1, 16, 16)
+    assert cases[0]["pred"].dtype == torch.int64 and int(cases[0]["pred"].max()) <= 2  # 3 classes
+    # predict_cases(n=1) is the first case of the full list
+    (first,) = predict_cases(run_dir, n=1)
+    assert first["case"] == cases[0]["case"] and torch.equal(first["pred"], cases[0]["pred"])
+    assert predict_cases(run_dir, n=0) == []
+    assert [c["case"] for c in predict_cases(run_dir, n=5)] == [c["case"] for c in cases]
+    with pytest.raises(ValueError, match="non-negative integer"):
+        predict_cases(run_dir, n=-1)
+    with pytest.raises(ValueError, match="expected checkpoint 'best' or 'last', got 'final'"):
+        predict_cases(run_dir, checkpoint="final")
 
 
 @pytest.fixture
@@ -50,45 +68,6 @@ def test_ensemble_is_the_argmax_of_the_mean_softmax(two_runs, tmp_path, capsys):
     assert main(["eval", *map(str, two_runs), "--overlays", "0", "-o", str(out)]) == 0
     assert "ensemble of 2 runs (checkpoints after epochs 1, 1)" in capsys.readouterr().out
     assert json.loads((out / "summary.json").read_text())["metrics"] == summary["metrics"]
-
-
-def test_ensemble_of_a_run_with_its_copy_scores_as_the_run(tmp_path, tiny_config):
-    import shutil
-
-    run = train(tiny_config(), output_dir=tmp_path / "run")
-    copy = tmp_path / "copy"
-    shutil.copytree(run, copy)
-    single = evaluate(run, overlays=0, output_dir=tmp_path / "single")
-    pair = evaluate([run, copy], overlays=0, output_dir=tmp_path / "pair")
-    for metric, by_class in single["metrics"].items():
-        for cname, stats in by_class.items():
-            assert pair["metrics"][metric][cname]["mean"] == pytest.approx(stats["mean"], abs=1e-6), metric
-    assert len(pair["ensemble"]) == 2 and "ensemble" not in single
-
-
-def test_ensemble_errors(tmp_path, tiny_config, capsys):
-    run = train(tiny_config(), output_dir=tmp_path / "run")
-    two_runs = [run, tmp_path / "copy"]
-    import shutil
-
-    shutil.copytree(run, two_runs[1])
-    with pytest.raises(ValueError, match="needs an output folder"):
-        evaluate(two_runs, overlays=0)
-    assert sorted(p.name for p in run.iterdir()) == sorted(p.name for p in two_runs[1].iterdir())
-    with pytest.raises(ValueError, match="distinct run folders"):
-        evaluate([two_runs[0], two_runs[0]], output_dir=tmp_path / "dup")
-    with pytest.raises(FileNotFoundError, match="not a run folder"):
-        evaluate([two_runs[0], tmp_path / "nowhere"], output_dir=tmp_path / "missing")
-    with pytest.raises(TypeError, match="non-empty list of run folders"):
-        evaluate([], output_dir=tmp_path / "empty")
-    # a run on other data: other cases
-    other = train(tiny_config("data.options={n: 4, n_val: 3, shape: [16, 16], seed: 0}"),
-                  output_dir=tmp_path / "other")
-    with pytest.raises(ValueError, match="score the same cases"):
-        evaluate([two_runs[0], other], overlays=0, output_dir=tmp_path / "mixed")
-    assert not (tmp_path / "mixed").exists()
-    assert main(["eval", str(two_runs[0]), str(two_runs[1])]) == 2
-    assert "needs an output folder" in capsys.readouterr().err
 
 
 def test_ensemble_of_slice_trained_runs_scores_restacked_volumes(tmp_path, tiny_config):
