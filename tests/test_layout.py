@@ -22,15 +22,6 @@ TESTS = ROOT / "tests"
 #: folders of a package that are not modules of their own
 NOT_MODULES = {"commands", "__pycache__"}
 
-#: public modules that have no test file of their own yet: their tests still live in files
-#: named by behaviour (the file given here, which reaches the module directly or through its
-#: caller: bench/predictions through the report's figures). This list only shrinks: a module that gains its file must
-#: leave it (test_pending_modules_are_still_pending), and a new module may not join it.
-PENDING: dict[str, str] = {
-    "bench/predictions": "tests/bench/test_report.py",
-}
-
-
 def public_modules() -> list[str]:
     """``package/module`` for every public module of every package under ``src/edgewise``."""
     out = []
@@ -59,21 +50,11 @@ def test_the_module_list_sees_the_packages():
 
 
 def test_every_public_module_has_its_test_file():
-    missing = [m for m in public_modules() if m not in PENDING and not _test_file(m).is_file()]
+    missing = [m for m in public_modules() if not _test_file(m).is_file()]
     assert not missing, (
         "public modules without tests/<package>/test_<module>.py: "
         + ", ".join(str(_test_file(m).relative_to(ROOT)) for m in missing)
     )
-
-
-def test_pending_modules_are_still_pending():
-    modules = set(public_modules())
-    gone = sorted(set(PENDING) - modules)
-    assert not gone, f"PENDING names modules that no longer exist: {gone}"
-    done = sorted(m for m in PENDING if _test_file(m).is_file())
-    assert not done, f"these modules have their test file now; remove them from PENDING: {done}"
-    for module, home in PENDING.items():
-        assert (ROOT / home).is_file(), f"{module}: its tests' file {home} does not exist"
 
 
 def test_every_test_folder_is_a_package():
