@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import stat
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 
 from edgewise import _io
-from edgewise._io import MARKER, atomic_write_text, check_dir, claim_dir, owner_kind, staged_dir
+from edgewise._io import MARKER, atomic_leftover, atomic_write_text, check_dir, claim_dir, owner_kind, staged_dir
 
 USER_BYTES = b"my notes \x00\xff\n"
 
@@ -209,3 +213,38 @@ def test_two_processes_building_one_result_folder_the_second_is_refused(tmp_path
         (out / "a.txt").write_text("second")
     assert (target / "a.txt").read_text() == "second"
     assert sorted(os.listdir(tmp_path)) == ["results"]  # the killed holder's leftovers are gone
+
+
+def test_atomic_leftover_names_the_file_a_killed_write_was_writing(tmp_path):
+    """SIGKILL (and SIGTERM's default) skip atomic_write's clean-up: what stays behind is
+    recognised as that file's, and nothing else is."""
+    code = textwrap.dedent(f"""
+        import os, signal
+        from edgewise._io import atomic_write
+        def write(f):
+            f.write(b"half")
+            f.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+        atomic_write({str(tmp_path / "provenance.json")!r}, write)
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True)
+    assert proc.returncode == -signal.SIGKILL
+    (left,) = tmp_path.iterdir()
+    assert left.read_bytes() == b"half"
+    assert atomic_leftover(left.name) == "provenance.json"
+    assert not (tmp_path / "provenance.json").exists()
+
+
+@pytest.mark.parametrize("name, target", [
+    (".provenance.json.0ee8j2z8.tmp", "provenance.json"),
+    (".config.yaml.a_b1c2d3.tmp", "config.yaml"),
+    (".a.b.c.12345678.tmp", "a.b.c"),
+    ("provenance.json", None),
+    (".provenance.json.tmp", None),          # no random part
+    (".provenance.json.0ee8j2z.tmp", None),  # seven characters, not mkstemp's eight
+    (".notes.ABCDEFGH.tmp", None),           # mkstemp draws lower case, digits and _
+    ("notes.0ee8j2z8.tmp", None),            # not hidden
+    ("best.ckpt.tmp", None),                 # the checkpoint saver's own temporary name
+])
+def test_atomic_leftover_matches_only_mkstemp_names(name, target):
+    assert atomic_leftover(name) == target

@@ -19,6 +19,7 @@ import ctypes.util
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -88,6 +89,20 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Any]
             pass
         raise
     return path
+
+
+# what atomic_write's mkstemp names its temporary file: "." + name + "." + 8 random characters
+_LEFTOVER = re.compile(r"\.(.+)\.[a-z0-9_]{8}\.tmp")
+
+
+def atomic_leftover(name: str) -> str | None:
+    """The name of the file an :func:`atomic_write` was writing when its process was killed
+    (SIGTERM or SIGKILL skip its clean-up), for the temporary file's ``name``; else None.
+
+    Example: ``atomic_leftover(".provenance.json.0ee8j2z8.tmp") == "provenance.json"``.
+    """
+    m = _LEFTOVER.fullmatch(name)
+    return m.group(1) if m else None
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:

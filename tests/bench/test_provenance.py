@@ -119,6 +119,8 @@ def test_a_restart_before_the_first_checkpoint_starts_a_new_record(tmp_path, mon
     cell.mkdir(parents=True)
     (cell / MARKER).write_text("run\n")
     record_provenance(cell, "start", {"commit": OTHER, "dirty": False})
+    # what a kill during the record's atomic write leaves: train would refuse the folder
+    (cell / f".{PROVENANCE_FILE}.0ee8j2z8.tmp").write_text('{"runs": [')
     seen = []
 
     def fake_train(config, output_dir=None, resume=False, callbacks=()):
@@ -132,6 +134,7 @@ def test_a_restart_before_the_first_checkpoint_starts_a_new_record(tmp_path, mon
     res = run_cell(str(tmp_path), "syn/ce/seed0", {"loss": {"terms": [{"name": "ce"}]}})
     assert res.outcome == "failed" and seen == [(False, False)]
     assert read_provenance(cell) == [{"event": "start", "commit": COMMIT, "dirty": False}]
+    assert not list(cell.glob(f".{PROVENANCE_FILE}.*.tmp"))
 
 
 def _rewrite_code(root: Path, name: str, **kw) -> None:

@@ -125,6 +125,28 @@ def test_a_run_that_stopped_before_its_first_checkpoint_starts_again(tmp_path, t
     assert "continue it with resume=True (--resume)" in capsys.readouterr().err
 
 
+def test_a_config_half_written_by_a_killed_start_does_not_block_the_restart(tmp_path):
+    """A kill during the atomic write of config.yaml leaves ``.config.yaml.XXXXXXXX.tmp``: the
+    folder is still a run that stopped before its first checkpoint, and a fresh start clears
+    it; a hidden temporary file of a name train does not write still blocks it."""
+    from edgewise._io import MARKER
+    from edgewise.training.trainer import _check_run_dir, _claim_run_dir
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / MARKER).write_text("run\n")
+    (run_dir / "config.yaml").write_text("seed: 0\n")
+    (run_dir / ".config.yaml.0ee8j2z8.tmp").write_text("seed:")
+    assert _check_run_dir(run_dir, resume=False) is True
+    _claim_run_dir(run_dir, True)
+    assert sorted(p.name for p in run_dir.iterdir()) == [MARKER]
+
+    (run_dir / ".notes.txt.0ee8j2z8.tmp").write_text("mine")
+    with pytest.raises(FileExistsError, match="holds files a run does not write"):
+        _check_run_dir(run_dir, resume=False)
+    assert (run_dir / ".notes.txt.0ee8j2z8.tmp").read_text() == "mine"
+
+
 def test_killed_checkpoint_write_is_cleaned_up_on_start(tmp_path, tiny_config, caplog):
     run_dir = train(tiny_config(), output_dir=tmp_path / "run")
     leftover = run_dir / "checkpoints" / "best.ckpt.tmp"

@@ -37,7 +37,7 @@ from typing import Any, Literal
 
 import yaml
 
-from edgewise._io import MARKER, atomic_write_text, owner_kind
+from edgewise._io import MARKER, atomic_leftover, atomic_write_text, owner_kind
 from edgewise.bench.backends import Batch, Progress, run_inline, run_pool, run_ray
 from edgewise.bench.cells import (
     ERROR_NAME,
@@ -92,6 +92,10 @@ def run_cell(
             # an attempt that stopped before its first checkpoint starts afresh: nothing it
             # ran survives, and train would refuse a folder holding a file it does not write
             (path / PROVENANCE_FILE).unlink(missing_ok=True)
+            # and the half-written record a kill during its write left (train would refuse it)
+            for stray in path.glob(f".{PROVENANCE_FILE}.*.tmp"):
+                if atomic_leftover(stray.name) == PROVENANCE_FILE:
+                    stray.unlink()
         if path.is_dir() and owner_kind(path) is None and owner_kind(bench_dir) and \
                 {p.name for p in path.iterdir()} <= _RUN_ARTEFACTS:
             # a cell that an edgewise without folder markers started: the bench made it

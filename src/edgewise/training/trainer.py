@@ -15,6 +15,7 @@ import torch
 from edgewise._io import (
     LOCK,
     MARKER,
+    atomic_leftover,
     atomic_write_text,
     claim_dir,
     folder_lock,
@@ -46,6 +47,12 @@ _RUN_ARTEFACTS = frozenset({MARKER, LOCK, "config.yaml", "metrics.csv", "hparams
                             "checkpoints"})
 
 
+def _is_run_artefact(name: str) -> bool:
+    """A file train() writes before its first checkpoint, or what a kill during its atomic
+    write of one left (``.config.yaml.XXXXXXXX.tmp``)."""
+    return name in _RUN_ARTEFACTS or atomic_leftover(name) in _RUN_ARTEFACTS
+
+
 def _check_run_dir(run_dir: Path, resume: bool) -> bool:
     """Raise unless :func:`train` may write in ``run_dir``; writes nothing.
 
@@ -73,7 +80,7 @@ def _check_run_dir(run_dir: Path, resume: bool) -> bool:
             f"run folder {run_dir} already holds a run (checkpoints/last.ckpt): continue it "
             "with resume=True (--resume), or choose another output folder"
         )
-    if owner_kind(run_dir) == "run" and entries <= _RUN_ARTEFACTS:
+    if owner_kind(run_dir) == "run" and all(_is_run_artefact(name) for name in entries):
         return True
     why = "was not made by edgewise" if owner_kind(run_dir) is None else "holds files a run does not write"
     raise FileExistsError(
