@@ -17,7 +17,7 @@ from edgewise.bench.cells import cell_results, cell_status, write_bench_file
 from edgewise.bench.runner import run_cell
 from edgewise.cli import main
 
-from .test_report import record_code
+from .hand_bench import record_code
 
 USER_BYTES = b"lab notebook \x00\xd0\n"
 

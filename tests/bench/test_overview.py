@@ -10,7 +10,6 @@ from edgewise.bench.overview import overview_table
 from edgewise.bench.report import write_report
 from edgewise.cli import main
 
-from .test_report import bench  # noqa: F401  (fixture: a hand-written bench folder)
 
 
 def _rows(report_dir):
@@ -30,11 +29,11 @@ def _delta(row, digits, alpha=0.05, higher=True):
     return text
 
 
-def test_table_repeats_the_reports_numbers(bench, tmp_path):  # noqa: F811
+def test_table_repeats_the_reports_numbers(scored_bench, tmp_path):
     """Updated with the subject-level bootstrap (#28): the Δ column is the report's difference,
     its interval and its Holm-adjusted p (no longer the uncorrected Wilcoxon p), and the marks
     follow the adjusted p."""
-    root, _ = bench
+    root, _ = scored_bench
     write_report(root, overlays=0)
     rows = _rows(root / "report")
     table = overview_table([root, root / "report"], metrics=["dice", "hd95"]).splitlines()
@@ -58,8 +57,8 @@ def test_table_repeats_the_reports_numbers(bench, tmp_path):  # noqa: F811
     assert line.endswith("▼ |") and "▲" in line
 
 
-def test_errors_name_what_was_expected(bench, tmp_path, capsys):  # noqa: F811
-    root, _ = bench
+def test_errors_name_what_was_expected(scored_bench, tmp_path, capsys):
+    root, _ = scored_bench
     with pytest.raises(FileNotFoundError, match="summary.csv"):
         overview_table([root])  # no report written yet
     write_report(root, overlays=0)
@@ -84,8 +83,8 @@ def test_errors_name_what_was_expected(bench, tmp_path, capsys):  # noqa: F811
     assert "edgewise overview: error: expected a report folder" in capsys.readouterr().err
 
 
-def test_arms_without_a_finished_run_say_so(bench):  # noqa: F811
-    root, _ = bench
+def test_arms_without_a_finished_run_say_so(scored_bench):
+    root, _ = scored_bench
     report = write_report(root, overlays=0).parent
     rows = (report / "summary.csv").read_text().splitlines()
     # an arm whose every seed is still pending: the report writes its rows empty, 0 seeds
@@ -97,10 +96,10 @@ def test_arms_without_a_finished_run_say_so(bench):  # noqa: F811
     assert table[-1] == "| syn | gdl | 0 | not run |  |"
 
 
-def test_more_infinite_values_than_the_baseline_get_no_verdict(bench, tmp_path):  # noqa: F811
+def test_more_infinite_values_than_the_baseline_get_no_verdict(scored_bench, tmp_path):
     """An arm that lost a class has an infinite HD95 there, left out of its mean: a lower HD95
     over fewer classes is not a better one, so no ▲/▼ (ACDC: the RV never predicted)."""
-    root, _ = bench
+    root, _ = scored_bench
     write_report(root, overlays=0)
     src = root / "report" / "summary.csv"
     with open(src, newline="") as f:

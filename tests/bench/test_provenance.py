@@ -28,7 +28,7 @@ from edgewise.bench.provenance import (
 from edgewise.bench.runner import run_cell
 from edgewise.cli import main
 
-from .test_report import COMMIT, bench, record_code  # noqa: F401  (fixture: a hand-written bench folder)
+from .hand_bench import COMMIT, record_code
 
 OTHER = "fedcba9876543210fedcba9876543210fedcba98"
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
@@ -141,8 +141,8 @@ def _rewrite_code(root: Path, name: str, **kw) -> None:
     record_code(root / name, **kw)
 
 
-def test_report_refuses_mixed_code_and_lists_the_cells(bench, tmp_path, capsys):  # noqa: F811
-    root, _ = bench
+def test_report_refuses_mixed_code_and_lists_the_cells(scored_bench, tmp_path, capsys):
+    root, _ = scored_bench
     # one cell resumed with other code, one from a dirty tree, one started before provenance
     (root / "syn/ce/seed2" / PROVENANCE_FILE).write_text(json.dumps({"runs": [
         {"event": "start", "commit": COMMIT, "dirty": False},
@@ -173,22 +173,22 @@ def test_report_refuses_mixed_code_and_lists_the_cells(bench, tmp_path, capsys):
     assert main(["report", str(root), "--overlays", "0", "--allow-mixed-code"]) == 0
 
 
-def test_a_resume_without_a_recorded_start_is_missing_code(bench):  # noqa: F811
-    root, _ = bench
+def test_a_resume_without_a_recorded_start_is_missing_code(scored_bench):
+    root, _ = scored_bench
     _rewrite_code(root, "syn/ce/seed0", events=("resume",))  # its start ran an older edgewise
     with pytest.raises(MixedCodeError, match="missing"):
         write_report(root, overlays=0)
 
 
-def test_report_header_lists_the_commit(bench):  # noqa: F811
-    root, _ = bench
+def test_report_header_lists_the_commit(scored_bench):
+    root, _ = scored_bench
     text = write_report(root, overlays=0).read_text()
     assert "- Code: edgewise 0.1.0, commit `0123456789ab` for every run." in text
     assert "Mixed code" not in text
 
 
-def test_overview_refuses_reports_of_different_code(bench, tmp_path, capsys):  # noqa: F811
-    root, _ = bench
+def test_overview_refuses_reports_of_different_code(scored_bench, tmp_path, capsys):
+    root, _ = scored_bench
     first = write_report(root, overlays=0, output=tmp_path / "a").parent
     for cell in ("syn/ce/seed0", "syn/ce/seed1", "syn/ce/seed2", "syn/ce_bl/seed0", "syn/ce_bl/seed1"):
         _rewrite_code(root, cell, commit=OTHER)
@@ -208,10 +208,10 @@ def test_overview_refuses_reports_of_different_code(bench, tmp_path, capsys):  #
     assert any("Holm-adjusted" in line for line in out)
 
 
-def test_overview_of_a_report_written_before_provenance(bench, tmp_path):  # noqa: F811
+def test_overview_of_a_report_written_before_provenance(scored_bench, tmp_path):
     """An older summary.csv (no code, no adjusted p): refused; shown on request, with its
     uncorrected Wilcoxon p and no mark."""
-    root, _ = bench
+    root, _ = scored_bench
     src = write_report(root, overlays=0).parent / "summary.csv"
     old = tmp_path / "old"
     old.mkdir()

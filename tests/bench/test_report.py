@@ -10,77 +10,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from edgewise.bench.cells import write_bench_file
 from edgewise.bench.grid import expand_grid
 from edgewise.bench.report import load_results, read_curves, read_per_case, write_report
-from edgewise.bench.cells import write_bench_file
 
-# the commit every hand-written run "ran" (provenance.json, as `edgewise bench` records it)
-COMMIT = "0123456789abcdef0123456789abcdef01234567"
-CASES = ["c0", "c1", "c2", "c3", "c4", "c5"]
-CLASSES = ["vessel", "artery"]
-# with the tolerance sweep of evaluate(..., tolerances=[1, 2])
-METRICS = ("dice", "hd95", "assd", "nsd", "boundary_f1", "nsd@1", "nsd@2", "boundary_f1@1", "boundary_f1@2")
-
-
-def record_code(run, commit=COMMIT, dirty=False, events=("start",)):
-    """The provenance.json a bench cell writes when its training starts (and resumes)."""
-    entries = [{"event": e, "commit": commit, "dirty": dirty if commit else None, "changed": [],
-                "version": "0.1.0", "source": "/src/edgewise", "reason": None if commit else "no git",
-                "time": "2026-01-01T00:00:00+00:00"} for e in events]
-    (run / "provenance.json").write_text(json.dumps({"runs": entries}))
-
-
-def _values(loss: str, seed: int) -> dict[tuple[str, str, str], float]:
-    """Deterministic, distinct values per (case, class, metric)."""
-    rng = np.random.default_rng([["ce", "ce_bl"].index(loss), seed])
-    shift = {"ce": 0.0, "ce_bl": 0.03}[loss]
-    out = {}
-    for case in CASES:
-        for cls in CLASSES:
-            for m in METRICS:
-                base = 0.7 if m.partition("@")[0] in ("dice", "nsd", "boundary_f1") else 3.0
-                out[(case, cls, m)] = float(base + shift + rng.uniform(-0.05, 0.05))
-    return out
-
-
-@pytest.fixture
-def bench(tmp_path):
-    exp = {
-        "name": "toy", "baseline": "ce",
-        "datasets": {"syn": {"name": "synthetic"}},
-        "losses": {"ce": {"terms": [{"name": "ce"}]}, "ce_bl": {"terms": [{"name": "ce"}, {"name": "boundary"}]}},
-        "seeds": [0, 1, 2],
-    }
-    cells = expand_grid(exp)
-    write_bench_file(tmp_path, exp, cells)
-    truth = {}
-    for cell in cells:
-        if (cell.loss, cell.seed) == ("ce_bl", 2):
-            continue  # a run that never finished
-        run = tmp_path / cell.name
-        run.mkdir(parents=True)
-        vals = _values(cell.loss, cell.seed)
-        if (cell.loss, cell.seed) == ("ce", 1):
-            vals[("c3", "artery", "hd95")] = math.inf  # empty prediction: left out
-        truth[(cell.loss, cell.seed)] = vals
-        with open(run / "per_case.csv", "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["case", "class", *METRICS])
-            for case in CASES:
-                for cls in CLASSES:
-                    w.writerow([case, cls, *[repr(vals[(case, cls, m)]) if math.isfinite(vals[(case, cls, m)]) else "inf" for m in METRICS]])
-        with open(run / "metrics.csv", "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["epoch", "step", "train/loss_step", "train/loss_epoch", "val/loss", "val/dice"])
-            for e in range(3):
-                w.writerow([e, 2 * e, 0.9, "", "", ""])
-                w.writerow([e, 2 * e + 1, "", "", 1.0 - 0.1 * e, 0.5 + 0.1 * e + 0.01 * cell.seed])
-                w.writerow([e, 2 * e + 1, "", 1.0 - 0.2 * e, "", ""])
-        (run / "summary.json").write_text(json.dumps({"num_cases": len(CASES)}))
-        record_code(run)
-    (tmp_path / "syn" / "ce_bl" / "seed2").mkdir(parents=True)
-    (tmp_path / "syn" / "ce_bl" / "seed2" / "error.txt").write_text("boom")
-    return tmp_path, truth
+from .hand_bench import CASES, CLASSES, METRICS, record_code
 
 
 def _case_mean(vals, case, m, classes=CLASSES):
@@ -88,8 +22,8 @@ def _case_mean(vals, case, m, classes=CLASSES):
     return sum(v) / len(v)
 
 
-def test_per_case_and_curves_readers(bench):
-    root, truth = bench
+def test_per_case_and_curves_readers(scored_bench):
+    root, truth = scored_bench
     values = read_per_case(root / "syn/ce/seed1/per_case.csv")
     assert values["hd95"]["artery"]["c3"] == math.inf
     # the class mean leaves the infinite value out
@@ -101,8 +35,8 @@ def test_per_case_and_curves_readers(bench):
     assert curves["val/loss"] == pytest.approx({0: 1.0, 1: 0.9, 2: 0.8})
 
 
-def test_report_numbers(bench):
-    root, truth = bench
+def test_report_numbers(scored_bench):
+    root, truth = scored_bench
     report = write_report(root, overlays=0)
     assert report == root / "report" / "report.md"
     text = report.read_text()
@@ -160,8 +94,8 @@ def test_report_numbers(bench):
     assert text.count("(1 inf)") == 2  # foreground mean and class artery, nowhere else
 
 
-def test_report_baseline_choice_and_errors(bench, tmp_path_factory):
-    root, _ = bench
+def test_report_baseline_choice_and_errors(scored_bench, tmp_path_factory):
+    root, _ = scored_bench
     out = tmp_path_factory.mktemp("out")
     write_report(root, baseline="ce_bl", output=out, overlays=0)
     rows = list(csv.DictReader(open(out / "summary.csv")))
@@ -174,8 +108,8 @@ def test_report_baseline_choice_and_errors(bench, tmp_path_factory):
         load_results(out)
 
 
-def test_views_and_loss_subsets_are_slices_of_the_full_report(bench):
-    bench_dir, _ = bench
+def test_views_and_loss_subsets_are_slices_of_the_full_report(scored_bench):
+    bench_dir, _ = scored_bench
     full = write_report(bench_dir, overlays=0).parent
     full_rows = list(csv.DictReader(open(full / "summary.csv")))
     # a paper's view: its losses and its baseline, into report-<view>
@@ -214,13 +148,13 @@ def _write_reference(folder, vals, cases=CASES):
                 w.writerow([case, cls, *[repr(vals[(case, cls, m)]) for m in METRICS]])
 
 
-def test_reference_row_from_a_scored_folder(bench, tmp_path_factory):
+def test_reference_row_from_a_scored_folder(scored_bench, tmp_path_factory):
     """A second observer scored by `edgewise score`: a row after the losses, its mean over
     cases, tested against the baseline like a loss, marked in summary.csv and the overview."""
     from edgewise.bench.overview import overview_table
     from edgewise.cli import main
 
-    root, truth = bench
+    root, truth = scored_bench
     ref_dir = tmp_path_factory.mktemp("ref") / "observer2"
     rng = np.random.default_rng(42)
     ref_vals = {(c, k, m): float(0.8 + rng.uniform(-0.05, 0.05)) for c in CASES for k in CLASSES for m in METRICS}

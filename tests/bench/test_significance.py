@@ -18,7 +18,7 @@ from edgewise.bench.cells import write_bench_file
 from edgewise.bench.stats import compare, hierarchical_bootstrap, holm, significance_mark, subject_table
 from edgewise.data import subject_of
 
-from .test_report import record_code
+from .hand_bench import record_code
 
 
 def _arms(rng: np.random.Generator, n_subjects: int = 16, n_seeds: int = 3, shift: float = 0.0,
