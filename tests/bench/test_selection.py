@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from edgewise.bench.grid import load_experiment
-from edgewise.bench.selection import final_experiment, select_weights, term_of
+from edgewise.bench.selection import _some, final_experiment, select_weights, term_of
 from edgewise.cli import main
 
 STAGE1 = {
@@ -99,3 +99,10 @@ def test_a_grid_scored_on_test_or_unfinished_is_refused(grid, tmp_path):
         sel = select_weights(bench)
         sel.chosen["bl"] = "bl_9"
         final_experiment(STAGE1, sel)
+
+
+def test_an_unfinished_grid_names_five_cells_and_counts_the_rest():
+    cells = [f"hippocampus/arm{i}/seed0" for i in range(7)]
+    assert _some(cells) == f"{cells[:5]} and 2 more"
+    assert _some(cells[:5]) == f"{cells[:5]}"
+    assert _some([]) == "[]"

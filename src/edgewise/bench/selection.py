@@ -72,6 +72,12 @@ def _check_validation_grid(experiment: Mapping[str, Any], bench_dir: Path) -> No
         )
 
 
+def _some(names: list[str], shown: int = 5) -> str:
+    """Up to ``shown`` names, and how many more there are."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return f"{names[:shown]}{more}"
+
+
 def select_weights(bench_dir: str | Path, metric: str = "dice") -> Selection:
     """Per term, the arm of a finished selection grid with the best mean validation ``metric``.
 
@@ -90,8 +96,8 @@ def select_weights(bench_dir: str | Path, metric: str = "dice") -> Selection:
     if results.missing or results.failed:
         raise ValueError(
             f"{bench_dir} is not finished: {len(results.missing)} cell(s) not done "
-            f"{results.missing[:5]}, {len(results.failed)} failed {results.failed[:5]}; choose "
-            "weights once every candidate has run (edgewise bench resumes the grid)"
+            f"{_some(results.missing)}, {len(results.failed)} failed {_some(results.failed)}; "
+            "choose weights once every candidate has run (edgewise bench resumes the grid)"
         )
     labels = list(dict.fromkeys(c["loss"] for c in results.cells))
     baseline = experiment.get("baseline") or labels[0]
