@@ -83,6 +83,16 @@ class MapContext:
     def get(self, key: Key) -> Tensor | None:
         return self._maps.get(key)
 
+    def stored(self, keys: list[list[Key]], todo: Tensor) -> dict[tuple[int, int], Tensor]:
+        """The stored maps of the classes ``todo`` ``(B, C)`` asks for, by ``(b, c)``, for the
+        ``keys`` of :meth:`keys_for`; classes without one are left out."""
+        found = {}
+        for b, c in todo.nonzero().tolist():
+            hit = self._maps.get(keys[b][c])
+            if hit is not None:
+                found[(b, c)] = hit
+        return found
+
     def put(self, key: Key, value: Tensor) -> None:
         self._maps[key] = value
 
@@ -157,13 +167,10 @@ def per_class_cached(
     if ctx is None:
         return compute(todo)
     keys = ctx.keys_for(masks, spacing, backend, kind)
-    hits: dict[tuple[int, int], Tensor] = {}
+    hits = ctx.stored(keys, todo)
     need = todo.clone().cpu()
-    for b, c in todo.nonzero().tolist():
-        hit = ctx.get(keys[b][c])
-        if hit is not None:
-            hits[(b, c)] = hit
-            need[b, c] = False
+    for b, c in hits:
+        need[b, c] = False
     if bool(need.any()):
         out = compute(need.to(todo.device))
     else:

@@ -389,10 +389,7 @@ def _signed_boundary_cpu(p: Prepared, empty: Empty) -> Tensor:
     hits: dict[int, np.ndarray] = {}
     if ctx is not None:
         keys = ctx.keys_for(p.selected, p.spacing, p.backend, "boundary")
-        for b, c in p.present().nonzero().tolist():
-            hit = ctx.get(keys[b][c])
-            if hit is not None:
-                hits[b * n_cls + c] = hit.numpy()
+        hits = {b * n_cls + c: m.numpy() for (b, c), m in ctx.stored(keys, p.present()).items()}
         ctx.reused += len(hits)
 
     def keep_transform(i: int, res: np.ndarray) -> None:
@@ -553,9 +550,10 @@ def _per_class_two_label(sel: Tensor, present: Tensor, spacing: Tensor, fill: Te
     values = fill.to(torch.float32).numpy()
     todo: list[tuple[int, int]] = []
     full: list[tuple[int, int]] = []
-    for b, c in np.argwhere(present.cpu().numpy()).tolist():
+    here = present.cpu().numpy()
+    for b, c in np.argwhere(here).tolist():
         (full if masks[b, c].all() else todo).append((b, c))
-    for b, c in np.argwhere(~present.cpu().numpy()).tolist():
+    for b, c in np.argwhere(~here).tolist():
         out[b, c].fill(values[b])
     sp = spacing.double().cpu().numpy()
 

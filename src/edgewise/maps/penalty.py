@@ -142,12 +142,11 @@ def _stored_depth(p: Prepared, present: Tensor) -> Tensor:
     assert labels is not None, "_boundary_depth needs a partition (penalty_map checks it)"
     lab = labels.numpy()
     depth = np.zeros(lab.shape, dtype=np.float32)
-    pairs = present.nonzero().tolist()
-    for b, c in pairs:
-        stored = ctx.get(keys[b][c])
-        assert stored is not None  # all_cached() was True
-        np.copyto(depth[b], stored.numpy(), where=lab[b] == c)
-    ctx.reused += len(pairs)
+    stored = ctx.stored(keys, present)
+    assert len(stored) == int(present.sum()), "all_cached() was True"
+    for (b, c), m in stored.items():
+        np.copyto(depth[b], m.numpy(), where=lab[b] == c)
+    ctx.reused += len(stored)
     return torch.from_numpy(depth)
 
 
