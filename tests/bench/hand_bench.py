@@ -29,6 +29,22 @@ def record_code(run, commit=COMMIT, dirty=False, events=("start",)):
     (run / "provenance.json").write_text(json.dumps({"runs": entries}))
 
 
+def write_cell_results(cell_dir: Path, header: list[str], rows: list[list], num_cases: int,
+                       results: str = "eval_test") -> Path:
+    """A finished cell as `edgewise bench` leaves it: ``per_case.csv`` (``header`` and
+    ``rows``) and ``summary.json`` in ``cell_dir/results``, the cell's provenance in
+    ``cell_dir``. Returns the results folder."""
+    out = cell_dir / results
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "per_case.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+    (out / "summary.json").write_text(json.dumps({"num_cases": num_cases}))
+    record_code(cell_dir)
+    return out
+
+
 def values(loss: str, seed: int) -> dict[tuple[str, str, str], float]:
     """Deterministic, distinct values per (case, class, metric)."""
     rng = np.random.default_rng([["ce", "ce_bl"].index(loss), seed])

@@ -17,7 +17,7 @@ from edgewise.bench.cells import cell_results, cell_status, write_bench_file
 from edgewise.bench.runner import run_cell
 from edgewise.cli import main
 
-from .hand_bench import record_code
+from .hand_bench import write_cell_results
 
 USER_BYTES = b"lab notebook \x00\xd0\n"
 
@@ -47,15 +47,9 @@ def _finished_bench(root: Path) -> Path:
     cells = expand_grid(EXPERIMENT)
     write_bench_file(root, EXPERIMENT, cells)
     for cell in cells:
-        results = root / cell.name / "eval_test"
-        results.mkdir(parents=True)
-        with open(results / "per_case.csv", "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["case", "class", "dice", "hd95"])
-            for i in range(4):
-                w.writerow([f"c{i}", "vessel", 0.5 + 0.1 * i + 0.01 * cell.seed + (cell.loss == "dice") * 0.05, 2.0 + i])
-        (results / "summary.json").write_text(json.dumps({"num_cases": 4}))
-        record_code(root / cell.name)
+        rows = [[f"c{i}", "vessel", 0.5 + 0.1 * i + 0.01 * cell.seed + (cell.loss == "dice") * 0.05, 2.0 + i]
+                for i in range(4)]
+        write_cell_results(root / cell.name, ["case", "class", "dice", "hd95"], rows, num_cases=4)
     return root
 
 

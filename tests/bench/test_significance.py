@@ -4,7 +4,6 @@ and seeds, Holm's adjustment, and ACDC's ED/ES frames counted as one patient."""
 from __future__ import annotations
 
 import csv
-import json
 import math
 import time
 
@@ -18,7 +17,7 @@ from edgewise.bench.cells import write_bench_file
 from edgewise.bench.stats import compare, hierarchical_bootstrap, holm, significance_mark, subject_table
 from edgewise.data import subject_of
 
-from .hand_bench import record_code
+from .hand_bench import write_cell_results
 
 
 def _arms(rng: np.random.Generator, n_subjects: int = 16, n_seeds: int = 3, shift: float = 0.0,
@@ -184,18 +183,13 @@ def _acdc_bench(root, shift: float = 0.02, losses=("ce", "dice")):
     rng = np.random.default_rng(4)
     patient = {p: rng.normal(0.8, 0.05) for p in range(16)}
     for cell in cells:
-        out = root / cell.name / "eval_test"
-        out.mkdir(parents=True)
-        with open(out / "per_case.csv", "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["case", "class", "dice", "hd95"])
-            for p in range(16):
-                for frame in ("ED", "ES"):
-                    for cls in ("right_ventricle", "left_ventricle"):
-                        v = patient[p] + (shift if cell.loss == "dice" else 0) + rng.normal(0, 0.02)
-                        w.writerow([f"patient{101 + p:03d}_{frame}", cls, v, 5 - 10 * (v - 0.8)])
-        (out / "summary.json").write_text(json.dumps({"num_cases": 32}))
-        record_code(root / cell.name)
+        rows = []
+        for p in range(16):
+            for frame in ("ED", "ES"):
+                for cls in ("right_ventricle", "left_ventricle"):
+                    v = patient[p] + (shift if cell.loss == "dice" else 0) + rng.normal(0, 0.02)
+                    rows.append([f"patient{101 + p:03d}_{frame}", cls, v, 5 - 10 * (v - 0.8)])
+        write_cell_results(root / cell.name, ["case", "class", "dice", "hd95"], rows, num_cases=32)
     return root
 
 
